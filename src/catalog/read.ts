@@ -1,0 +1,138 @@
+import type { Queryable } from '../pg/queryable.js';
+import type {
+  ColumnInfo,
+  ConstraintInfo,
+  IndexInfo,
+  SchemaInfo,
+  TableInfo,
+  TriggerInfo,
+} from './types.js';
+
+/** Reads every ordinary and partitioned table of `schema`, with columns, constraints, indexes
+ *  and triggers, in a few catalog queries (no per-table round trips). */
+export async function readSchema(db: Queryable, schema: string): Promise<SchemaInfo> {
+  const tables = await db.query<{
+    oid: number;
+    name: string;
+    kind: 'r' | 'p';
+    comment: string | null;
+    replica_identity: string;
+    reltuples: number;
+  }>(
+    `SELECT c.oid::int AS oid, c.relname AS name, c.relkind AS kind,
+            obj_description(c.oid, 'pg_class') AS comment,
+            c.relreplident AS replica_identity, c.reltuples::float8 AS reltuples
+       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE n.nspname = $1 AND c.relkind IN ('r', 'p') AND NOT c.relispartition
+      ORDER BY c.relname`,
+    [schema],
+  );
+  const byOid = new Map<number, TableInfo>();
+  const result: SchemaInfo = { schema, tables: new Map() };
+  for (const row of tables.rows) {
+    const table: TableInfo = {
+      schema,
+      name: row.name,
+      oid: row.oid,
+      kind: row.kind,
+      comment: row.comment,
+      columns: [],
+      constraints: [],
+      indexes: [],
+      triggers: [],
+      replicaIdentity: row.replica_identity,
+      estimatedRows: row.reltuples,
+    };
+    byOid.set(row.oid, table);
+    result.tables.set(row.name, table);
+  }
+  if (byOid.size === 0) return result;
+  const oids = [...byOid.keys()];
+
+  const columns = await db.query<ColumnInfo & { table_oid: number }>(
+    `SELECT a.attrelid::int AS table_oid, a.attname AS name, a.attnum::int AS attnum,
+            format_type(a.atttypid, a.atttypmod) AS type, NOT a.attnotnull AS nullable,
+            pg_get_expr(d.adbin, d.adrelid) AS default, a.attidentity AS identity,
+            a.attgenerated AS generated, col_description(a.attrelid, a.attnum) AS comment
+       FROM pg_attribute a
+       LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+      WHERE a.attrelid = ANY($1::oid[]) AND a.attnum > 0 AND NOT a.attisdropped
+      ORDER BY a.attrelid, a.attnum`,
+    [oids],
+  );
+  for (const { table_oid, ...column } of columns.rows) {
+    byOid.get(table_oid)?.columns.push(column);
+  }
+
+  const constraints = await db.query<{
+    table_oid: number;
+    name: string;
+    type: ConstraintInfo['type'];
+    columns: string[] | null;
+    definition: string;
+    validated: boolean;
+    ref_schema: string | null;
+    ref_table: string | null;
+  }>(
+    `SELECT con.conrelid::int AS table_oid, con.conname AS name, con.contype AS type,
+            (SELECT array_agg(a.attname::text ORDER BY k.ord)
+               FROM unnest(con.conkey) WITH ORDINALITY AS k(attnum, ord)
+               JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.attnum) AS columns,
+            pg_get_constraintdef(con.oid) AS definition, con.convalidated AS validated,
+            rn.nspname AS ref_schema, rc.relname AS ref_table
+       FROM pg_constraint con
+       LEFT JOIN pg_class rc ON rc.oid = con.confrelid
+       LEFT JOIN pg_namespace rn ON rn.oid = rc.relnamespace
+      WHERE con.conrelid = ANY($1::oid[])
+      ORDER BY con.conrelid, con.conname`,
+    [oids],
+  );
+  for (const row of constraints.rows) {
+    byOid.get(row.table_oid)?.constraints.push({
+      name: row.name,
+      type: row.type,
+      columns: row.columns ?? [],
+      definition: row.definition,
+      validated: row.validated,
+      referencedTable:
+        row.ref_table && row.ref_schema ? { schema: row.ref_schema, name: row.ref_table } : null,
+    });
+  }
+
+  const indexes = await db.query<IndexInfo & { table_oid: number }>(
+    `SELECT i.indrelid::int AS table_oid, ic.relname AS name, i.indisunique AS unique,
+            i.indisprimary AS primary, i.indisvalid AS valid,
+            pg_get_indexdef(i.indexrelid) AS definition,
+            coalesce((SELECT array_agg(a.attname::text ORDER BY k.ord)
+               FROM unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord)
+               JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum), '{}') AS columns
+       FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid
+      WHERE i.indrelid = ANY($1::oid[])
+      ORDER BY i.indrelid, ic.relname`,
+    [oids],
+  );
+  for (const { table_oid, ...index } of indexes.rows) {
+    byOid.get(table_oid)?.indexes.push(index);
+  }
+
+  const triggers = await db.query<TriggerInfo & { table_oid: number }>(
+    `SELECT t.tgrelid::int AS table_oid, t.tgname AS name,
+            pg_get_triggerdef(t.oid) AS definition, t.tgenabled AS enabled
+       FROM pg_trigger t
+      WHERE t.tgrelid = ANY($1::oid[]) AND NOT t.tgisinternal
+      ORDER BY t.tgrelid, t.tgname`,
+    [oids],
+  );
+  for (const { table_oid, ...trigger } of triggers.rows) {
+    byOid.get(table_oid)?.triggers.push(trigger);
+  }
+  return result;
+}
+
+/** The server's major version, e.g. 15. */
+export async function serverMajor(db: Queryable): Promise<number> {
+  const { rows } = await db.query<{ v: string }>(
+    `SELECT current_setting('server_version_num') AS v`,
+  );
+  return Math.floor(Number(rows[0]?.v) / 10000);
+}

@@ -1,0 +1,62 @@
+/** The parts of PostgreSQL's catalog that tidal plans against, for one application schema. */
+
+export interface ColumnInfo {
+  name: string;
+  attnum: number;
+  /** `format_type(atttypid, atttypmod)`, e.g. `character varying(255)`. */
+  type: string;
+  nullable: boolean;
+  /** `pg_get_expr` of the default, or null. */
+  default: string | null;
+  /** '' none, 'a' GENERATED ALWAYS AS IDENTITY, 'd' BY DEFAULT. */
+  identity: '' | 'a' | 'd';
+  /** '' none, 's' STORED generated column (also 'v' virtual on PostgreSQL 18). */
+  generated: '' | 's' | 'v';
+  comment: string | null;
+}
+
+export interface ConstraintInfo {
+  name: string;
+  /** pg_constraint.contype: p primary, u unique, c check, f foreign key, x exclusion, n not null. */
+  type: 'p' | 'u' | 'c' | 'f' | 'x' | 'n' | 't';
+  columns: string[];
+  definition: string;
+  validated: boolean;
+  /** For foreign keys: the referenced table's schema and name. */
+  referencedTable: { schema: string; name: string } | null;
+}
+
+export interface IndexInfo {
+  name: string;
+  unique: boolean;
+  primary: boolean;
+  valid: boolean;
+  definition: string;
+  columns: string[];
+}
+
+export interface TriggerInfo {
+  name: string;
+  definition: string;
+  enabled: string;
+}
+
+export interface TableInfo {
+  schema: string;
+  name: string;
+  oid: number;
+  kind: 'r' | 'p';
+  comment: string | null;
+  columns: ColumnInfo[];
+  constraints: ConstraintInfo[];
+  indexes: IndexInfo[];
+  triggers: TriggerInfo[];
+  replicaIdentity: string;
+  /** Estimated rows (pg_class.reltuples; -1 when never analysed). */
+  estimatedRows: number;
+}
+
+export interface SchemaInfo {
+  schema: string;
+  tables: Map<string, TableInfo>;
+}

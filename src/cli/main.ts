@@ -1,0 +1,225 @@
+#!/usr/bin/env node
+import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { InputError, messageOf, TidalError } from '../errors.js';
+import { loadMigrationFile } from '../migration/load.js';
+import { resolveConnectionString, versionUrl } from '../pg/connect.js';
+import { Tidal } from '../tidal.js';
+import { eventRenderer, type Output, renderStatus } from './render.js';
+
+interface GlobalOptions {
+  url?: string;
+  schema: string;
+  stateSchema: string;
+  lockTimeout: number;
+  lockRetryDeadline: number;
+  backfillBatchSize: number;
+  backfillRate?: number;
+  json: boolean;
+  verbose: boolean;
+}
+
+function positiveInteger(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError('expected a positive integer');
+  return n;
+}
+
+function print(output: Output, human: string, json: unknown): void {
+  process.stdout.write(output.json ? `${JSON.stringify(json)}\n` : `${human}\n`);
+}
+
+/** Runs a command with a connected Tidal and closes it afterwards. */
+async function withTidal<T>(
+  program: Command,
+  work: (tidal: Tidal, options: GlobalOptions, output: Output) => Promise<T>,
+): Promise<T> {
+  const options = program.opts<GlobalOptions>();
+  const output: Output = { json: options.json, verbose: options.verbose };
+  const tidal = await Tidal.connect({
+    connectionString: resolveConnectionString(options.url),
+    schema: options.schema,
+    stateSchema: options.stateSchema,
+    lockTimeoutMs: options.lockTimeout,
+    lockRetryDeadlineMs: options.lockRetryDeadline,
+    backfillBatchSize: options.backfillBatchSize,
+    backfillRate: options.backfillRate,
+    onEvent: eventRenderer(output),
+  });
+  try {
+    return await work(tidal, options, output);
+  } finally {
+    await tidal.close();
+  }
+}
+
+export function buildProgram(): Command {
+  const program = new Command('tidal')
+    .description('Zero-downtime schema migrations for PostgreSQL (expand, backfill, contract)')
+    .version('0.1.0')
+    .option(
+      '--url <url>',
+      'connection URL (default: TIDAL_DATABASE_URL, DATABASE_URL, then PG* variables)',
+    )
+    .option('--schema <name>', 'application schema', 'public')
+    .option('--state-schema <name>', "schema of tidal's own state", 'tidal')
+    .option('--lock-timeout <ms>', 'longest wait for a lock by one statement', positiveInteger, 500)
+    .option(
+      '--lock-retry-deadline <ms>',
+      'how long a statement retries lock timeouts before tidal gives up',
+      positiveInteger,
+      120_000,
+    )
+    .option('--backfill-batch-size <n>', 'rows per backfill batch', positiveInteger, 1000)
+    .option('--backfill-rate <rows/s>', 'backfill rows per second ceiling', positiveInteger)
+    .option('--json', 'machine-readable output on stdout', false)
+    .option('--verbose', 'show every statement as it runs', false)
+    .showHelpAfterError()
+    .exitOverride();
+
+  program
+    .command('init')
+    .description('create or upgrade the state schema (idempotent)')
+    .action(() =>
+      withTidal(program, async (tidal, options, output) => {
+        const { applied } = await tidal.init();
+        print(
+          output,
+          applied.length > 0
+            ? `state schema "${options.stateSchema}" at layout ${applied.at(-1)}`
+            : `state schema "${options.stateSchema}" is up to date`,
+          { applied },
+        );
+      }),
+    );
+
+  program
+    .command('start')
+    .description('validate FILE, expand and backfill; with --complete also contract')
+    .argument('<file>', 'migration file (.yaml, .yml or .json)')
+    .option('--complete', 'also complete the migration', false)
+    .action(async (file: string, commandOptions: { complete: boolean }) => {
+      const loaded = await loadMigrationFile(file);
+      await withTidal(program, async (tidal, _options, output) => {
+        const record = await tidal.start(loaded, { complete: commandOptions.complete });
+        print(
+          output,
+          record.phase === 'completed'
+            ? `migration "${record.name}" completed; version schema ${record.versionSchema}`
+            : `migration "${record.name}" started; new version in schema ${record.versionSchema}\nrun \`tidal complete\` once no instance uses the previous version, or \`tidal rollback\``,
+          { migration: record.name, phase: record.phase, versionSchema: record.versionSchema },
+        );
+      });
+    });
+
+  program
+    .command('complete')
+    .description('contract the active migration')
+    .action(() =>
+      withTidal(program, async (tidal, _options, output) => {
+        const record = await tidal.complete();
+        print(output, `migration "${record.name}" completed`, {
+          migration: record.name,
+          phase: record.phase,
+        });
+      }),
+    );
+
+  program
+    .command('rollback')
+    .description('undo the active migration')
+    .action(() =>
+      withTidal(program, async (tidal, _options, output) => {
+        const record = await tidal.rollback();
+        print(output, `migration "${record.name}" rolled back`, {
+          migration: record.name,
+          phase: 'rolled_back',
+        });
+      }),
+    );
+
+  program
+    .command('status')
+    .description('active migration, its phase, backfill progress, last error')
+    .action(() =>
+      withTidal(program, async (tidal, _options, output) => {
+        const status = await tidal.status();
+        print(output, renderStatus(status), status);
+      }),
+    );
+
+  program
+    .command('migrate')
+    .description('start (and complete) every migration in DIR not yet applied, in file-name order')
+    .argument('[dir]', 'directory of migration files', 'migrations')
+    .option('--complete', 'also complete the last migration', false)
+    .action((dir: string, commandOptions: { complete: boolean }) =>
+      withTidal(program, async (tidal, _options, output) => {
+        const result = await tidal.migrate(dir, { complete: commandOptions.complete });
+        const human =
+          result.applied.length === 0
+            ? 'nothing to migrate'
+            : `applied ${result.applied.join(', ')}${result.active ? `; "${result.active}" is active until \`tidal complete\`` : ''}`;
+        print(output, human, result);
+      }),
+    );
+
+  program
+    .command('latest')
+    .description('the latest version schema, migration name, or a URL that selects it')
+    .addArgument(
+      new Command()
+        .createArgument('<what>', 'schema, migration or url')
+        .choices(['schema', 'migration', 'url']),
+    )
+    .action((what: 'schema' | 'migration' | 'url') =>
+      withTidal(program, async (tidal, options, output) => {
+        const latest = await tidal.latest();
+        if (!latest)
+          throw new InputError(`no migration has been applied to schema "${options.schema}"`);
+        const value =
+          what === 'schema'
+            ? latest.versionSchema
+            : what === 'migration'
+              ? latest.name
+              : versionUrl(
+                  resolveConnectionString(options.url),
+                  latest.versionSchema,
+                  options.schema,
+                );
+        print(output, value, { [what]: value });
+      }),
+    );
+
+  return program;
+}
+
+/** Runs the CLI and returns the exit code: 0 success, 1 failed operation, 2 bad input. */
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  const json = argv.includes('--json');
+  try {
+    await program.parseAsync(argv);
+    return 0;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // Help and version exit 0; usage errors were already printed by commander.
+      return error.exitCode === 0 ? 0 : 2;
+    }
+    const code = error instanceof TidalError ? error.exitCode : 1;
+    const message = messageOf(error);
+    if (json) process.stdout.write(`${JSON.stringify({ error: message, exitCode: code })}\n`);
+    process.stderr.write(`tidal: ${message}\n`);
+    if (!(error instanceof TidalError) && argv.includes('--verbose') && error instanceof Error) {
+      process.stderr.write(`${error.stack}\n`);
+    }
+    return code;
+  }
+}
+
+// Run when executed as the `tidal` binary, not when imported by tests.
+const invokedAs = process.argv[1] ?? '';
+if (/(?:^|[\\/])(?:tidal|main\.js)$/.test(invokedAs)) {
+  main(process.argv).then((code) => {
+    process.exitCode = code;
+  });
+}

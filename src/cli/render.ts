@@ -1,0 +1,128 @@
+import type { MigrationStatus, TidalEvent } from '../tidal.js';
+
+/** Where command output goes: human text, or JSON on stdout for machines. */
+export interface Output {
+  json: boolean;
+  verbose: boolean;
+}
+
+const isTty = () => Boolean(process.stderr.isTTY);
+
+function formatRate(rowsPerSecond: number): string {
+  return rowsPerSecond >= 1000
+    ? `${(rowsPerSecond / 1000).toFixed(1)}k rows/s`
+    : `${Math.round(rowsPerSecond)} rows/s`;
+}
+
+function formatDuration(seconds: number): string {
+  if (!Number.isFinite(seconds)) return '?';
+  if (seconds < 60) return `${Math.ceil(seconds)}s`;
+  const minutes = Math.floor(seconds / 60);
+  return minutes < 60
+    ? `${minutes}m${Math.round(seconds % 60)}s`
+    : `${Math.floor(minutes / 60)}h${minutes % 60}m`;
+}
+
+/**
+ * Renders library events. Human mode writes to stderr (stdout keeps the result): a line per
+ * phase, a live progress line per backfilled table on a terminal, lock retries, and with
+ * --verbose every statement. JSON mode writes one JSON object per event on stdout.
+ */
+export function eventRenderer(output: Output): (event: TidalEvent) => void {
+  let progressLineOpen = false;
+  const endProgressLine = () => {
+    if (progressLineOpen) process.stderr.write('\n');
+    progressLineOpen = false;
+  };
+  return (event) => {
+    if (output.json) {
+      if (event.type === 'step-start' && !output.verbose) return;
+      const { type, ...rest } = event;
+      const data =
+        'step' in rest
+          ? { ...rest, step: { sql: rest.step.sql, summary: rest.step.summary } }
+          : rest;
+      process.stdout.write(`${JSON.stringify({ event: type, ...data })}\n`);
+      return;
+    }
+    switch (event.type) {
+      case 'phase':
+        endProgressLine();
+        process.stderr.write(`${event.migration}: ${event.phase}\n`);
+        break;
+      case 'notice':
+        endProgressLine();
+        process.stderr.write(`${event.message}\n`);
+        break;
+      case 'step-start':
+        if (output.verbose) {
+          endProgressLine();
+          process.stderr.write(
+            `  ${event.step.summary}\n    ${event.step.sql.replace(/\n/g, '\n    ')}\n`,
+          );
+        }
+        break;
+      case 'step-done':
+        if (output.verbose)
+          process.stderr.write(
+            `    done in ${event.ms} ms${event.attempts > 1 ? ` after ${event.attempts} attempts` : ''}\n`,
+          );
+        break;
+      case 'lock-retry': {
+        endProgressLine();
+        const who = event.blockers[0];
+        const held = who
+          ? ` (held by pid ${who.pid}${who.applicationName ? ` "${who.applicationName}"` : ''})`
+          : '';
+        process.stderr.write(
+          `  lock not available for: ${event.step.summary}${held}; retry ${event.attempt} in ${event.waitMs} ms\n`,
+        );
+        break;
+      }
+      case 'backfill': {
+        const total = Math.max(event.rowsTotal, event.rowsDone);
+        const percent = total > 0 ? Math.min(100, (100 * event.rowsDone) / total) : 100;
+        const eta =
+          event.rowsPerSecond > 0
+            ? (total - event.rowsDone) / event.rowsPerSecond
+            : Number.POSITIVE_INFINITY;
+        const line = `  backfill ${event.table}: ${event.rowsDone}/${total} rows (${percent.toFixed(1)}%), ${formatRate(event.rowsPerSecond)}${event.done ? ', done' : `, ETA ${formatDuration(eta)}`}`;
+        if (isTty()) {
+          process.stderr.write(`\r\x1b[2K${line}`);
+          progressLineOpen = true;
+          if (event.done) endProgressLine();
+        } else if (event.done) {
+          process.stderr.write(`${line}\n`);
+        }
+        break;
+      }
+    }
+  };
+}
+
+export function renderStatus(status: MigrationStatus): string {
+  const lines = [`schema: ${status.schema}`];
+  if (status.active) {
+    const a = status.active;
+    lines.push(
+      `active migration: ${a.name} (${a.phase}), version schema ${a.versionSchema}, started ${a.startedAt}`,
+    );
+    for (const b of a.backfills) {
+      const total = Math.max(b.rowsTotal ?? 0, b.rowsDone);
+      const percent = total > 0 ? Math.min(100, (100 * b.rowsDone) / total).toFixed(1) : '100.0';
+      lines.push(
+        `  backfill ${b.table}: ${b.rowsDone}/${total} rows (${percent}%)${b.done ? ', done' : ''}, updated ${b.updatedAt}`,
+      );
+    }
+    if (a.lastError) lines.push(`  last error: ${a.lastError}`);
+  } else {
+    lines.push('active migration: none');
+  }
+  lines.push(
+    status.latest
+      ? `latest completed: ${status.latest.name} (version schema ${status.latest.versionSchema}, completed ${status.latest.completedAt})`
+      : 'latest completed: none',
+  );
+  lines.push(`applied migrations: ${status.applied}`);
+  return lines.join('\n');
+}

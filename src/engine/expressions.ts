@@ -1,0 +1,43 @@
+import { scanSync } from 'libpg-query';
+import { initSqlParser } from '../migration/sql-text.js';
+import { ident } from '../pg/quote.js';
+
+/** The name an identifier token stands for: quoted as written, unquoted folded to lower case. */
+function identifierValue(text: string): string {
+  if (text.startsWith('"')) return text.slice(1, -1).replaceAll('""', '"');
+  return text.toLowerCase();
+}
+
+/**
+ * Rewrites references to `column` in a constraint expression to `to`, token by token with
+ * PostgreSQL's own scanner (strings, comments and function names stay as they are). Used for a
+ * check on a column that lives under a temporary name until complete; check constraints hold
+ * no subqueries, so every such identifier names the table's column.
+ */
+export async function renameColumnInExpression(
+  expression: string,
+  column: string,
+  to: string,
+): Promise<string> {
+  await initSqlParser();
+  const bytes = Buffer.from(expression);
+  const tokens = scanSync(expression).tokens;
+  const parts: Buffer[] = [];
+  let at = 0;
+  tokens.forEach((token, i) => {
+    const isName = token.tokenName === 'IDENT' || (token.keywordKind > 0 && token.keywordKind < 4);
+    if (!isName) return;
+    if (tokens[i + 1]?.text === '(') return;
+    if (identifierValue(token.text) !== column) return;
+    parts.push(bytes.subarray(at, token.start), Buffer.from(ident(to)));
+    at = token.end;
+  });
+  parts.push(bytes.subarray(at));
+  return Buffer.concat(parts).toString();
+}
+
+/** An expression from a migration file, ready to embed in a statement: in parentheses, with the
+ *  closing one on its own line so a trailing `-- comment` cannot swallow what follows. */
+export function parenthesize(expression: string): string {
+  return `(${expression}\n)`;
+}

@@ -1,0 +1,210 @@
+import type { ColumnInfo, SchemaInfo, TableInfo } from '../catalog/types.js';
+import { InputError } from '../errors.js';
+import { isTidalColumn } from './names.js';
+
+/** A column as the new version shows it. */
+export interface PlannedColumn {
+  /** Name in the new version. */
+  name: string;
+  /** Physical column holding the data. */
+  physical: string;
+  type: string;
+  nullable: boolean;
+  default: string | null;
+  identity: ColumnInfo['identity'];
+  generated: ColumnInfo['generated'];
+  /** Added by this migration (so its physical column has a temporary name until complete). */
+  added: boolean;
+}
+
+/** A table as the new version shows it. */
+export interface PlannedTable {
+  /** Name in the new version. */
+  name: string;
+  /** Physical table name while the migration is active (complete may rename it). */
+  physical: string;
+  /** Created by this migration: the old version has no such table. */
+  created: boolean;
+  columns: PlannedColumn[];
+  /** Physical columns of the table before the migration (the old version's names). */
+  oldColumns: ColumnInfo[];
+  /** Primary key columns, physical names. */
+  primaryKey: string[];
+  /** Constraint names on the table, for collision checks. */
+  constraintNames: Set<string>;
+}
+
+/** Per table: what the dual-write trigger computes. Expressions use the writing version's names. */
+export interface SyncSpec {
+  /** Set when the old version writes: a physical column of the new version. */
+  up: { column: string; expression: string }[];
+  /** Set when the new version writes: a physical column only the old version shows. */
+  down: { column: string; expression: string }[];
+}
+
+/** Per table: which physical columns the backfill fills, from which expression over old names. */
+export interface BackfillSpec {
+  table: string;
+  key: string[];
+  set: { column: string; expression: string }[];
+}
+
+/** How the new version maps onto physical tables, stored with the plan so views can be built
+ *  from the live catalog when start runs (tables made by raw SQL appear as they are). */
+export interface VersionOverlay {
+  /** Tables whose new-version shape differs from the catalog, by physical name. */
+  tables: Record<string, { name: string; columns: { name: string; physical: string }[] }>;
+  /** Physical tables the new version no longer shows. */
+  dropped: string[];
+}
+
+/**
+ * The new version of one application schema as planning goes from operation to operation.
+ * Starts as the catalog (where physical and logical names agree, since any earlier migration
+ * completed) and records each operation's effect on names, columns and tables.
+ */
+export class VersionModel {
+  private readonly tables = new Map<string, PlannedTable>();
+  private readonly droppedPhysical = new Set<string>();
+  private readonly touched = new Set<string>();
+  /** Relation names taken in the schema (tables and indexes), for collision checks. */
+  private readonly relationNames = new Set<string>();
+  readonly sync = new Map<string, SyncSpec>();
+  readonly backfills = new Map<string, BackfillSpec>();
+
+  constructor(readonly catalog: SchemaInfo) {
+    for (const info of catalog.tables.values()) {
+      this.tables.set(info.name, plannedFromCatalog(info));
+      this.relationNames.add(info.name);
+      for (const index of info.indexes) this.relationNames.add(index.name);
+    }
+  }
+
+  get schema(): string {
+    return this.catalog.schema;
+  }
+
+  /** The table the new version calls `name`. */
+  table(name: string): PlannedTable | undefined {
+    return this.tables.get(name);
+  }
+
+  /** Like `table`, but a missing table is bad input naming `where`. */
+  requireTable(name: string, where: string): PlannedTable {
+    const table = this.tables.get(name);
+    if (!table)
+      throw new InputError(`${where}: table "${name}" does not exist in schema "${this.schema}"`);
+    return table;
+  }
+
+  requireColumn(table: PlannedTable, name: string, where: string): PlannedColumn {
+    const column = table.columns.find((c) => c.name === name);
+    if (!column)
+      throw new InputError(`${where}: column "${name}" does not exist on table "${table.name}"`);
+    return column;
+  }
+
+  /** The physical table a migration changes from now on: its view is rebuilt from the plan. */
+  touch(table: PlannedTable): void {
+    this.touched.add(table.physical);
+  }
+
+  relationExists(name: string): boolean {
+    return this.relationNames.has(name) || this.tables.has(name);
+  }
+
+  addRelationName(name: string): void {
+    this.relationNames.add(name);
+  }
+
+  removeRelationName(name: string): void {
+    this.relationNames.delete(name);
+  }
+
+  /** Index names of the schema, as planning goes. */
+  indexTable(indexName: string): TableInfo | undefined {
+    for (const info of this.catalog.tables.values()) {
+      if (info.indexes.some((i) => i.name === indexName)) return info;
+    }
+    return undefined;
+  }
+
+  addTable(table: PlannedTable): void {
+    this.tables.set(table.name, table);
+    this.relationNames.add(table.name);
+  }
+
+  renameTable(table: PlannedTable, to: string): void {
+    this.tables.delete(table.name);
+    table.name = to;
+    this.tables.set(to, table);
+    this.touch(table);
+  }
+
+  dropTable(table: PlannedTable): void {
+    this.tables.delete(table.name);
+    this.droppedPhysical.add(table.physical);
+  }
+
+  syncFor(physicalTable: string): SyncSpec {
+    let spec = this.sync.get(physicalTable);
+    if (!spec) {
+      spec = { up: [], down: [] };
+      this.sync.set(physicalTable, spec);
+    }
+    return spec;
+  }
+
+  backfillFor(table: PlannedTable, where: string): BackfillSpec {
+    let spec = this.backfills.get(table.physical);
+    if (!spec) {
+      if (table.primaryKey.length === 0) {
+        throw new InputError(
+          `${where}: table "${table.name}" has no primary key; tidal walks existing rows by primary key to fill the new column`,
+        );
+      }
+      spec = { table: table.physical, key: table.primaryKey, set: [] };
+      this.backfills.set(table.physical, spec);
+    }
+    return spec;
+  }
+
+  /** Tables as the new version shows them. */
+  versionTables(): PlannedTable[] {
+    return [...this.tables.values()];
+  }
+
+  overlay(): VersionOverlay {
+    const tables: VersionOverlay['tables'] = {};
+    for (const table of this.tables.values()) {
+      if (!this.touched.has(table.physical)) continue;
+      tables[table.physical] = {
+        name: table.name,
+        columns: table.columns.map((c) => ({ name: c.name, physical: c.physical })),
+      };
+    }
+    return { tables, dropped: [...this.droppedPhysical] };
+  }
+}
+
+function plannedFromCatalog(info: TableInfo): PlannedTable {
+  const columns = info.columns.filter((c) => !isTidalColumn(c.name));
+  return {
+    name: info.name,
+    physical: info.name,
+    created: false,
+    columns: columns.map((c) => ({
+      name: c.name,
+      physical: c.name,
+      type: c.type,
+      nullable: c.nullable,
+      default: c.default,
+      identity: c.identity,
+      generated: c.generated,
+      added: false,
+    })),
+    oldColumns: columns,
+    primaryKey: info.constraints.find((c) => c.type === 'p')?.columns ?? [],
+    constraintNames: new Set(info.constraints.map((c) => c.name)),
+  };
+}

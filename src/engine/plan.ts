@@ -1,0 +1,179 @@
+import { readSchema, serverMajor } from '../catalog/read.js';
+import { InputError } from '../errors.js';
+import { type Step, tableStep } from '../executor/step.js';
+import type { Migration } from '../migration/schema.js';
+import { planOperation } from '../operations/index.js';
+import { qualifiedTable } from '../operations/sql.js';
+import { type CompleteStep, emptySteps } from '../operations/types.js';
+import type { Queryable } from '../pg/queryable.js';
+import { ident, MAX_IDENTIFIER_BYTES } from '../pg/quote.js';
+import { type BackfillSpec, VersionModel, type VersionOverlay } from './model.js';
+import { NEEDS_BACKFILL_COLUMN, versionSchemaName } from './names.js';
+import { installSyncSteps, removeSyncSteps, type VersionName } from './sync.js';
+import { dropVersionSchemaStep, versionSchemaSteps, viewsFromModel } from './versions.js';
+
+/** Everything a migration will run, decided before anything runs and stored with the migration
+ *  so an interrupted command resumes with the same statements. */
+export interface MigrationPlan {
+  migration: string;
+  schema: string;
+  version: VersionName;
+  /** The version schema complete drops: the previous migration's, if any. */
+  previousVersionSchema: string | null;
+  /** Expand: operations' DDL, backfill marks, dual-write triggers. */
+  start: Step[];
+  /** Tables to backfill after expand, in order. */
+  backfills: BackfillSpec[];
+  /** Validations and index builds once the backfill is done. */
+  afterBackfill: Step[];
+  /** Contract. */
+  complete: Step[];
+  /** Undo of start. */
+  rollback: Step[];
+  /** How the new version maps onto the physical tables; views are built from it at start. */
+  overlay: VersionOverlay;
+}
+
+export interface PlanOptions {
+  schema: string;
+  stateSchema: string;
+  /** The file, for messages. */
+  file: string;
+  previousVersionSchema: string | null;
+}
+
+/** Plans a migration against the live catalog. Runs only read-only checks; throws InputError
+ *  naming the file, operation and field on anything invalid. */
+export async function planMigration(
+  db: Queryable,
+  migration: Migration,
+  options: PlanOptions,
+): Promise<{ plan: MigrationPlan; model: VersionModel; serverMajor: number }> {
+  const { schema, stateSchema, file } = options;
+  const version: VersionName = {
+    name: migration.versionSchema,
+    schema: versionSchemaName(schema, migration.versionSchema),
+  };
+  if (Buffer.byteLength(version.schema) > MAX_IDENTIFIER_BYTES) {
+    throw new InputError(
+      `${file}: version schema name "${version.schema}" is longer than ${MAX_IDENTIFIER_BYTES} bytes; shorten the file name or set version_schema`,
+    );
+  }
+  const exists = await db.query(`SELECT 1 FROM pg_namespace WHERE nspname = $1`, [version.schema]);
+  if (exists.rows.length > 0) {
+    throw new InputError(
+      `${file}: schema "${version.schema}" already exists; choose another version_schema`,
+    );
+  }
+  const schemaExists = await db.query(`SELECT 1 FROM pg_namespace WHERE nspname = $1`, [schema]);
+  if (schemaExists.rows.length === 0) throw new InputError(`schema "${schema}" does not exist`);
+
+  const catalog = await readSchema(db, schema);
+  const major = await serverMajor(db);
+  const model = new VersionModel(catalog);
+  const start: Step[] = [];
+  const afterBackfill: Step[] = [];
+  const complete: CompleteStep[] = [];
+  const undo: Step[][] = [];
+  let afterRawSql = false;
+  for (const [index, operation] of migration.operations.entries()) {
+    const where = `${file}: operations[${index}].${operation.kind}`;
+    const steps =
+      (await planOperation(operation, { model, schema, where, db, afterRawSql }).catch(
+        (error: unknown) => {
+          throw error instanceof InputError
+            ? error
+            : new InputError(`${where}: ${(error as Error).message}`);
+        },
+      )) ?? emptySteps();
+    start.push(...steps.start);
+    afterBackfill.push(...steps.afterBackfill);
+    complete.push(...steps.complete);
+    undo.push(steps.rollback);
+    if (operation.kind === 'sql' && !operation.options.onComplete) afterRawSql = true;
+  }
+
+  // Rows the backfill must visit carry a mark that any write clears (added with a constant
+  // default: no rewrite, existing rows read it as true).
+  const backfills = [...model.backfills.values()];
+  const markSteps = backfills.map((b) =>
+    tableStep(
+      { schema, name: b.table },
+      'AccessExclusive',
+      `ALTER TABLE ${qualifiedTable(schema, b.table)} ADD COLUMN IF NOT EXISTS ${ident(NEEDS_BACKFILL_COLUMN)} boolean DEFAULT true`,
+      `mark the rows of "${b.table}" the backfill must visit`,
+    ),
+  );
+  const dropMarkSteps = backfills.map((b) =>
+    tableStep(
+      { schema, name: b.table },
+      'AccessExclusive',
+      `ALTER TABLE ${qualifiedTable(schema, b.table)} DROP COLUMN IF EXISTS ${ident(NEEDS_BACKFILL_COLUMN)}`,
+      `remove the backfill mark from "${b.table}"`,
+    ),
+  );
+  const backfilled = new Set(backfills.map((b) => b.table));
+  const syncInstall: Step[] = [];
+  const syncRemove: Step[] = [];
+  for (const [physical, spec] of model.sync) {
+    const table = model.versionTables().find((t) => t.physical === physical);
+    if (!table || (spec.up.length === 0 && spec.down.length === 0 && !backfilled.has(physical)))
+      continue;
+    syncInstall.push(
+      ...installSyncSteps(schema, stateSchema, table, spec, version, backfilled.has(physical)),
+    );
+    syncRemove.push(...removeSyncSteps(schema, stateSchema, physical));
+  }
+  // A backfilled table without expressions of its own still needs its mark cleared on writes.
+  for (const b of backfills) {
+    if (model.sync.has(b.table)) continue;
+    const table = model.versionTables().find((t) => t.physical === b.table);
+    if (!table) continue;
+    syncInstall.push(
+      ...installSyncSteps(schema, stateSchema, table, { up: [], down: [] }, version, true),
+    );
+    syncRemove.push(...removeSyncSteps(schema, stateSchema, b.table));
+  }
+
+  const contract = complete.map((c, order) => ({ ...c, order }));
+  contract.sort((a, b) => a.stage - b.stage || a.order - b.order);
+  const plan: MigrationPlan = {
+    migration: migration.name,
+    schema,
+    version,
+    previousVersionSchema: options.previousVersionSchema,
+    start: [...start, ...markSteps, ...syncInstall],
+    backfills,
+    afterBackfill,
+    complete: [
+      ...(options.previousVersionSchema && options.previousVersionSchema !== version.schema
+        ? [dropVersionSchemaStep(options.previousVersionSchema)]
+        : []),
+      ...syncRemove,
+      ...dropMarkSteps,
+      ...contract.map((c) => c.step),
+    ],
+    rollback: [
+      dropVersionSchemaStep(version.schema),
+      ...syncRemove,
+      ...undo.reverse().flat(),
+      ...dropMarkSteps,
+    ],
+    overlay: model.overlay(),
+  };
+  return { plan, model, serverMajor: major };
+}
+
+/** The version schema steps as `plan` shows them (start builds them from the live catalog). */
+export function plannedVersionSteps(
+  plan: MigrationPlan,
+  model: VersionModel,
+  serverMajor: number,
+): Step[] {
+  return versionSchemaSteps(
+    plan.schema,
+    plan.version.schema,
+    viewsFromModel(model.versionTables()),
+    serverMajor,
+  );
+}

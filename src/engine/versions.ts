@@ -1,0 +1,94 @@
+import type { SchemaInfo } from '../catalog/types.js';
+import { catalogStep, type Step } from '../executor/step.js';
+import { ident } from '../pg/quote.js';
+import type { PlannedTable, VersionOverlay } from './model.js';
+import { isTidalColumn } from './names.js';
+
+/** One view of a version schema: a table under the version's names. */
+export interface ViewSpec {
+  name: string;
+  physical: string;
+  columns: { name: string; physical: string; default: string | null }[];
+}
+
+/** The views of a version, from the live catalog and the overlay the plan recorded. Tables the
+ *  plan did not touch (including ones raw SQL made) show as they are. */
+export function viewsFromCatalog(catalog: SchemaInfo, overlay: VersionOverlay): ViewSpec[] {
+  const dropped = new Set(overlay.dropped);
+  const views: ViewSpec[] = [];
+  for (const table of catalog.tables.values()) {
+    if (dropped.has(table.name)) continue;
+    const defaults = new Map(table.columns.map((c) => [c.name, c.default]));
+    const planned = overlay.tables[table.name];
+    const columns = planned
+      ? planned.columns
+          .filter((c) => defaults.has(c.physical))
+          .map((c) => ({ ...c, default: defaults.get(c.physical) ?? null }))
+      : table.columns
+          .filter((c) => !isTidalColumn(c.name))
+          .map((c) => ({ name: c.name, physical: c.name, default: c.default }));
+    views.push({ name: planned?.name ?? table.name, physical: table.name, columns });
+  }
+  return views;
+}
+
+/** The views of a version as planning sees them (for `plan`, before anything runs). */
+export function viewsFromModel(tables: PlannedTable[]): ViewSpec[] {
+  return tables.map((t) => ({
+    name: t.name,
+    physical: t.physical,
+    columns: t.columns.map((c) => ({ name: c.name, physical: c.physical, default: c.default })),
+  }));
+}
+
+/**
+ * Steps that create a version schema: one view per table, with the table's column defaults so an
+ * INSERT through the view (DEFAULT included) behaves like one into the table. On PostgreSQL 15+
+ * the views are security_invoker, so row-level security of the tables applies through them.
+ * Idempotent: CREATE OR REPLACE lets a resumed start run them again.
+ */
+export function versionSchemaSteps(
+  schema: string,
+  versionSchema: string,
+  views: ViewSpec[],
+  serverMajor: number,
+): Step[] {
+  const steps: Step[] = [
+    catalogStep(
+      `CREATE SCHEMA IF NOT EXISTS ${ident(versionSchema)}`,
+      `create version schema "${versionSchema}"`,
+    ),
+  ];
+  const options = serverMajor >= 15 ? ' WITH (security_invoker = true)' : '';
+  for (const view of views) {
+    const select = view.columns.map((c) =>
+      c.name === c.physical ? ident(c.name) : `${ident(c.physical)} AS ${ident(c.name)}`,
+    );
+    const qualifiedView = `${ident(versionSchema)}.${ident(view.name)}`;
+    steps.push({
+      ...catalogStep(
+        `CREATE OR REPLACE VIEW ${qualifiedView}${options} AS SELECT ${select.join(', ')} FROM ${ident(schema)}.${ident(view.physical)}`,
+        `create view "${versionSchema}"."${view.name}"`,
+        'AccessShare',
+      ),
+      table: { schema, name: view.physical },
+    });
+    for (const c of view.columns) {
+      if (c.default === null) continue;
+      steps.push(
+        catalogStep(
+          `ALTER VIEW ${qualifiedView} ALTER COLUMN ${ident(c.name)} SET DEFAULT ${c.default}`,
+          `give view column "${view.name}"."${c.name}" the table's default`,
+        ),
+      );
+    }
+  }
+  return steps;
+}
+
+export function dropVersionSchemaStep(versionSchema: string): Step {
+  return catalogStep(
+    `DROP SCHEMA IF EXISTS ${ident(versionSchema)} CASCADE`,
+    `drop version schema "${versionSchema}"`,
+  );
+}

@@ -1,0 +1,56 @@
+/** A step is one SQL statement tidal runs, described as data: `plan` prints steps, `start`,
+ *  `complete` and `rollback` run the same steps. Steps are stored in the state schema as JSON so
+ *  an interrupted command resumes with exactly the statements it planned. */
+
+/** PostgreSQL's table lock modes, weakest first. */
+export const LOCK_MODES = [
+  'AccessShare',
+  'RowShare',
+  'RowExclusive',
+  'ShareUpdateExclusive',
+  'Share',
+  'ShareRowExclusive',
+  'Exclusive',
+  'AccessExclusive',
+] as const;
+export type LockMode = (typeof LOCK_MODES)[number] | 'none';
+
+export interface TableRef {
+  schema: string;
+  name: string;
+}
+
+export interface Step {
+  /** Exactly one SQL statement. */
+  sql: string;
+  /** What the step does, in words, for plan output and progress. */
+  summary: string;
+  /** The table whose lock the step takes, if any. */
+  table?: TableRef;
+  /** The strongest lock the step takes on `table`. */
+  lock: LockMode;
+  /** Whether the statement reads every row (scan) or writes a new copy of the table (rewrite). */
+  effect: 'none' | 'scan' | 'rewrite';
+  /** False for statements that cannot run inside a transaction block (CONCURRENTLY). */
+  transactional: boolean;
+  /** Locks the step also takes on other tables (a foreign key locks the referenced table). */
+  alsoLocks?: { table: TableRef; lock: LockMode }[];
+  /** For CREATE INDEX CONCURRENTLY: the index a failed build leaves invalid, dropped before a retry. */
+  invalidIndex?: TableRef;
+}
+
+/** Shorthand for a step that takes a lock on one table. */
+export function tableStep(
+  table: TableRef,
+  lock: LockMode,
+  sql: string,
+  summary: string,
+  extra: Partial<Pick<Step, 'effect' | 'transactional' | 'invalidIndex' | 'alsoLocks'>> = {},
+): Step {
+  return { sql, summary, table, lock, effect: 'none', transactional: true, ...extra };
+}
+
+/** Shorthand for a step that touches no application table (schemas, views, functions). */
+export function catalogStep(sql: string, summary: string, lock: LockMode = 'none'): Step {
+  return { sql, summary, lock, effect: 'none', transactional: true };
+}

@@ -1,0 +1,269 @@
+import {
+  checkExpressionOver,
+  checkType,
+  defaultIsVolatile,
+  storedType,
+  tableHasRows,
+} from '../engine/checks.js';
+import { parenthesize, renameColumnInExpression } from '../engine/expressions.js';
+import { newColumnName, notNullCheckName, prefixedName } from '../engine/names.js';
+import { InputError } from '../errors.js';
+import { tableStep } from '../executor/step.js';
+import type { AddColumn } from '../migration/schema.js';
+import { ident } from '../pg/quote.js';
+import { checkClause, commentOnColumn, qualifiedTable, referencesClause } from './sql.js';
+import { CompleteStage, emptySteps, type OperationModule } from './types.js';
+
+/**
+ * add_column: the column is added under a temporary name (`_tidal_new_<name>`) so the old
+ * version, and anything reading the table directly, does not see it. Rows the old version
+ * writes get `up` from the dual-write trigger; existing rows get it from the backfill. A NOT
+ * NULL column is enforced through a NOT VALID check until complete sets NOT NULL, which then
+ * needs no scan. Complete renames the column to its final name; rollback drops it.
+ */
+export const addColumn: OperationModule<AddColumn> = {
+  async plan(o, ctx) {
+    const { model, schema, where } = ctx;
+    const c = o.column;
+    const table = model.requireTable(o.table, `${where}.table`);
+    if (table.columns.some((existing) => existing.name === c.name)) {
+      throw new InputError(
+        `${where}.column.name: column "${c.name}" already exists on table "${table.name}"`,
+      );
+    }
+    if (c.pk) {
+      throw new InputError(
+        `${where}.column.pk: adding a primary key column is not supported; add the column, then use create_constraint`,
+      );
+    }
+    if (c.generated && !table.created) {
+      throw new InputError(
+        `${where}.column.generated: adding a generated or identity column to an existing table rewrites it under an exclusive lock; add a plain column with \`up\` instead`,
+      );
+    }
+    await checkType(ctx, c.type, 'column.type');
+    const oldRow = {
+      alias: table.name,
+      columns: table.oldColumns.map((col) => ({ name: col.name, type: col.type })),
+    };
+    if (o.up !== undefined) await checkExpressionOver(ctx, o.up, oldRow, 'up');
+    const newRow = {
+      alias: table.name,
+      columns: [
+        ...table.columns.map((col) => ({ name: col.name, type: col.type })),
+        { name: c.name, type: c.type },
+      ],
+    };
+    if (c.check)
+      await checkExpressionOver(ctx, c.check.constraint, newRow, 'column.check.constraint');
+
+    const volatileDefault =
+      c.default !== undefined &&
+      (await defaultIsVolatile(ctx, c.type, c.default, 'column.default'));
+    // Existing rows need a value computed per row: from `up`, or from a volatile default.
+    const fillExisting = !table.created && (o.up !== undefined || volatileDefault);
+    const notNull = !c.nullable;
+    if (
+      notNull &&
+      c.default === undefined &&
+      o.up === undefined &&
+      !table.created &&
+      !ctx.afterRawSql
+    ) {
+      if (await tableHasRows(ctx.db, schema, table.physical)) {
+        throw new InputError(
+          `${where}.column: NOT NULL column "${c.name}" needs \`up\` or \`default\`: table "${table.name}" has rows and the old version inserts rows without it`,
+        );
+      }
+    }
+
+    const physical = newColumnName(c.name);
+    const t = qualifiedTable(schema, table.physical);
+    const ref = { schema, name: table.physical };
+    const col = ident(physical);
+    const steps = emptySteps();
+
+    // NOT NULL can go on at once when every existing row gets a non-null constant default.
+    const notNullNow = notNull && !fillExisting && (c.default !== undefined || table.created);
+    let definition = `${col} ${c.type}`;
+    if (c.default !== undefined && !volatileDefault)
+      definition += ` DEFAULT ${parenthesize(c.default)}`;
+    if (notNullNow) definition += ' NOT NULL';
+    steps.start.push(
+      tableStep(
+        ref,
+        'AccessExclusive',
+        `ALTER TABLE ${t} ADD COLUMN ${definition}`,
+        `add column "${c.name}" to "${table.name}" as ${physical}`,
+      ),
+    );
+    if (volatileDefault && c.default !== undefined) {
+      // Set after adding, so only new rows evaluate it and the table is not rewritten.
+      steps.start.push(
+        tableStep(
+          ref,
+          'AccessExclusive',
+          `ALTER TABLE ${t} ALTER COLUMN ${col} SET DEFAULT ${parenthesize(c.default)}`,
+          `set volatile default of "${c.name}"`,
+        ),
+      );
+    }
+    if (c.comment !== undefined) {
+      steps.start.push(
+        tableStep(
+          ref,
+          'ShareUpdateExclusive',
+          commentOnColumn(schema, table.physical, physical, c.comment),
+          `comment on column "${c.name}"`,
+        ),
+      );
+    }
+    if (notNull && !notNullNow) {
+      const check = notNullCheckName(c.name);
+      steps.start.push(
+        tableStep(
+          ref,
+          'AccessExclusive',
+          `ALTER TABLE ${t} ADD CONSTRAINT ${ident(check)} CHECK (${col} IS NOT NULL) NOT VALID`,
+          `enforce NOT NULL of "${c.name}" on new rows`,
+        ),
+      );
+      steps.afterBackfill.push(
+        tableStep(
+          ref,
+          'ShareUpdateExclusive',
+          `ALTER TABLE ${t} VALIDATE CONSTRAINT ${ident(check)}`,
+          `check every row of "${table.name}" has "${c.name}"`,
+          { effect: 'scan' },
+        ),
+      );
+      steps.complete.push(
+        {
+          stage: CompleteStage.Columns,
+          step: tableStep(
+            ref,
+            'AccessExclusive',
+            `ALTER TABLE ${t} ALTER COLUMN ${col} SET NOT NULL`,
+            `set NOT NULL on "${c.name}" (proved by the validated check, no scan)`,
+          ),
+        },
+        {
+          stage: CompleteStage.Columns,
+          step: tableStep(
+            ref,
+            'AccessExclusive',
+            `ALTER TABLE ${t} DROP CONSTRAINT IF EXISTS ${ident(check)}`,
+            `drop the NOT NULL stand-in check of "${c.name}"`,
+          ),
+        },
+      );
+    }
+    if (c.check) {
+      const expression = await renameColumnInExpression(c.check.constraint, c.name, physical);
+      steps.start.push(
+        tableStep(
+          ref,
+          'AccessExclusive',
+          `ALTER TABLE ${t} ADD ${checkClause(c.check, expression)} NOT VALID`,
+          `add check "${c.check.name}" for new rows`,
+        ),
+      );
+      steps.afterBackfill.push(
+        tableStep(
+          ref,
+          'ShareUpdateExclusive',
+          `ALTER TABLE ${t} VALIDATE CONSTRAINT ${ident(c.check.name)}`,
+          `validate check "${c.check.name}"`,
+          { effect: 'scan' },
+        ),
+      );
+    }
+    if (c.references) {
+      const r = c.references;
+      const refTable = model.requireTable(r.table, `${where}.column.references.table`);
+      const referenced = { schema, name: refTable.physical };
+      const alsoLocks = [{ table: referenced, lock: 'ShareRowExclusive' as const }];
+      steps.start.push(
+        tableStep(
+          ref,
+          'ShareRowExclusive',
+          `ALTER TABLE ${t} ADD CONSTRAINT ${ident(r.name)} FOREIGN KEY (${col}) ${referencesClause(schema, { ...r, table: refTable.physical })} NOT VALID`,
+          `add foreign key "${r.name}" for new rows`,
+          { alsoLocks },
+        ),
+      );
+      steps.afterBackfill.push(
+        tableStep(
+          ref,
+          'ShareUpdateExclusive',
+          `ALTER TABLE ${t} VALIDATE CONSTRAINT ${ident(r.name)}`,
+          `validate foreign key "${r.name}"`,
+          { effect: 'scan', alsoLocks: [{ table: referenced, lock: 'RowShare' }] },
+        ),
+      );
+    }
+    if (c.unique) {
+      const constraint = prefixedName('', `${table.name}_${c.name}_key`);
+      const index = prefixedName('_tidal_uniq_', c.name);
+      steps.afterBackfill.push(
+        tableStep(
+          ref,
+          'ShareUpdateExclusive',
+          `CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS ${ident(index)} ON ${t} (${col})`,
+          `build unique index on "${c.name}" without blocking writes`,
+          { transactional: false, effect: 'scan', invalidIndex: { schema, name: index } },
+        ),
+      );
+      steps.complete.push({
+        stage: CompleteStage.Columns,
+        step: tableStep(
+          ref,
+          'AccessExclusive',
+          `ALTER TABLE ${t} ADD CONSTRAINT ${ident(constraint)} UNIQUE USING INDEX ${ident(index)}`,
+          `turn the unique index on "${c.name}" into constraint "${constraint}"`,
+        ),
+      });
+    }
+
+    if (o.up !== undefined)
+      model.syncFor(table.physical).up.push({ column: physical, expression: o.up });
+    if (fillExisting) {
+      const expression = o.up ?? c.default;
+      if (expression !== undefined)
+        model.backfillFor(table, `${where}`).set.push({ column: physical, expression });
+    }
+
+    steps.complete.push({
+      stage: CompleteStage.Columns,
+      step: tableStep(
+        ref,
+        'AccessExclusive',
+        `ALTER TABLE ${t} RENAME COLUMN ${col} TO ${ident(c.name)}`,
+        `give "${c.name}" its final name`,
+      ),
+    });
+    steps.rollback.push(
+      tableStep(
+        ref,
+        'AccessExclusive',
+        `ALTER TABLE ${t} DROP COLUMN IF EXISTS ${col}`,
+        `drop new column "${c.name}"`,
+      ),
+    );
+
+    table.columns.push({
+      name: c.name,
+      physical,
+      type: storedType(c.type),
+      nullable: c.nullable,
+      default: c.default ?? null,
+      identity: '',
+      generated: '',
+      added: true,
+    });
+    for (const name of [c.check?.name, c.references?.name])
+      if (name) table.constraintNames.add(name);
+    model.touch(table);
+    return steps;
+  },
+};

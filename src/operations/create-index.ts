@@ -1,0 +1,91 @@
+import { checkExpressionOver } from '../engine/checks.js';
+import { parenthesize } from '../engine/expressions.js';
+import { InputError } from '../errors.js';
+import { tableStep } from '../executor/step.js';
+import type { CreateIndex, IndexField } from '../migration/schema.js';
+import { ident } from '../pg/quote.js';
+import { qualifiedTable } from './sql.js';
+import { emptySteps, type OperationModule } from './types.js';
+
+/**
+ * create_index: built CONCURRENTLY at start, so writes go on during the build; a failed build's
+ * invalid index is dropped before a retry. Rollback drops it CONCURRENTLY.
+ */
+export const createIndex: OperationModule<CreateIndex> = {
+  async plan(o, ctx) {
+    const { model, schema, where } = ctx;
+    const table = model.requireTable(o.table, `${where}.table`);
+    if (model.relationExists(o.name)) {
+      throw new InputError(
+        `${where}.name: a table or index named "${o.name}" already exists in schema "${schema}"`,
+      );
+    }
+    if (o.columns.length === 0)
+      throw new InputError(`${where}.columns: an index needs at least one column`);
+    const elements = o.columns.map((field, i) => {
+      const column = model.requireColumn(table, field.column, `${where}.columns[${i}].column`);
+      return indexElement(column.physical, field);
+    });
+    if (o.predicate?.trim()) {
+      const row = {
+        alias: table.name,
+        columns: table.columns.map((c) => ({ name: c.name, type: c.type })),
+      };
+      await checkExpressionOver(ctx, o.predicate, row, 'predicate');
+    }
+    // The predicate names the new version's columns; they are physical names except for columns
+    // renamed or added by this migration, which an index predicate cannot see yet.
+    const renamed = table.columns.filter((c) => c.name !== c.physical);
+    if (o.predicate?.trim() && renamed.length > 0) {
+      throw new InputError(
+        `${where}.predicate: table "${table.name}" has columns renamed or added by this migration (${renamed.map((c) => c.name).join(', ')}); create the partial index in a later migration`,
+      );
+    }
+    let sql = `CREATE${o.unique ? ' UNIQUE' : ''} INDEX CONCURRENTLY IF NOT EXISTS ${ident(o.name)} ON ${qualifiedTable(schema, table.physical)}`;
+    sql += ` USING ${o.method} (${elements.join(', ')})`;
+    if (o.storage_parameters?.trim()) sql += ` WITH (${o.storage_parameters})`;
+    if (o.predicate?.trim()) sql += ` WHERE ${parenthesize(o.predicate)}`;
+    model.addRelationName(o.name);
+
+    const ref = { schema, name: table.physical };
+    const index = { schema, name: o.name };
+    const steps = emptySteps();
+    steps.start.push(
+      tableStep(
+        ref,
+        'ShareUpdateExclusive',
+        sql,
+        `build index "${o.name}" on "${table.name}" without blocking writes`,
+        {
+          transactional: false,
+          effect: 'scan',
+          invalidIndex: index,
+        },
+      ),
+    );
+    steps.rollback.push(
+      tableStep(
+        ref,
+        'ShareUpdateExclusive',
+        `DROP INDEX CONCURRENTLY IF EXISTS ${ident(schema)}.${ident(o.name)}`,
+        `drop index "${o.name}"`,
+        {
+          transactional: false,
+        },
+      ),
+    );
+    return steps;
+  },
+};
+
+function indexElement(physical: string, field: IndexField): string {
+  let sql = ident(physical);
+  if (field.collate) sql += ` COLLATE ${ident(field.collate)}`;
+  if (field.opclass?.name) {
+    sql += ` ${ident(field.opclass.name)}`;
+    if (field.opclass.params?.length) sql += ` (${field.opclass.params.join(', ')})`;
+  }
+  if (field.sort) sql += ` ${field.sort}`;
+  if (field.nulls) sql += ` NULLS ${field.nulls}`;
+  return sql;
+}

@@ -1,0 +1,58 @@
+import { checkExpressionOver } from '../engine/checks.js';
+import { InputError } from '../errors.js';
+import { tableStep } from '../executor/step.js';
+import type { DropColumn } from '../migration/schema.js';
+import { ident } from '../pg/quote.js';
+import { qualifiedTable } from './sql.js';
+import { CompleteStage, emptySteps, type OperationModule } from './types.js';
+
+/**
+ * drop_column: the new version stops showing the column at start; the data stays until
+ * complete drops it, so rollback has nothing to undo. Rows the new version writes get the
+ * column's value from `down`, computed over the new version's columns.
+ */
+export const dropColumn: OperationModule<DropColumn> = {
+  async plan(o, ctx) {
+    const { model, schema, where } = ctx;
+    const table = model.requireTable(o.table, `${where}.table`);
+    const column = model.requireColumn(table, o.column, `${where}.column`);
+    if (column.added) {
+      throw new InputError(
+        `${where}.column: column "${o.column}" is added by this same migration; remove it from the add_column instead`,
+      );
+    }
+    const needsValue =
+      !column.nullable &&
+      column.default === null &&
+      column.identity === '' &&
+      column.generated === '';
+    if (needsValue && o.down === undefined) {
+      throw new InputError(
+        `${where}.down: column "${o.column}" is NOT NULL without a default, so rows inserted through the new version need a value for it: give \`down\` (an expression over the new version's columns)`,
+      );
+    }
+    table.columns = table.columns.filter((c) => c !== column);
+    if (o.down !== undefined) {
+      // `down` sees the new version's columns, plus the dropped column itself (its current value).
+      const row = {
+        alias: table.name,
+        columns: [...table.columns, column].map((c) => ({ name: c.name, type: c.type })),
+      };
+      await checkExpressionOver(ctx, o.down, row, 'down');
+      model.syncFor(table.physical).down.push({ column: column.physical, expression: o.down });
+    }
+    model.touch(table);
+
+    const steps = emptySteps();
+    steps.complete.push({
+      stage: CompleteStage.Drops,
+      step: tableStep(
+        { schema, name: table.physical },
+        'AccessExclusive',
+        `ALTER TABLE ${qualifiedTable(schema, table.physical)} DROP COLUMN IF EXISTS ${ident(column.physical)}`,
+        `drop column "${o.column}" of "${table.name}"`,
+      ),
+    });
+    return steps;
+  },
+};

@@ -1,0 +1,38 @@
+import { InputError } from '../errors.js';
+import { tableStep } from '../executor/step.js';
+import type { DropIndex } from '../migration/schema.js';
+import { ident } from '../pg/quote.js';
+import { CompleteStage, emptySteps, type OperationModule } from './types.js';
+
+/** drop_index: the old version may still rely on the index, so it is dropped CONCURRENTLY at
+ *  complete; rollback has nothing to undo. */
+export const dropIndex: OperationModule<DropIndex> = {
+  async plan(o, ctx) {
+    const { model, schema, where } = ctx;
+    const table = model.indexTable(o.name);
+    if (!table)
+      throw new InputError(`${where}.name: index "${o.name}" does not exist in schema "${schema}"`);
+    const index = table.indexes.find((i) => i.name === o.name);
+    if (
+      index?.primary ||
+      table.constraints.some((c) => c.name === o.name && (c.type === 'u' || c.type === 'x'))
+    ) {
+      throw new InputError(
+        `${where}.name: index "${o.name}" belongs to a constraint; use drop_constraint`,
+      );
+    }
+    model.removeRelationName(o.name);
+    const steps = emptySteps();
+    steps.complete.push({
+      stage: CompleteStage.Drops,
+      step: tableStep(
+        { schema, name: table.name },
+        'ShareUpdateExclusive',
+        `DROP INDEX CONCURRENTLY IF EXISTS ${ident(schema)}.${ident(o.name)}`,
+        `drop index "${o.name}" without blocking`,
+        { transactional: false },
+      ),
+    });
+    return steps;
+  },
+};

@@ -1,0 +1,43 @@
+import { InputError } from '../errors.js';
+import { tableStep } from '../executor/step.js';
+import type { DropTable } from '../migration/schema.js';
+import { qualifiedTable } from './sql.js';
+import { CompleteStage, emptySteps, type OperationModule } from './types.js';
+
+/** drop_table: the new version stops showing the table at start; the old version keeps using
+ *  it until complete drops it, so rollback has nothing to undo. */
+export const dropTable: OperationModule<DropTable> = {
+  async plan(o, ctx) {
+    const { model, schema, where } = ctx;
+    const table = model.requireTable(o.name, `${where}.name`);
+    // A foreign key from a table that stays would make complete fail (or need CASCADE).
+    for (const other of model.catalog.tables.values()) {
+      if (other.name === table.physical) continue;
+      const fk = other.constraints.find(
+        (c) =>
+          c.type === 'f' &&
+          c.referencedTable?.schema === schema &&
+          c.referencedTable.name === table.physical,
+      );
+      if (fk && model.versionTables().some((t) => t.physical === other.name)) {
+        throw new InputError(
+          `${where}.name: table "${o.name}" is referenced by foreign key "${fk.name}" of table "${other.name}"; drop that constraint or table first`,
+        );
+      }
+    }
+    model.dropTable(table);
+    const steps = emptySteps();
+    steps.complete.push({
+      stage: CompleteStage.Drops,
+      step: tableStep(
+        { schema, name: table.physical },
+        'AccessExclusive',
+        `DROP TABLE IF EXISTS ${qualifiedTable(schema, table.physical)}`,
+        `drop table "${o.name}"`,
+      ),
+    });
+    if (table.created)
+      throw new InputError(`${where}.name: table "${o.name}" is created by this same migration`);
+    return steps;
+  },
+};

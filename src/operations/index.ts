@@ -1,0 +1,36 @@
+import type { Operation, OperationKind, OperationOptions } from '../migration/schema.js';
+import { addColumn } from './add-column.js';
+import { createIndex } from './create-index.js';
+import { createTable } from './create-table.js';
+import { dropColumn } from './drop-column.js';
+import { dropIndex } from './drop-index.js';
+import { dropTable } from './drop-table.js';
+import { notYetSupported } from './not-yet.js';
+import { rawSql } from './raw-sql.js';
+import { renameColumn } from './rename-column.js';
+import { renameTable } from './rename-table.js';
+import type { OperationModule, OperationSteps, PlanContext } from './types.js';
+
+/** Every operation kind and the module that plans it. */
+const modules: { [K in OperationKind]: OperationModule<OperationOptions<K>> } = {
+  add_column: addColumn,
+  create_table: createTable,
+  drop_column: dropColumn,
+  rename_column: renameColumn,
+  rename_table: renameTable,
+  drop_table: dropTable,
+  create_index: createIndex,
+  drop_index: dropIndex,
+  sql: rawSql,
+  alter_column: notYetSupported('alter_column'),
+  create_constraint: notYetSupported('create_constraint'),
+  drop_constraint: notYetSupported('drop_constraint'),
+  drop_multicolumn_constraint: notYetSupported('drop_multicolumn_constraint'),
+  rename_constraint: notYetSupported('rename_constraint'),
+  set_replica_identity: notYetSupported('set_replica_identity'),
+};
+
+export function planOperation(operation: Operation, ctx: PlanContext): Promise<OperationSteps> {
+  const module = modules[operation.kind] as OperationModule<typeof operation.options>;
+  return module.plan(operation.options, ctx);
+}

@@ -1,0 +1,53 @@
+import type { VersionModel } from '../engine/model.js';
+import type { Step } from '../executor/step.js';
+import type { Queryable } from '../pg/queryable.js';
+
+/** Where a contract step runs among all operations' contract steps. Column-level changes use
+ *  the physical table names of the active migration, so they run before tables are renamed. */
+export enum CompleteStage {
+  Columns = 0,
+  Tables = 1,
+  Drops = 2,
+  RawSql = 3,
+}
+
+export interface CompleteStep {
+  stage: CompleteStage;
+  step: Step;
+}
+
+/** What one operation contributes to each phase, as steps. */
+export interface OperationSteps {
+  /** Expand: run by `start` before the dual-write triggers and the backfill. */
+  start: Step[];
+  /** Run by `start` after the backfill: validations and index builds over filled columns. */
+  afterBackfill: Step[];
+  /** Contract: run by `complete`. */
+  complete: CompleteStep[];
+  /** Undo: run by `rollback`, operations in reverse order. */
+  rollback: Step[];
+}
+
+export function emptySteps(): OperationSteps {
+  return { start: [], afterBackfill: [], complete: [], rollback: [] };
+}
+
+/** What an operation plans against. */
+export interface PlanContext {
+  model: VersionModel;
+  /** The application schema. */
+  schema: string;
+  /** Names the operation in messages, e.g. `m.yaml: operations[2].add_column`. */
+  where: string;
+  /** A connection for read-only checks against the live database. */
+  db: Queryable;
+  /** True once a raw `sql` operation came earlier in the migration: the catalog does not yet show
+   *  what it will do, so checks that need the catalog are left to the database at run time. */
+  afterRawSql: boolean;
+}
+
+/** One operation kind: plan turns its options plus the model into steps, and records its effect
+ *  on the new version in the model. */
+export interface OperationModule<Options> {
+  plan(options: Options, ctx: PlanContext): Promise<OperationSteps>;
+}

@@ -1,0 +1,99 @@
+import type { Queryable } from '../pg/queryable.js';
+import { ident } from '../pg/quote.js';
+
+/**
+ * The state schema's layout, as numbered upgrades. A database at layout N gets upgrades N+1..
+ * applied in order; a newer tidal appends upgrades here and never edits a released one.
+ */
+function upgrades(s: string): string[][] {
+  return [
+    [
+      `CREATE TABLE ${s}.layout (version integer NOT NULL)`,
+      `INSERT INTO ${s}.layout VALUES (0)`,
+      `CREATE TABLE ${s}.migrations (
+         schema text NOT NULL,
+         name text NOT NULL,
+         version_schema text NOT NULL,
+         parent text,
+         checksum text NOT NULL,
+         content text NOT NULL,
+         migration jsonb NOT NULL,
+         plan jsonb NOT NULL,
+         phase text NOT NULL CHECK (phase IN ('starting', 'active', 'completing', 'completed', 'rolling_back')),
+         progress jsonb NOT NULL DEFAULT '{}',
+         last_error text,
+         started_at timestamptz NOT NULL DEFAULT now(),
+         completed_at timestamptz,
+         updated_at timestamptz NOT NULL DEFAULT now(),
+         PRIMARY KEY (schema, name)
+       )`,
+      // One migration at a time per application schema.
+      `CREATE UNIQUE INDEX migrations_one_active ON ${s}.migrations (schema) WHERE phase <> 'completed'`,
+      `CREATE TABLE ${s}.events (
+         id bigserial PRIMARY KEY,
+         at timestamptz NOT NULL DEFAULT now(),
+         schema text NOT NULL,
+         migration text,
+         kind text NOT NULL,
+         detail jsonb NOT NULL DEFAULT '{}'
+       )`,
+      `CREATE TABLE ${s}.backfills (
+         schema text NOT NULL,
+         migration text NOT NULL,
+         table_name text NOT NULL,
+         last_key jsonb,
+         rows_done bigint NOT NULL DEFAULT 0,
+         rows_total bigint,
+         done boolean NOT NULL DEFAULT false,
+         updated_at timestamptz NOT NULL DEFAULT now(),
+         PRIMARY KEY (schema, migration, table_name)
+       )`,
+    ],
+  ];
+}
+
+export const LAYOUT_VERSION = upgrades('s').length;
+
+/** Creates the state schema or brings it to the current layout. Idempotent; concurrent calls
+ *  serialise on a transaction-level advisory lock. Returns the layout versions applied. */
+export async function ensureStateSchema(db: Queryable, stateSchema: string): Promise<number[]> {
+  const s = ident(stateSchema);
+  const applied: number[] = [];
+  await db.query('BEGIN');
+  try {
+    await db.query(`SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, [
+      `tidal-state:${stateSchema}`,
+    ]);
+    await db.query(`CREATE SCHEMA IF NOT EXISTS ${s}`);
+    const current = await layoutVersion(db, stateSchema);
+    if (current > LAYOUT_VERSION) {
+      throw new Error(
+        `state schema ${s} has layout ${current}, newer than this tidal understands (${LAYOUT_VERSION}); upgrade tidal`,
+      );
+    }
+    const all = upgrades(s);
+    for (let version = current + 1; version <= all.length; version++) {
+      for (const sql of all[version - 1] ?? []) await db.query(sql);
+      await db.query(`UPDATE ${s}.layout SET version = $1`, [version]);
+      applied.push(version);
+    }
+    await db.query('COMMIT');
+  } catch (error) {
+    await db.query('ROLLBACK').catch(() => {});
+    throw error;
+  }
+  return applied;
+}
+
+/** The state schema's layout version; 0 when it does not exist yet. */
+export async function layoutVersion(db: Queryable, stateSchema: string): Promise<number> {
+  const { rows } = await db.query<{ exists: boolean }>(
+    `SELECT to_regclass($1) IS NOT NULL AS exists`,
+    [`${ident(stateSchema)}.layout`],
+  );
+  if (!rows[0]?.exists) return 0;
+  const version = await db.query<{ version: number }>(
+    `SELECT version FROM ${ident(stateSchema)}.layout`,
+  );
+  return version.rows[0]?.version ?? 0;
+}

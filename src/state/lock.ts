@@ -1,0 +1,50 @@
+import { BusyError } from '../errors.js';
+import type { Queryable } from '../pg/queryable.js';
+
+/** The advisory lock every changing command holds: "tidal" in ASCII. PostgreSQL splits a bigint
+ *  key into classid (high half) and objid (low half) in pg_locks. */
+const LOCK_KEY = 0x74_6964616cn;
+const CLASS_ID = Number(LOCK_KEY >> 32n);
+const OBJ_ID = Number(LOCK_KEY & 0xffffffffn);
+
+/**
+ * Takes the database-wide tidal lock on `db`'s session, or fails at once naming the holder.
+ * Polls with pg_try_advisory_lock outside any transaction: a session blocked in
+ * pg_advisory_lock would hold a snapshot that CREATE INDEX CONCURRENTLY waits for.
+ */
+export async function acquireCommandLock(db: Queryable): Promise<void> {
+  const { rows } = await db.query<{ ok: boolean }>(`SELECT pg_try_advisory_lock($1) AS ok`, [
+    LOCK_KEY.toString(),
+  ]);
+  if (rows[0]?.ok) return;
+  const holder = await lockHolder(db);
+  throw new BusyError(
+    holder
+      ? `another tidal command is running on this database: pid ${holder.pid}, application "${holder.application_name}", user ${holder.usename}, connected since ${holder.backend_start}${holder.client_addr ? ` from ${holder.client_addr}` : ''}`
+      : 'another tidal command is running on this database (it ended while tidal looked; try again)',
+  );
+}
+
+export async function releaseCommandLock(db: Queryable): Promise<void> {
+  await db.query(`SELECT pg_advisory_unlock($1)`, [LOCK_KEY.toString()]);
+}
+
+interface LockHolder {
+  pid: number;
+  application_name: string;
+  usename: string;
+  backend_start: string;
+  client_addr: string | null;
+}
+
+async function lockHolder(db: Queryable): Promise<LockHolder | undefined> {
+  const { rows } = await db.query<LockHolder>(
+    `SELECT a.pid, a.application_name, a.usename, a.backend_start::text AS backend_start,
+            a.client_addr::text AS client_addr
+       FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+      WHERE l.locktype = 'advisory' AND l.granted AND l.classid = $1 AND l.objid = $2
+        AND l.objsubid = 1 AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())`,
+    [CLASS_ID, OBJ_ID],
+  );
+  return rows[0];
+}

@@ -1,0 +1,182 @@
+import type { MigrationPlan } from '../engine/plan.js';
+import type { Queryable } from '../pg/queryable.js';
+import { ident } from '../pg/quote.js';
+
+export type Phase = 'starting' | 'active' | 'completing' | 'completed' | 'rolling_back';
+
+/** How far each phase's stored steps have run, so an interrupted command resumes exactly. */
+export interface Progress {
+  start?: number;
+  versionSchema?: boolean;
+  backfill?: boolean;
+  afterBackfill?: number;
+  complete?: number;
+  rollback?: number;
+}
+
+export interface MigrationRecord {
+  schema: string;
+  name: string;
+  versionSchema: string;
+  parent: string | null;
+  checksum: string;
+  content: string;
+  plan: MigrationPlan;
+  phase: Phase;
+  progress: Progress;
+  lastError: string | null;
+  startedAt: string;
+  completedAt: string | null;
+}
+
+export interface BackfillRecord {
+  table: string;
+  rowsDone: number;
+  rowsTotal: number | null;
+  done: boolean;
+  updatedAt: string;
+}
+
+const COLUMNS = `schema, name, version_schema AS "versionSchema", parent, checksum, content, plan, phase,
+  progress, last_error AS "lastError", started_at::text AS "startedAt", completed_at::text AS "completedAt"`;
+
+/** Reads and writes tidal's state for one application schema. */
+export class StateStore {
+  private readonly s: string;
+
+  constructor(
+    private readonly db: Queryable,
+    readonly stateSchema: string,
+    readonly schema: string,
+  ) {
+    this.s = ident(stateSchema);
+  }
+
+  /** The migration started and not yet completed, if any. */
+  async active(): Promise<MigrationRecord | undefined> {
+    const { rows } = await this.db.query<MigrationRecord>(
+      `SELECT ${COLUMNS} FROM ${this.s}.migrations WHERE schema = $1 AND phase <> 'completed'`,
+      [this.schema],
+    );
+    return rows[0];
+  }
+
+  async get(name: string): Promise<MigrationRecord | undefined> {
+    const { rows } = await this.db.query<MigrationRecord>(
+      `SELECT ${COLUMNS} FROM ${this.s}.migrations WHERE schema = $1 AND name = $2`,
+      [this.schema, name],
+    );
+    return rows[0];
+  }
+
+  /** The newest migration, active or completed. */
+  async latest(): Promise<MigrationRecord | undefined> {
+    const { rows } = await this.db.query<MigrationRecord>(
+      `SELECT ${COLUMNS} FROM ${this.s}.migrations WHERE schema = $1
+        ORDER BY (phase <> 'completed') DESC, completed_at DESC NULLS LAST, started_at DESC LIMIT 1`,
+      [this.schema],
+    );
+    return rows[0];
+  }
+
+  /** Completed migrations, oldest first. */
+  async completed(): Promise<MigrationRecord[]> {
+    const { rows } = await this.db.query<MigrationRecord>(
+      `SELECT ${COLUMNS} FROM ${this.s}.migrations WHERE schema = $1 AND phase = 'completed'
+        ORDER BY completed_at, started_at`,
+      [this.schema],
+    );
+    return rows;
+  }
+
+  async insert(
+    record: Omit<MigrationRecord, 'phase' | 'progress' | 'lastError' | 'startedAt' | 'completedAt'>,
+    migrationJson: unknown,
+  ): Promise<void> {
+    await this.db.query(
+      `INSERT INTO ${this.s}.migrations (schema, name, version_schema, parent, checksum, content, migration, plan, phase)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'starting')`,
+      [
+        record.schema,
+        record.name,
+        record.versionSchema,
+        record.parent,
+        record.checksum,
+        record.content,
+        JSON.stringify(migrationJson),
+        JSON.stringify(record.plan),
+      ],
+    );
+  }
+
+  async setPhase(name: string, phase: Phase, db: Queryable = this.db): Promise<void> {
+    await db.query(
+      `UPDATE ${this.s}.migrations SET phase = $3, last_error = NULL, updated_at = now(),
+              completed_at = CASE WHEN $3 = 'completed' THEN now() ELSE completed_at END
+        WHERE schema = $1 AND name = $2`,
+      [this.schema, name, phase],
+    );
+  }
+
+  /** Records progress; pass the step's transaction as `db` to commit both together. */
+  async setProgress(name: string, progress: Progress, db: Queryable = this.db): Promise<void> {
+    await db.query(
+      `UPDATE ${this.s}.migrations SET progress = progress || $3::jsonb, updated_at = now()
+        WHERE schema = $1 AND name = $2`,
+      [this.schema, name, JSON.stringify(progress)],
+    );
+  }
+
+  async setError(name: string, message: string): Promise<void> {
+    await this.db.query(
+      `UPDATE ${this.s}.migrations SET last_error = $3, updated_at = now() WHERE schema = $1 AND name = $2`,
+      [this.schema, name, message],
+    );
+  }
+
+  /** Forgets a rolled-back migration and its backfill checkpoints. */
+  async remove(name: string): Promise<void> {
+    await this.db.query(`DELETE FROM ${this.s}.backfills WHERE schema = $1 AND migration = $2`, [
+      this.schema,
+      name,
+    ]);
+    await this.db.query(`DELETE FROM ${this.s}.migrations WHERE schema = $1 AND name = $2`, [
+      this.schema,
+      name,
+    ]);
+  }
+
+  async clearBackfills(name: string): Promise<void> {
+    await this.db.query(`DELETE FROM ${this.s}.backfills WHERE schema = $1 AND migration = $2`, [
+      this.schema,
+      name,
+    ]);
+  }
+
+  async backfills(name: string): Promise<BackfillRecord[]> {
+    const { rows } = await this.db.query<
+      BackfillRecord & { rowsDone: string; rowsTotal: string | null }
+    >(
+      `SELECT table_name AS "table", rows_done AS "rowsDone", rows_total AS "rowsTotal", done,
+              updated_at::text AS "updatedAt"
+         FROM ${this.s}.backfills WHERE schema = $1 AND migration = $2 ORDER BY table_name`,
+      [this.schema, name],
+    );
+    return rows.map((r) => ({
+      ...r,
+      rowsDone: Number(r.rowsDone),
+      rowsTotal: r.rowsTotal === null ? null : Number(r.rowsTotal),
+    }));
+  }
+
+  async event(
+    migration: string | null,
+    kind: string,
+    detail: Record<string, unknown> = {},
+  ): Promise<void> {
+    await this.db.query(
+      `INSERT INTO ${this.s}.events (schema, migration, kind, detail) VALUES ($1, $2, $3, $4)`,
+      [this.schema, migration, kind, JSON.stringify(detail)],
+    );
+  }
+}

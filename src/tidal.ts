@@ -1,0 +1,499 @@
+import type pg from 'pg';
+import { type BackfillProgress, runBackfill } from './backfill/run.js';
+import { readSchema, serverMajor } from './catalog/read.js';
+import type { VersionOverlay } from './engine/model.js';
+import { type MigrationPlan, planMigration, plannedVersionSteps } from './engine/plan.js';
+import { versionSchemaSteps, viewsFromCatalog } from './engine/versions.js';
+import { InputError, LockTimeoutError, messageOf, OperationError } from './errors.js';
+import { DEFAULT_LOCK_POLICY, type StepEvent, StepRunner } from './executor/run.js';
+import { catalogStep, type Step } from './executor/step.js';
+import { type LoadedMigration, listMigrationFiles, loadMigrationFile } from './migration/load.js';
+import { connect } from './pg/connect.js';
+import { ident, literal } from './pg/quote.js';
+import { ensureStateSchema } from './state/layout.js';
+import { acquireCommandLock, releaseCommandLock } from './state/lock.js';
+import {
+  type BackfillRecord,
+  type MigrationRecord,
+  type Progress,
+  StateStore,
+} from './state/store.js';
+
+export interface TidalOptions {
+  /** Connection string; undefined uses libpq's PG* variables. */
+  connectionString?: string;
+  /** Application schema (default `public`). */
+  schema?: string;
+  /** Schema of tidal's own state (default `tidal`). */
+  stateSchema?: string;
+  lockTimeoutMs?: number;
+  /** How long a statement keeps retrying lock timeouts before tidal gives up. */
+  lockRetryDeadlineMs?: number;
+  backfillBatchSize?: number;
+  /** Rows per second ceiling for the backfill. */
+  backfillRate?: number;
+  onEvent?: (event: TidalEvent) => void;
+}
+
+export type TidalEvent =
+  | StepEvent
+  | { type: 'phase'; migration: string; phase: string }
+  | ({ type: 'backfill' } & BackfillProgress)
+  | { type: 'notice'; message: string };
+
+export interface MigrationStatus {
+  schema: string;
+  active: {
+    name: string;
+    versionSchema: string;
+    phase: MigrationRecord['phase'];
+    startedAt: string;
+    lastError: string | null;
+    backfills: BackfillRecord[];
+  } | null;
+  latest: { name: string; versionSchema: string; completedAt: string | null } | null;
+  applied: number;
+}
+
+const EMPTY_OVERLAY: VersionOverlay = { tables: {}, dropped: [] };
+
+/** The library: one connection, one application schema. Every command that changes anything
+ *  holds tidal's advisory lock for its duration. */
+export class Tidal {
+  private readonly schema: string;
+  private readonly stateSchema: string;
+  private readonly runner: StepRunner;
+
+  private constructor(
+    private readonly client: pg.Client,
+    private readonly options: TidalOptions,
+  ) {
+    this.schema = options.schema ?? 'public';
+    this.stateSchema = options.stateSchema ?? 'tidal';
+    this.runner = new StepRunner(
+      client,
+      {
+        lockTimeoutMs: options.lockTimeoutMs ?? DEFAULT_LOCK_POLICY.lockTimeoutMs,
+        retryDeadlineMs: options.lockRetryDeadlineMs ?? DEFAULT_LOCK_POLICY.retryDeadlineMs,
+      },
+      (event) => this.emit(event),
+    );
+  }
+
+  static async connect(options: TidalOptions = {}): Promise<Tidal> {
+    let client: pg.Client;
+    try {
+      client = await connect(options.connectionString, 'tidal');
+    } catch (error) {
+      throw new OperationError(`cannot connect to the database: ${messageOf(error)}`);
+    }
+    return new Tidal(client, options);
+  }
+
+  async close(): Promise<void> {
+    await this.client.end().catch(() => {});
+  }
+
+  private emit(event: TidalEvent): void {
+    this.options.onEvent?.(event);
+  }
+
+  private get store(): StateStore {
+    return new StateStore(this.client, this.stateSchema, this.schema);
+  }
+
+  /** Runs `work` holding tidal's advisory lock; fails at once if another tidal holds it. */
+  private async locked<T>(command: string, work: () => Promise<T>): Promise<T> {
+    await this.client.query(`SET application_name = ${literal(`tidal ${command}`.slice(0, 63))}`);
+    await acquireCommandLock(this.client);
+    try {
+      return await work();
+    } finally {
+      await releaseCommandLock(this.client).catch(() => {});
+    }
+  }
+
+  /** Creates or upgrades the state schema. */
+  async init(): Promise<{ applied: number[] }> {
+    return this.locked('init', async () => ({
+      applied: await ensureStateSchema(this.client, this.stateSchema),
+    }));
+  }
+
+  /** Plans a migration without running anything: the steps start, complete and rollback run. */
+  async plan(loaded: LoadedMigration): Promise<{ plan: MigrationPlan; versionSteps: Step[] }> {
+    const previous = await this.previousVersionSchema();
+    const { plan, model, serverMajor } = await planMigration(this.client, loaded.migration, {
+      schema: this.schema,
+      stateSchema: this.stateSchema,
+      file: loaded.file,
+      previousVersionSchema: previous,
+    });
+    return { plan, versionSteps: plannedVersionSteps(plan, model, serverMajor) };
+  }
+
+  /** Expand and backfill; with `complete`, also contract. */
+  async start(
+    loaded: LoadedMigration,
+    options: { complete?: boolean } = {},
+  ): Promise<MigrationRecord> {
+    return this.locked(`start ${loaded.migration.name}`, async () => {
+      await ensureStateSchema(this.client, this.stateSchema);
+      const record = await this.startLocked(loaded);
+      if (options.complete) return this.completeLocked(record);
+      return record;
+    });
+  }
+
+  async complete(): Promise<MigrationRecord> {
+    return this.locked('complete', async () => {
+      await ensureStateSchema(this.client, this.stateSchema);
+      return this.completeLocked(await this.requireActive('complete'));
+    });
+  }
+
+  async rollback(): Promise<MigrationRecord> {
+    return this.locked('rollback', async () => {
+      await ensureStateSchema(this.client, this.stateSchema);
+      const record = await this.requireActive('roll back');
+      await this.rollbackLocked(record);
+      return record;
+    });
+  }
+
+  /**
+   * Starts (and completes) every file of `dir` not yet applied, in file-name order. Files
+   * already applied must be unchanged. Without `complete`, every migration but the last is
+   * completed so the next can start, and the last stays active.
+   */
+  async migrate(
+    dir: string,
+    options: { complete?: boolean } = {},
+  ): Promise<{ applied: string[]; active: string | null }> {
+    const files = await listMigrationFiles(dir);
+    const loaded: LoadedMigration[] = [];
+    for (const file of files) loaded.push(await loadMigrationFile(file));
+    return this.locked('migrate', async () => {
+      await ensureStateSchema(this.client, this.stateSchema);
+      const store = this.store;
+      const completed = new Map((await store.completed()).map((r) => [r.name, r]));
+      const pending: LoadedMigration[] = [];
+      for (const m of loaded) {
+        const done = completed.get(m.migration.name);
+        if (done) {
+          if (done.checksum !== m.checksum) {
+            throw new InputError(
+              `${m.file}: migration "${m.migration.name}" was applied with different content (checksum ${done.checksum.slice(0, 12)}, file now ${m.checksum.slice(0, 12)}); applied migrations must not change`,
+            );
+          }
+          if (pending.length > 0) {
+            throw new InputError(
+              `${pending[0]?.file}: not applied, but sorts before "${m.migration.name}", which was applied; migrations must be applied in file-name order`,
+            );
+          }
+          continue;
+        }
+        pending.push(m);
+      }
+      const active = await store.active();
+      if (active && active.name !== pending[0]?.migration.name) {
+        throw new OperationError(
+          `migration "${active.name}" is ${active.phase}, and it is not the next file of ${dir}; complete or roll it back first`,
+        );
+      }
+      const applied: string[] = [];
+      let current: MigrationRecord | null = null;
+      for (const [i, m] of pending.entries()) {
+        current = await this.startLocked(m);
+        if (options.complete || i < pending.length - 1) {
+          current = await this.completeLocked(current);
+        }
+        applied.push(m.migration.name);
+      }
+      return { applied, active: current && current.phase !== 'completed' ? current.name : null };
+    });
+  }
+
+  async status(): Promise<MigrationStatus> {
+    const { rows } = await this.client.query(`SELECT to_regclass($1) IS NOT NULL AS ok`, [
+      `${ident(this.stateSchema)}.migrations`,
+    ]);
+    if (!rows[0]?.ok) return { schema: this.schema, active: null, latest: null, applied: 0 };
+    const store = this.store;
+    const active = await store.active();
+    const completed = await store.completed();
+    const last = completed.at(-1);
+    return {
+      schema: this.schema,
+      active: active
+        ? {
+            name: active.name,
+            versionSchema: active.versionSchema,
+            phase: active.phase,
+            startedAt: active.startedAt,
+            lastError: active.lastError,
+            backfills: await store.backfills(active.name),
+          }
+        : null,
+      latest: last
+        ? { name: last.name, versionSchema: last.versionSchema, completedAt: last.completedAt }
+        : null,
+      applied: completed.length,
+    };
+  }
+
+  /** The newest migration (active or completed) and its version schema. */
+  async latest(): Promise<{ name: string; versionSchema: string } | undefined> {
+    const { rows } = await this.client.query(`SELECT to_regclass($1) IS NOT NULL AS ok`, [
+      `${ident(this.stateSchema)}.migrations`,
+    ]);
+    if (!rows[0]?.ok) return undefined;
+    const latest = await this.store.latest();
+    return latest ? { name: latest.name, versionSchema: latest.versionSchema } : undefined;
+  }
+
+  private async previousVersionSchema(): Promise<string | null> {
+    const { rows } = await this.client.query(`SELECT to_regclass($1) IS NOT NULL AS ok`, [
+      `${ident(this.stateSchema)}.migrations`,
+    ]);
+    if (!rows[0]?.ok) return null;
+    return (await this.store.completed()).at(-1)?.versionSchema ?? null;
+  }
+
+  private async requireActive(verb: string): Promise<MigrationRecord> {
+    const active = await this.store.active();
+    if (!active)
+      throw new OperationError(
+        `no migration is active in schema "${this.schema}": nothing to ${verb}`,
+      );
+    return active;
+  }
+
+  private async startLocked(loaded: LoadedMigration): Promise<MigrationRecord> {
+    const store = this.store;
+    const name = loaded.migration.name;
+    const existing = await store.get(name);
+    if (existing?.phase === 'completed') {
+      throw new InputError(
+        `${loaded.file}: migration "${name}" was already applied (completed ${existing.completedAt})`,
+      );
+    }
+    let record = await store.active();
+    if (record && record.name !== name) {
+      throw new OperationError(
+        `migration "${record.name}" is ${record.phase} in schema "${this.schema}"; ${nextCommand(record)} before starting "${name}"`,
+      );
+    }
+    if (record) {
+      if (record.checksum !== loaded.checksum) {
+        throw new InputError(
+          `${loaded.file}: migration "${name}" was started from different content; roll it back first`,
+        );
+      }
+      if (record.phase === 'rolling_back') {
+        throw new OperationError(
+          `a rollback of "${name}" was interrupted; run \`tidal rollback\` to finish it`,
+        );
+      }
+      if (record.phase === 'completing') {
+        throw new OperationError(
+          `complete of "${name}" was interrupted; run \`tidal complete\` to finish it`,
+        );
+      }
+      if (record.phase === 'active') return record;
+      this.emit({ type: 'notice', message: `resuming the interrupted start of "${name}"` });
+    } else {
+      const previous = (await store.completed()).at(-1);
+      const { plan } = await planMigration(this.client, loaded.migration, {
+        schema: this.schema,
+        stateSchema: this.stateSchema,
+        file: loaded.file,
+        previousVersionSchema: previous?.versionSchema ?? null,
+      });
+      await store.insert(
+        {
+          schema: this.schema,
+          name,
+          versionSchema: plan.version.schema,
+          parent: previous?.name ?? null,
+          checksum: loaded.checksum,
+          content: loaded.content,
+          plan,
+        },
+        loaded.migration,
+      );
+      await store.event(name, 'start');
+      record = (await store.get(name)) as MigrationRecord;
+    }
+    try {
+      await this.runStart(record);
+    } catch (error) {
+      const message = messageOf(error);
+      await store.setError(name, message).catch(() => {});
+      if (error instanceof LockTimeoutError) {
+        throw new LockTimeoutError(
+          `${message}\nstart of "${name}" stopped; run \`tidal start\` with the same file to resume, or \`tidal rollback\``,
+        );
+      }
+      this.emit({ type: 'notice', message: `start of "${name}" failed; rolling back what it did` });
+      try {
+        await this.rollbackLocked((await store.get(name)) as MigrationRecord);
+      } catch (rollbackError) {
+        throw new OperationError(
+          `${message}\nrolling back also failed: ${messageOf(rollbackError)}\nrun \`tidal rollback\` to finish undoing "${name}"`,
+        );
+      }
+      if (error instanceof InputError) throw error;
+      throw new OperationError(
+        `${message}\nstart of "${name}" was rolled back; the schema is as it was before`,
+      );
+    }
+    return (await store.get(name)) as MigrationRecord;
+  }
+
+  private async runStart(record: MigrationRecord): Promise<void> {
+    const { plan, name } = record;
+    const store = this.store;
+    const progress: Progress = { ...record.progress };
+    this.emit({ type: 'phase', migration: name, phase: 'expand' });
+    await this.runSteps(name, plan.start, 'start', progress);
+    if (!progress.versionSchema) {
+      const catalog = await readSchema(this.client, this.schema);
+      const views = viewsFromCatalog(catalog, plan.overlay);
+      for (const step of versionSchemaSteps(
+        this.schema,
+        plan.version.schema,
+        views,
+        await serverMajor(this.client),
+      )) {
+        await this.runner.run(step);
+      }
+      await store.setProgress(name, { versionSchema: true });
+    }
+    if (!progress.backfill) {
+      this.emit({ type: 'phase', migration: name, phase: 'backfill' });
+      for (const spec of plan.backfills) {
+        await runBackfill(this.client, spec, {
+          schema: this.schema,
+          stateSchema: this.stateSchema,
+          migration: name,
+          batchSize: this.options.backfillBatchSize ?? 1000,
+          rowsPerSecond: this.options.backfillRate,
+          lockTimeoutMs: this.options.lockTimeoutMs ?? DEFAULT_LOCK_POLICY.lockTimeoutMs,
+          onProgress: (p) => this.emit({ type: 'backfill', ...p }),
+        });
+      }
+      await store.setProgress(name, { backfill: true });
+    }
+    this.emit({ type: 'phase', migration: name, phase: 'validate' });
+    await this.runSteps(name, plan.afterBackfill, 'afterBackfill', progress);
+    await store.setPhase(name, 'active');
+    await store.event(name, 'started');
+    this.emit({ type: 'phase', migration: name, phase: 'active' });
+  }
+
+  private async completeLocked(record: MigrationRecord): Promise<MigrationRecord> {
+    const { name, plan } = record;
+    if (record.phase === 'starting') {
+      throw new OperationError(
+        `start of "${name}" has not finished; run \`tidal start\` with its file to finish it, or \`tidal rollback\``,
+      );
+    }
+    if (record.phase === 'rolling_back') {
+      throw new OperationError(
+        `a rollback of "${name}" was interrupted; run \`tidal rollback\` to finish it`,
+      );
+    }
+    const store = this.store;
+    await store.setPhase(name, 'completing');
+    this.emit({ type: 'phase', migration: name, phase: 'contract' });
+    try {
+      await this.runSteps(name, plan.complete, 'complete', { ...record.progress });
+      await this.refreshVersionSchema(plan.version.schema);
+    } catch (error) {
+      await store.setError(name, messageOf(error)).catch(() => {});
+      throw new OperationError(
+        `${messageOf(error)}\ncomplete of "${name}" stopped; fix the cause and run \`tidal complete\` again to finish`,
+      );
+    }
+    await store.clearBackfills(name);
+    await store.setPhase(name, 'completed');
+    await store.event(name, 'completed');
+    this.emit({ type: 'phase', migration: name, phase: 'completed' });
+    return (await store.get(name)) as MigrationRecord;
+  }
+
+  private async rollbackLocked(record: MigrationRecord): Promise<void> {
+    const { name, plan } = record;
+    if (record.phase === 'completing') {
+      throw new OperationError(
+        `complete of "${name}" has begun and cannot be undone; run \`tidal complete\` to finish it`,
+      );
+    }
+    const store = this.store;
+    await store.setPhase(name, 'rolling_back');
+    this.emit({ type: 'phase', migration: name, phase: 'rollback' });
+    await this.runSteps(name, plan.rollback, 'rollback', { ...record.progress });
+    await store.remove(name);
+    await store.event(name, 'rolled_back');
+    this.emit({ type: 'phase', migration: name, phase: 'rolled back' });
+  }
+
+  /** Runs stored steps from where the last run of this phase stopped, recording each. */
+  private async runSteps(
+    name: string,
+    steps: Step[],
+    phase: 'start' | 'afterBackfill' | 'complete' | 'rollback',
+    progress: Progress,
+  ): Promise<void> {
+    const store = this.store;
+    for (let i = progress[phase] ?? 0; i < steps.length; i++) {
+      const step = steps[i] as Step;
+      await this.runner.run(step, (db) => store.setProgress(name, { [phase]: i + 1 }, db));
+    }
+  }
+
+  /**
+   * After complete, the version schema shows the tables as they now are (raw SQL run on
+   * complete may have changed them). Only views whose columns differ are replaced.
+   */
+  private async refreshVersionSchema(versionSchema: string): Promise<void> {
+    const catalog = await readSchema(this.client, this.schema);
+    const major = await serverMajor(this.client);
+    const { rows } = await this.client.query<{ view: string; columns: string[] }>(
+      `SELECT c.relname AS view, array_agg(a.attname::text ORDER BY a.attnum) AS columns
+         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+         JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+        WHERE n.nspname = $1 AND c.relkind = 'v' GROUP BY c.relname`,
+      [versionSchema],
+    );
+    const current = new Map(rows.map((r) => [r.view, r.columns.join('\u0000')]));
+    const views = viewsFromCatalog(catalog, EMPTY_OVERLAY).filter(
+      (v) => current.get(v.name) !== v.columns.map((c) => c.name).join('\u0000'),
+    );
+    if (views.length === 0) return;
+    for (const view of views) {
+      const steps = versionSchemaSteps(this.schema, versionSchema, [view], major);
+      if (current.has(view.name)) {
+        const drop = catalogStep(
+          `DROP VIEW IF EXISTS ${ident(versionSchema)}.${ident(view.name)}`,
+          `replace view "${view.name}"`,
+        );
+        steps.splice(1, 0, drop);
+      }
+      for (const step of steps) await this.runner.run(step);
+    }
+  }
+}
+
+/** What finishes an unfinished migration, in words. */
+function nextCommand(record: MigrationRecord): string {
+  switch (record.phase) {
+    case 'completing':
+      return 'run `tidal complete` to finish it';
+    case 'rolling_back':
+      return 'run `tidal rollback` to finish it';
+    default:
+      return 'complete or roll it back';
+  }
+}
