@@ -18,7 +18,8 @@ export function viewsFromCatalog(catalog: SchemaInfo, overlay: VersionOverlay): 
   const views: ViewSpec[] = [];
   for (const table of catalog.tables.values()) {
     if (dropped.has(table.name)) continue;
-    const defaults = new Map(table.columns.map((c) => [c.name, c.default]));
+    // Generated columns hold their expression where defaults live; a view cannot carry it.
+    const defaults = new Map(table.columns.map((c) => [c.name, c.generated ? null : c.default]));
     const planned = overlay.tables[table.name];
     const columns = planned
       ? planned.columns
@@ -26,7 +27,7 @@ export function viewsFromCatalog(catalog: SchemaInfo, overlay: VersionOverlay): 
           .map((c) => ({ ...c, default: defaults.get(c.physical) ?? null }))
       : table.columns
           .filter((c) => !isTidalColumn(c.name))
-          .map((c) => ({ name: c.name, physical: c.name, default: c.default }));
+          .map((c) => ({ name: c.name, physical: c.name, default: defaults.get(c.name) ?? null }));
     views.push({ name: planned?.name ?? table.name, physical: table.name, columns });
   }
   return views;
@@ -37,7 +38,11 @@ export function viewsFromModel(tables: PlannedTable[]): ViewSpec[] {
   return tables.map((t) => ({
     name: t.name,
     physical: t.physical,
-    columns: t.columns.map((c) => ({ name: c.name, physical: c.physical, default: c.default })),
+    columns: t.columns.map((c) => ({
+      name: c.name,
+      physical: c.physical,
+      default: c.generated ? null : c.default,
+    })),
   }));
 }
 

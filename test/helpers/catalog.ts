@@ -1,0 +1,71 @@
+/** A comparable picture of a database's schema, for "the catalog is exactly as before" checks. */
+import type { Queryable } from '../../src/pg/queryable.js';
+
+export interface CatalogSnapshot {
+  schemas: string[];
+  columns: string[];
+  constraints: string[];
+  indexes: string[];
+  triggers: string[];
+  views: string[];
+  functions: string[];
+  comments: string[];
+}
+
+/**
+ * Everything of the schema that a migration may touch, as sorted text lines: schemas (other
+ * than system ones), columns with type, nullability, default, identity and generation,
+ * constraints with their definition and validity, indexes with definition and validity,
+ * triggers, views, functions (of every non-system schema) and comments.
+ * `except` leaves out schemas that should not be compared (tidal's state schema holds history).
+ */
+export async function snapshotCatalog(
+  db: Queryable,
+  except: string[] = ['tidal'],
+): Promise<CatalogSnapshot> {
+  const schemaFilter = `NOT IN ('pg_catalog', 'information_schema', 'pg_toast') AND n.nspname NOT LIKE 'pg_temp%' AND n.nspname NOT LIKE 'pg_toast_temp%' AND n.nspname <> ALL($1::text[])`;
+  const lines = async (sql: string) =>
+    (await db.query<{ line: string }>(sql, [except])).rows.map((r) => r.line).sort();
+  return {
+    schemas: await lines(
+      `SELECT n.nspname AS line FROM pg_namespace n WHERE n.nspname ${schemaFilter}`,
+    ),
+    columns: await lines(
+      `SELECT format('%s.%s.%s %s null=%s default=%s identity=%s generated=%s', n.nspname, c.relname, a.attname,
+              format_type(a.atttypid, a.atttypmod), NOT a.attnotnull, pg_get_expr(d.adbin, d.adrelid),
+              a.attidentity, a.attgenerated) AS line
+         FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+         LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+        WHERE n.nspname ${schemaFilter} AND c.relkind IN ('r', 'p', 'v') AND a.attnum > 0 AND NOT a.attisdropped`,
+    ),
+    constraints: await lines(
+      `SELECT format('%s.%s %s %s validated=%s', n.nspname, c.relname, con.conname, pg_get_constraintdef(con.oid), con.convalidated) AS line
+         FROM pg_constraint con JOIN pg_class c ON c.oid = con.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE n.nspname ${schemaFilter}`,
+    ),
+    indexes: await lines(
+      `SELECT format('%s valid=%s', pg_get_indexdef(i.indexrelid), i.indisvalid) AS line
+         FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE n.nspname ${schemaFilter}`,
+    ),
+    triggers: await lines(
+      `SELECT pg_get_triggerdef(t.oid) AS line
+         FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE n.nspname ${schemaFilter} AND NOT t.tgisinternal`,
+    ),
+    views: await lines(
+      `SELECT format('%s.%s %s', n.nspname, c.relname, pg_get_viewdef(c.oid)) AS line
+         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE n.nspname ${schemaFilter} AND c.relkind = 'v'`,
+    ),
+    functions: await lines(
+      `SELECT format('%s.%s(%s)', n.nspname, p.proname, pg_get_function_identity_arguments(p.oid)) AS line
+         FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname ${schemaFilter}`,
+    ),
+    comments: await lines(
+      `SELECT format('%s.%s.%s %s', n.nspname, c.relname, d.objsubid, d.description) AS line
+         FROM pg_description d JOIN pg_class c ON c.oid = d.objoid AND d.classoid = 'pg_class'::regclass
+         JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname ${schemaFilter}`,
+    ),
+  };
+}

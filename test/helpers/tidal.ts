@@ -1,0 +1,80 @@
+/** Running tidal in tests: the library against a test database, and the CLI as a process. */
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import type { LoadedMigration } from '../../src/migration/load.js';
+import { parseMigrationText } from '../../src/migration/load.js';
+import { initSqlParser } from '../../src/migration/sql-text.js';
+import { ident } from '../../src/pg/quote.js';
+import { Tidal, type TidalOptions } from '../../src/tidal.js';
+
+/** A migration from YAML text, as if loaded from `<name>.yaml`. */
+export async function migrationFromYaml(name: string, yaml: string): Promise<LoadedMigration> {
+  await initSqlParser();
+  const file = `${name}.yaml`;
+  return {
+    migration: parseMigrationText(yaml, file, 'yaml'),
+    file,
+    content: yaml,
+    checksum: name + yaml.length,
+  };
+}
+
+/** Runs `work` with a Tidal connected to `url`, closing it afterwards. */
+export async function withTidal<T>(
+  url: string,
+  work: (tidal: Tidal) => Promise<T>,
+  options: TidalOptions = {},
+): Promise<T> {
+  const tidal = await Tidal.connect({
+    connectionString: url,
+    lockRetryDeadlineMs: 30_000,
+    ...options,
+  });
+  try {
+    return await work(tidal);
+  } finally {
+    await tidal.close();
+  }
+}
+
+/** A connection that works through one version: search_path = version schema, then `public`. */
+export async function versionClient(url: string, versionSchema: string | null): Promise<pg.Client> {
+  const client = new pg.Client({
+    connectionString: url,
+    application_name: `app ${versionSchema ?? 'public'}`,
+  });
+  client.on('error', () => {});
+  await client.connect();
+  await client.query(`SET search_path = ${versionSchema ? `${ident(versionSchema)}, ` : ''}public`);
+  return client;
+}
+
+const CLI = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the built `tidal` binary (npm test builds it first). */
+export function runCli(
+  args: string[],
+  env: Record<string, string | undefined> = {},
+): Promise<CliResult> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      [CLI, ...args],
+      {
+        env: { ...process.env, DATABASE_URL: undefined, TIDAL_DATABASE_URL: undefined, ...env },
+        timeout: 120_000,
+      },
+      (error, stdout, stderr) => {
+        const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
+        resolve({ code, stdout, stderr });
+      },
+    );
+  });
+}
