@@ -10,7 +10,7 @@ import { catalogStep, type Step } from './executor/step.js';
 import { type LoadedMigration, listMigrationFiles, loadMigrationFile } from './migration/load.js';
 import { connect } from './pg/connect.js';
 import { ident, literal } from './pg/quote.js';
-import { ensureStateSchema } from './state/layout.js';
+import { ensureStateSchema, layoutVersion } from './state/layout.js';
 import { acquireCommandLock, releaseCommandLock } from './state/lock.js';
 import {
   type BackfillRecord,
@@ -138,7 +138,6 @@ export class Tidal {
     options: { complete?: boolean } = {},
   ): Promise<MigrationRecord> {
     return this.locked(`start ${loaded.migration.name}`, async () => {
-      await ensureStateSchema(this.client, this.stateSchema);
       const record = await this.startLocked(loaded);
       if (options.complete) return this.completeLocked(record);
       return record;
@@ -147,14 +146,12 @@ export class Tidal {
 
   async complete(): Promise<MigrationRecord> {
     return this.locked('complete', async () => {
-      await ensureStateSchema(this.client, this.stateSchema);
       return this.completeLocked(await this.requireActive('complete'));
     });
   }
 
   async rollback(): Promise<MigrationRecord> {
     return this.locked('rollback', async () => {
-      await ensureStateSchema(this.client, this.stateSchema);
       const record = await this.requireActive('roll back');
       await this.rollbackLocked(record);
       return record;
@@ -174,9 +171,9 @@ export class Tidal {
     const loaded: LoadedMigration[] = [];
     for (const file of files) loaded.push(await loadMigrationFile(file));
     return this.locked('migrate', async () => {
-      await ensureStateSchema(this.client, this.stateSchema);
+      const hasState = await this.stateReady();
       const store = this.store;
-      const completed = new Map((await store.completed()).map((r) => [r.name, r]));
+      const completed = new Map((hasState ? await store.completed() : []).map((r) => [r.name, r]));
       const pending: LoadedMigration[] = [];
       for (const m of loaded) {
         const done = completed.get(m.migration.name);
@@ -195,7 +192,7 @@ export class Tidal {
         }
         pending.push(m);
       }
-      const active = await store.active();
+      const active = hasState ? await store.active() : undefined;
       if (active && active.name !== pending[0]?.migration.name) {
         throw new OperationError(
           `migration "${active.name}" is ${active.phase}, and it is not the next file of ${dir}; complete or roll it back first`,
@@ -215,10 +212,9 @@ export class Tidal {
   }
 
   async status(): Promise<MigrationStatus> {
-    const { rows } = await this.client.query(`SELECT to_regclass($1) IS NOT NULL AS ok`, [
-      `${ident(this.stateSchema)}.migrations`,
-    ]);
-    if (!rows[0]?.ok) return { schema: this.schema, active: null, latest: null, applied: 0 };
+    if (!(await this.hasState())) {
+      return { schema: this.schema, active: null, latest: null, applied: 0 };
+    }
     const store = this.store;
     const active = await store.active();
     const completed = await store.completed();
@@ -244,24 +240,31 @@ export class Tidal {
 
   /** The newest migration (active or completed) and its version schema. */
   async latest(): Promise<{ name: string; versionSchema: string } | undefined> {
-    const { rows } = await this.client.query(`SELECT to_regclass($1) IS NOT NULL AS ok`, [
-      `${ident(this.stateSchema)}.migrations`,
-    ]);
-    if (!rows[0]?.ok) return undefined;
+    if (!(await this.hasState())) return undefined;
     const latest = await this.store.latest();
     return latest ? { name: latest.name, versionSchema: latest.versionSchema } : undefined;
   }
 
   private async previousVersionSchema(): Promise<string | null> {
-    const { rows } = await this.client.query(`SELECT to_regclass($1) IS NOT NULL AS ok`, [
-      `${ident(this.stateSchema)}.migrations`,
-    ]);
-    if (!rows[0]?.ok) return null;
+    if (!(await this.hasState())) return null;
     return (await this.store.completed()).at(-1)?.versionSchema ?? null;
   }
 
+  /** Whether the state schema exists (read only). */
+  private async hasState(): Promise<boolean> {
+    return (await layoutVersion(this.client, this.stateSchema)) > 0;
+  }
+
+  /** Whether the state schema exists; an older layout is upgraded on the way. Commands create
+   *  it only once they are about to record something, so bad input leaves no trace. */
+  private async stateReady(): Promise<boolean> {
+    if (!(await this.hasState())) return false;
+    await ensureStateSchema(this.client, this.stateSchema);
+    return true;
+  }
+
   private async requireActive(verb: string): Promise<MigrationRecord> {
-    const active = await this.store.active();
+    const active = (await this.stateReady()) ? await this.store.active() : undefined;
     if (!active)
       throw new OperationError(
         `no migration is active in schema "${this.schema}": nothing to ${verb}`,
@@ -272,13 +275,14 @@ export class Tidal {
   private async startLocked(loaded: LoadedMigration): Promise<MigrationRecord> {
     const store = this.store;
     const name = loaded.migration.name;
-    const existing = await store.get(name);
+    const hasState = await this.stateReady();
+    const existing = hasState ? await store.get(name) : undefined;
     if (existing?.phase === 'completed') {
       throw new InputError(
         `${loaded.file}: migration "${name}" was already applied (completed ${existing.completedAt})`,
       );
     }
-    let record = await store.active();
+    let record = hasState ? await store.active() : undefined;
     if (record && record.name !== name) {
       throw new OperationError(
         `migration "${record.name}" is ${record.phase} in schema "${this.schema}"; ${nextCommand(record)} before starting "${name}"`,
@@ -303,13 +307,14 @@ export class Tidal {
       if (record.phase === 'active') return record;
       this.emit({ type: 'notice', message: `resuming the interrupted start of "${name}"` });
     } else {
-      const previous = (await store.completed()).at(-1);
+      const previous = hasState ? (await store.completed()).at(-1) : undefined;
       const { plan } = await planMigration(this.client, loaded.migration, {
         schema: this.schema,
         stateSchema: this.stateSchema,
         file: loaded.file,
         previousVersionSchema: previous?.versionSchema ?? null,
       });
+      await ensureStateSchema(this.client, this.stateSchema);
       await store.insert(
         {
           schema: this.schema,

@@ -171,9 +171,7 @@ beforeAll(async () => {
   db = await createTestDatabase();
   dir = await mkdtemp(join(tmpdir(), 'tidal-concurrency-'));
   await db.query('CREATE TABLE accounts (id int PRIMARY KEY, balance int NOT NULL)');
-  await db.query(
-    `INSERT INTO accounts SELECT g, 100 FROM generate_series(1, ${ROWS}) g`,
-  );
+  await db.query(`INSERT INTO accounts SELECT g, 100 FROM generate_series(1, ${ROWS}) g`);
 });
 
 afterAll(async () => {
