@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
-import { InputError, messageOf, TidalError } from '../errors.js';
+import { renderDemoReport, runDemo } from '../demo/run.js';
+import { InputError, messageOf, OperationError, TidalError } from '../errors.js';
 import { loadMigrationFile } from '../migration/load.js';
 import { resolveConnectionString, versionUrl } from '../pg/connect.js';
 import { Tidal } from '../tidal.js';
@@ -189,6 +190,35 @@ export function buildProgram(): Command {
         print(output, value, { [what]: value });
       }),
     );
+
+  program
+    .command('demo')
+    .description(
+      'start a throwaway embedded PostgreSQL, run a migration under live traffic, show what the traffic felt',
+    )
+    .option('--rows <n>', 'rows in the demo table', positiveInteger, 300_000)
+    .option('--rate <tx/s>', 'application transactions per second', positiveInteger, 300)
+    .option(
+      '--server <url>',
+      'create the throwaway database on this server instead of an embedded one',
+    )
+    .action(async (commandOptions: { rows: number; rate: number; server?: string }) => {
+      const options = program.opts<GlobalOptions>();
+      const output: Output = { json: options.json, verbose: options.verbose };
+      const report = await runDemo({
+        rows: commandOptions.rows,
+        rate: commandOptions.rate,
+        serverUrl: commandOptions.server,
+        say: (line) => {
+          if (!output.json) process.stdout.write(`${line}\n`);
+        },
+        onEvent: eventRenderer(output),
+      });
+      print(output, renderDemoReport(report), report);
+      if (report.invariants.some((i) => i.expected !== i.actual)) {
+        throw new OperationError('the data checks after the demo failed');
+      }
+    });
 
   return program;
 }

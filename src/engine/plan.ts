@@ -20,7 +20,8 @@ export interface MigrationPlan {
   version: VersionName;
   /** The version schema complete drops: the previous migration's, if any. */
   previousVersionSchema: string | null;
-  /** Expand: operations' DDL, backfill marks, dual-write triggers. */
+  /** Expand: operations' DDL, backfill marks, dual-write triggers, then constraints on new
+   *  columns (only once the triggers fill them for old-version writes). */
   start: Step[];
   /** Tables to backfill after expand, in order. */
   backfills: BackfillSpec[];
@@ -72,6 +73,7 @@ export async function planMigration(
   const major = await serverMajor(db);
   const model = new VersionModel(catalog);
   const start: Step[] = [];
+  const afterSync: Step[] = [];
   const afterBackfill: Step[] = [];
   const complete: CompleteStep[] = [];
   const undo: Step[][] = [];
@@ -87,6 +89,7 @@ export async function planMigration(
         },
       )) ?? emptySteps();
     start.push(...steps.start);
+    afterSync.push(...steps.afterSync);
     afterBackfill.push(...steps.afterBackfill);
     complete.push(...steps.complete);
     undo.push(steps.rollback);
@@ -142,7 +145,7 @@ export async function planMigration(
     schema,
     version,
     previousVersionSchema: options.previousVersionSchema,
-    start: [...start, ...markSteps, ...syncInstall],
+    start: [...start, ...markSteps, ...syncInstall, ...afterSync],
     backfills,
     afterBackfill,
     complete: [

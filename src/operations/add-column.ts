@@ -120,7 +120,7 @@ export const addColumn: OperationModule<AddColumn> = {
     }
     if (notNull && !notNullNow) {
       const check = notNullCheckName(c.name);
-      steps.start.push(
+      steps.afterSync.push(
         tableStep(
           ref,
           'AccessExclusive',
@@ -160,7 +160,7 @@ export const addColumn: OperationModule<AddColumn> = {
     }
     if (c.check) {
       const expression = await renameColumnInExpression(c.check.constraint, c.name, physical);
-      steps.start.push(
+      steps.afterSync.push(
         tableStep(
           ref,
           'AccessExclusive',
@@ -183,7 +183,7 @@ export const addColumn: OperationModule<AddColumn> = {
       const refTable = model.requireTable(r.table, `${where}.column.references.table`);
       const referenced = { schema, name: refTable.physical };
       const alsoLocks = [{ table: referenced, lock: 'ShareRowExclusive' as const }];
-      steps.start.push(
+      steps.afterSync.push(
         tableStep(
           ref,
           'ShareRowExclusive',

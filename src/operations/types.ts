@@ -20,6 +20,9 @@ export interface CompleteStep {
 export interface OperationSteps {
   /** Expand: run by `start` before the dual-write triggers and the backfill. */
   start: Step[];
+  /** Run by `start` once the dual-write triggers are in place: constraints on new columns, which
+   *  rows the old version writes from then on already satisfy. */
+  afterSync: Step[];
   /** Run by `start` after the backfill: validations and index builds over filled columns. */
   afterBackfill: Step[];
   /** Contract: run by `complete`. */
@@ -29,7 +32,7 @@ export interface OperationSteps {
 }
 
 export function emptySteps(): OperationSteps {
-  return { start: [], afterBackfill: [], complete: [], rollback: [] };
+  return { start: [], afterSync: [], afterBackfill: [], complete: [], rollback: [] };
 }
 
 /** What an operation plans against. */
