@@ -143,7 +143,7 @@ export const addColumn: OperationModule<AddColumn> = {
           step: tableStep(
             ref,
             'AccessExclusive',
-            `ALTER TABLE ${t} ALTER COLUMN ${col} SET NOT NULL`,
+            `ALTER TABLE ${t} ALTER COLUMN ${ident(c.name)} SET NOT NULL`,
             `set NOT NULL on "${c.name}" (proved by the validated check, no scan)`,
           ),
         },
@@ -233,7 +233,9 @@ export const addColumn: OperationModule<AddColumn> = {
         model.backfillFor(table, `${where}`).set.push({ column: physical, expression });
     }
 
-    steps.complete.push({
+    // First, so what complete creates next carries the final name (PostgreSQL 18 names a NOT
+    // NULL constraint after its column).
+    steps.complete.unshift({
       stage: CompleteStage.Columns,
       step: tableStep(
         ref,

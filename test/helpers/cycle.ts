@@ -67,7 +67,7 @@ export async function runCycle(c: CycleCase): Promise<void> {
         JOIN pg_namespace n ON n.oid = c.relnamespace
        WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') AND a.attname LIKE '\\_tidal\\_%' AND NOT a.attisdropped
        UNION ALL SELECT tgname FROM pg_trigger WHERE tgname LIKE '\\_tidal\\_%'
-       UNION ALL SELECT conname FROM pg_constraint WHERE conname LIKE '\\_tidal\\_%'`,
+       UNION ALL SELECT conname FROM pg_constraint WHERE conname LIKE '%\\_tidal\\_%'`,
     );
     expect(leftovers.rows).toEqual([]);
     await c.afterComplete?.(db);
