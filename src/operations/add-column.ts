@@ -88,7 +88,9 @@ export const addColumn: OperationModule<AddColumn> = {
     let definition = `${col} ${c.type}`;
     if (c.default !== undefined && !volatileDefault)
       definition += ` DEFAULT ${parenthesize(c.default)}`;
-    if (notNullNow) definition += ' NOT NULL';
+    // Named as PostgreSQL 18 would name it after the final column (earlier majors ignore it).
+    const notNullName = prefixedName('', `${table.name}_${c.name}_not_null`);
+    if (notNullNow) definition += ` CONSTRAINT ${ident(notNullName)} NOT NULL`;
     steps.start.push(
       tableStep(
         ref,

@@ -1,7 +1,11 @@
 /** Every operation of this slice through the full cycle: seed, start, both versions, rollback,
  *  start again, complete. */
 import { describe, expect, it } from 'vitest';
+import { OperationError } from '../../src/errors.js';
+import { snapshotCatalog } from '../helpers/catalog.js';
 import { rows, runCycle } from '../helpers/cycle.js';
+import { createTestDatabase } from '../helpers/db.js';
+import { migrationFromYaml, withTidal } from '../helpers/tidal.js';
 
 const products = [
   'CREATE TABLE products (id int PRIMARY KEY, name text NOT NULL, price numeric(10,2) NOT NULL)',
@@ -617,5 +621,42 @@ operations:
         ]);
       },
     });
+  });
+});
+
+describe('a failed start', () => {
+  it('drops the invalid index a failed concurrent build leaves, rolls back, and changes nothing', async () => {
+    const db = await createTestDatabase();
+    try {
+      await db.query('CREATE TABLE tags (id int PRIMARY KEY, label text)');
+      await db.query("INSERT INTO tags VALUES (1, 'a'), (2, 'a')");
+      const before = await snapshotCatalog(db.pool);
+      const loaded = await migrationFromYaml(
+        'uniq',
+        `
+operations:
+  - add_column:
+      table: tags
+      column:
+        name: note
+        type: text
+        nullable: true
+  - create_index:
+      name: tags_label_unique
+      table: tags
+      unique: true
+      columns:
+        - column: label
+`,
+      );
+      const error = await withTidal(db.url, (t) => t.start(loaded)).catch((e: Error) => e);
+      expect(error).toBeInstanceOf(OperationError);
+      expect((error as Error).message).toMatch(/tags_label_unique[\s\S]*rolled back/);
+      expect(await snapshotCatalog(db.pool)).toEqual(before);
+      const status = await withTidal(db.url, (t) => t.status());
+      expect(status.active).toBeNull();
+    } finally {
+      await db.dispose();
+    }
   });
 });

@@ -281,7 +281,7 @@ async function stepWithData(
     }
 
     await tidal.rollback();
-    expect(await catalogPicture(db)).toEqual(before);
+    expect(await catalogPicture(db), 'catalog after rollback').toEqual(before);
     // Tables the migration created are gone, and their rows with them.
     rows.forgetTablesOtherThan(oldTables);
     await expectRowsVisible(oldApp, oldTables, rows);
@@ -559,6 +559,7 @@ async function writeRow(app: pg.Client, table: VersionTable): Promise<string> {
     const path = (await app.query<{ p: string }>('SHOW search_path')).rows[0]?.p;
     throw new Error(
       `insert through search_path ${path} failed: ${(error as Error).message}\n${sql}\nvalues: ${JSON.stringify(values)}`,
+      { cause: error },
     );
   }
 }
