@@ -42,9 +42,11 @@ export const addColumn: OperationModule<AddColumn> = {
       );
     }
     await checkType(ctx, c.type, 'column.type');
+    // A table this migration created has no old version: `up` sees its columns as planned.
+    const oldColumns = table.created ? table.columns : table.oldColumns;
     const oldRow = {
       alias: table.name,
-      columns: table.oldColumns.map((col) => ({ name: col.name, type: col.type })),
+      columns: oldColumns.map((col) => ({ name: col.name, type: col.type })),
     };
     if (o.up !== undefined) await checkExpressionOver(ctx, o.up, oldRow, 'up');
     const newRow = {

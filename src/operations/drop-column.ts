@@ -32,6 +32,7 @@ export const dropColumn: OperationModule<DropColumn> = {
       );
     }
     table.columns = table.columns.filter((c) => c !== column);
+    // Column renames run before drops at complete, so the column then has its current name.
     if (o.down !== undefined) {
       // `down` sees the new version's columns, plus the dropped column itself (its current value).
       const row = {
@@ -49,7 +50,7 @@ export const dropColumn: OperationModule<DropColumn> = {
       step: tableStep(
         { schema, name: table.physical },
         'AccessExclusive',
-        `ALTER TABLE ${qualifiedTable(schema, table.physical)} DROP COLUMN IF EXISTS ${ident(column.physical)}`,
+        `ALTER TABLE ${qualifiedTable(schema, table.physical)} DROP COLUMN IF EXISTS ${ident(column.name)}`,
         `drop column "${o.column}" of "${table.name}"`,
       ),
     });

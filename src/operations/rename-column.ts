@@ -15,21 +15,21 @@ export const renameColumn: OperationModule<RenameColumn> = {
     if (table.columns.some((c) => c.name === o.to)) {
       throw new InputError(`${where}.to: column "${o.to}" already exists on table "${table.name}"`);
     }
+    // Renames run in order at complete, each from the name the column has by then: its physical
+    // name, the name add_column gave it, or an earlier rename's.
+    const from = column.name;
     column.name = o.to;
     model.touch(table);
     const steps = emptySteps();
-    // A column added by this migration gets its final name from add_column's own rename.
-    if (!column.added) {
-      steps.complete.push({
-        stage: CompleteStage.Columns,
-        step: tableStep(
-          { schema, name: table.physical },
-          'AccessExclusive',
-          `ALTER TABLE ${qualifiedTable(schema, table.physical)} RENAME COLUMN ${ident(column.physical)} TO ${ident(o.to)}`,
-          `rename column "${o.from}" of "${table.name}" to "${o.to}"`,
-        ),
-      });
-    }
+    steps.complete.push({
+      stage: CompleteStage.Columns,
+      step: tableStep(
+        { schema, name: table.physical },
+        'AccessExclusive',
+        `ALTER TABLE ${qualifiedTable(schema, table.physical)} RENAME COLUMN ${ident(from)} TO ${ident(o.to)}`,
+        `rename column "${from}" of "${table.name}" to "${o.to}"`,
+      ),
+    });
     return steps;
   },
 };

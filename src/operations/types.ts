@@ -2,12 +2,15 @@ import type { VersionModel } from '../engine/model.js';
 import type { Step } from '../executor/step.js';
 import type { Queryable } from '../pg/queryable.js';
 
-/** Where a contract step runs among all operations' contract steps. Column-level changes use
- *  the physical table names of the active migration, so they run before tables are renamed. */
+/**
+ * Where a contract step runs among all operations' contract steps. Steps name tables by their
+ * physical name during the migration, so table renames come after every column change and drop;
+ * raw SQL of `onComplete` sees the final names.
+ */
 export enum CompleteStage {
   Columns = 0,
-  Tables = 1,
-  Drops = 2,
+  Drops = 1,
+  Tables = 2,
   RawSql = 3,
 }
 

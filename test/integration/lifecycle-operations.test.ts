@@ -660,3 +660,61 @@ operations:
     }
   });
 });
+
+describe('operations that build on each other in one migration', () => {
+  it('renames an added column, renames a column twice, and drops a column of a renamed table', async () => {
+    await runCycle({
+      setup: products,
+      migration: `
+operations:
+  - add_column:
+      table: products
+      up: name
+      column:
+        name: draft
+        type: text
+        nullable: true
+  - rename_column:
+      table: products
+      from: draft
+      to: label
+  - rename_column:
+      table: products
+      from: name
+      to: title
+  - rename_column:
+      table: products
+      from: title
+      to: heading
+  - rename_table:
+      from: products
+      to: goods
+  - drop_column:
+      table: goods
+      column: price
+      down: "1"
+`,
+      async whileActive({ next, old, pass }) {
+        expect(await rows(next, 'SELECT heading, label FROM goods WHERE id = 4')).toEqual([
+          { heading: 'product 4', label: 'product 4' },
+        ]);
+        await next.query(`INSERT INTO goods (id, heading, label) VALUES ($1, 'h', 'l')`, [
+          1600 + pass,
+        ]);
+        expect(
+          await rows(old, 'SELECT name, price FROM products WHERE id = $1', [1600 + pass]),
+        ).toEqual([{ name: 'h', price: '1.00' }]);
+      },
+      async afterComplete(db) {
+        const cols = await rows<{ attname: string }>(
+          db.pool,
+          `SELECT attname FROM pg_attribute WHERE attrelid = 'goods'::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum`,
+        );
+        expect(cols.map((c) => c.attname)).toEqual(['id', 'heading', 'label']);
+        expect(await rows(db.pool, 'SELECT heading, label FROM goods WHERE id = 1602')).toEqual([
+          { heading: 'h', label: 'l' },
+        ]);
+      },
+    });
+  });
+});

@@ -607,7 +607,7 @@ class RowLedger {
     const gone: string[] = [];
     for (const [oid, rows] of this.rows) {
       if (tables.has(oid)) continue;
-      const origin = [...rows.values()][0] ?? '';
+      const origin = [...rows.values()].at(-1) ?? ''; // the latest write names it last
       gone.push(origin.slice(origin.lastIndexOf(' ') + 1));
       this.rows.delete(oid);
     }
