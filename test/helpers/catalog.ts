@@ -10,13 +10,15 @@ export interface CatalogSnapshot {
   views: string[];
   functions: string[];
   comments: string[];
+  types: string[];
+  sequences: string[];
 }
 
 /**
  * Everything of the schema that a migration may touch, as sorted text lines: schemas (other
  * than system ones), columns with type, nullability, default, identity and generation,
  * constraints with their definition and validity, indexes with definition and validity,
- * triggers, views, functions (of every non-system schema) and comments.
+ * triggers, views, functions (of every non-system schema), comments, user types and sequences.
  * `except` leaves out schemas that should not be compared (tidal's state schema holds history).
  */
 export async function snapshotCatalog(
@@ -66,6 +68,19 @@ export async function snapshotCatalog(
       `SELECT format('%s.%s.%s %s', n.nspname, c.relname, d.objsubid, d.description) AS line
          FROM pg_description d JOIN pg_class c ON c.oid = d.objoid AND d.classoid = 'pg_class'::regclass
          JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname ${schemaFilter}`,
+    ),
+    types: await lines(
+      `SELECT format('%s.%s %s %s', n.nspname, t.typname, t.typtype,
+              (SELECT string_agg(e.enumlabel, ',' ORDER BY e.enumsortorder) FROM pg_enum e WHERE e.enumtypid = t.oid)) AS line
+         FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
+        WHERE n.nspname ${schemaFilter} AND t.typtype IN ('e', 'd', 'r')
+           OR (n.nspname ${schemaFilter} AND t.typtype = 'c'
+               AND (SELECT relkind FROM pg_class WHERE oid = t.typrelid) = 'c')`,
+    ),
+    sequences: await lines(
+      `SELECT format('%s.%s', n.nspname, c.relname) AS line
+         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE n.nspname ${schemaFilter} AND c.relkind = 'S'`,
     ),
   };
 }

@@ -718,3 +718,28 @@ operations:
     });
   });
 });
+
+describe('sql without down', () => {
+  it('rolls back what its CREATE statements made', async () => {
+    await runCycle({
+      setup: products,
+      migration: `
+operations:
+  - sql:
+      up: |
+        CREATE TYPE mood AS ENUM ('happy', 'sad');
+        CREATE SEQUENCE tickets;
+        CREATE TABLE notes (id int PRIMARY KEY, mood mood);
+        CREATE INDEX notes_mood ON notes (mood);
+        CREATE VIEW happy_notes AS SELECT * FROM notes WHERE mood = 'happy';
+`,
+      async whileActive({ next, pass }) {
+        await next.query(`INSERT INTO notes VALUES ($1, 'happy')`, [pass]);
+        expect(await rows(next, 'SELECT count(*)::int AS n FROM happy_notes')).toEqual([{ n: 1 }]);
+      },
+      async afterComplete(db) {
+        expect(await rows(db.pool, 'SELECT id FROM notes')).toEqual([{ id: 2 }]);
+      },
+    });
+  });
+});
