@@ -232,8 +232,13 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   } catch (error) {
     if (error instanceof CommanderError) {
-      // Help and version exit 0; usage errors were already printed by commander.
-      return error.exitCode === 0 ? 0 : 2;
+      // Help and version exit 0; commander already printed usage errors on stderr.
+      if (error.exitCode === 0) return 0;
+      if (json) {
+        const message = error.message.replace(/^error: /, '');
+        process.stdout.write(`${JSON.stringify({ error: message, exitCode: 2 })}\n`);
+      }
+      return 2;
     }
     const code = error instanceof TidalError ? error.exitCode : 1;
     const message = messageOf(error);

@@ -110,9 +110,3 @@ export async function defaultIsVolatile(
     await ctx.db.query('ROLLBACK').catch(() => {});
   }
 }
-
-/** Whether the table holds any row (one index-free probe, no count). */
-export async function tableHasRows(db: Queryable, schema: string, table: string): Promise<boolean> {
-  const { rows } = await db.query(`SELECT 1 FROM ${ident(schema)}.${ident(table)} LIMIT 1`);
-  return rows.length > 0;
-}

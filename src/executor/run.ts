@@ -122,11 +122,14 @@ export class StepRunner {
         a.xact_start::text AS "transactionStart", a.query_start::text AS "queryStart",
         left(a.query, 200) AS query`;
     const sql = table
-      ? `SELECT DISTINCT ON (a.pid) ${columns}, l.mode
-           FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
-          WHERE l.locktype = 'relation' AND l.granted AND l.pid <> pg_backend_pid()
-            AND l.relation = to_regclass(${literal(`${ident(table.schema)}.${ident(table.name)}`)})
-          ORDER BY a.pid LIMIT 5`
+      ? // Oldest transaction first: the long-running holder, not the busy short ones.
+        `SELECT * FROM (
+           SELECT DISTINCT ON (a.pid) ${columns}, l.mode, a.xact_start
+             FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+            WHERE l.locktype = 'relation' AND l.granted AND l.pid <> pg_backend_pid()
+              AND l.relation = to_regclass(${literal(`${ident(table.schema)}.${ident(table.name)}`)})
+            ORDER BY a.pid) holders
+          ORDER BY xact_start NULLS LAST LIMIT 5`
       : `SELECT ${columns}, NULL AS mode FROM pg_stat_activity a
           WHERE a.pid <> pg_backend_pid() AND a.xact_start IS NOT NULL
             AND a.datname = current_database()

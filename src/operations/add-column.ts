@@ -1,10 +1,4 @@
-import {
-  checkExpressionOver,
-  checkType,
-  defaultIsVolatile,
-  storedType,
-  tableHasRows,
-} from '../engine/checks.js';
+import { checkExpressionOver, checkType, defaultIsVolatile, storedType } from '../engine/checks.js';
 import { parenthesize, renameColumnInExpression } from '../engine/expressions.js';
 import { newColumnName, notNullCheckName, prefixedName } from '../engine/names.js';
 import { InputError } from '../errors.js';
@@ -65,19 +59,7 @@ export const addColumn: OperationModule<AddColumn> = {
     // Existing rows need a value computed per row: from `up`, or from a volatile default.
     const fillExisting = !table.created && (o.up !== undefined || volatileDefault);
     const notNull = !c.nullable;
-    if (
-      notNull &&
-      c.default === undefined &&
-      o.up === undefined &&
-      !table.created &&
-      !ctx.afterRawSql
-    ) {
-      if (await tableHasRows(ctx.db, schema, table.physical)) {
-        throw new InputError(
-          `${where}.column: NOT NULL column "${c.name}" needs \`up\` or \`default\`: table "${table.name}" has rows and the old version inserts rows without it`,
-        );
-      }
-    }
+    // (A NOT NULL column with neither `up` nor `default` is refused when the file is read.)
 
     const physical = newColumnName(c.name);
     const t = qualifiedTable(schema, table.physical);
