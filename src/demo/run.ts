@@ -24,7 +24,8 @@ export interface DemoReport {
   invariants: { name: string; expected: number; actual: number }[];
 }
 
-const MIGRATION = `
+/** The demo's migration: a NOT NULL column computed from another, and a column rename. */
+export const DEMO_MIGRATION = `
 operations:
   - add_column:
       table: accounts
@@ -38,13 +39,15 @@ operations:
       to: holder
 `;
 
-const OLD_APP: Workload = {
+/** What the application does before the migration (the old version). */
+export const OLD_APP: Workload = {
   read: 'SELECT id, owner, balance FROM accounts WHERE id = $1',
   update: 'UPDATE accounts SET balance = balance + 1 WHERE id = $1',
   insert: 'INSERT INTO accounts (owner, balance) VALUES ($1, 100) RETURNING id',
 };
 
-const NEW_APP: Workload = {
+/** What the application does with the new version: it maintains `balance_cents` itself. */
+export const NEW_APP: Workload = {
   read: 'SELECT id, holder, balance, balance_cents FROM accounts WHERE id = $1',
   update:
     'UPDATE accounts SET balance = balance + 1, balance_cents = balance_cents + 100 WHERE id = $1',
@@ -95,11 +98,11 @@ async function demoOn(url: string, options: DemoOptions): Promise<DemoReport> {
     await db.query('ANALYZE accounts');
 
     await initSqlParser();
-    const migration = parseMigrationText(MIGRATION, 'add_balance_cents.yaml', 'yaml');
+    const migration = parseMigrationText(DEMO_MIGRATION, 'add_balance_cents.yaml', 'yaml');
     const loaded = {
       migration,
       file: 'add_balance_cents.yaml',
-      content: MIGRATION,
+      content: DEMO_MIGRATION,
       checksum: 'demo',
     };
     const oldRate = Math.round(options.rate * 0.7);
@@ -122,7 +125,7 @@ async function demoOn(url: string, options: DemoOptions): Promise<DemoReport> {
 
     say(`\nThe old application version runs ${oldRate} transactions/s (reads, updates, inserts).`);
     say('The migration adds a NOT NULL column computed from another and renames a column:');
-    say(MIGRATION.trim().replace(/^/gm, '    '));
+    say(DEMO_MIGRATION.trim().replace(/^/gm, '    '));
     const t0 = performance.now();
     await old.start();
     await sleep(3000);

@@ -743,3 +743,44 @@ operations:
     });
   });
 });
+
+describe('another application schema', () => {
+  it('migrates tables of --schema, with version schemas named after it', async () => {
+    const db = await createTestDatabase();
+    try {
+      await db.query('CREATE SCHEMA "shop floor"');
+      await db.query('CREATE TABLE "shop floor".bins (id int PRIMARY KEY, label text NOT NULL)');
+      await db.query(`INSERT INTO "shop floor".bins VALUES (1, 'a'), (2, 'b')`);
+      const options = { schema: 'shop floor', stateSchema: 'tidal state' };
+      const loaded = await migrationFromYaml(
+        'bins',
+        `
+operations:
+  - add_column:
+      table: bins
+      up: upper(label)
+      column:
+        name: code
+        type: text
+`,
+      );
+      await withTidal(db.url, (t) => t.start(loaded), options);
+      expect(await rows(db.pool, 'SELECT code FROM "shop floor_bins".bins ORDER BY id')).toEqual([
+        { code: 'A' },
+        { code: 'B' },
+      ]);
+      await withTidal(db.url, (t) => t.complete(), options);
+      expect(await rows(db.pool, 'SELECT code FROM "shop floor".bins ORDER BY id')).toEqual([
+        { code: 'A' },
+        { code: 'B' },
+      ]);
+      expect(await rows(db.pool, `SELECT name FROM "tidal state".migrations`)).toEqual([
+        { name: 'bins' },
+      ]);
+      // The default schema knows nothing of it.
+      expect((await withTidal(db.url, (t) => t.status())).applied).toBe(0);
+    } finally {
+      await db.dispose();
+    }
+  });
+});

@@ -1,7 +1,8 @@
 /** Both application versions write all the way through start, backfill and complete: no
  *  transaction fails and no row or update is lost. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { summarize, TrafficGroup, type Workload } from '../../src/demo/traffic.js';
+import { DEMO_MIGRATION, NEW_APP, OLD_APP } from '../../src/demo/run.js';
+import { summarize, TrafficGroup } from '../../src/demo/traffic.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 import { migrationFromYaml, withTidal } from '../helpers/tidal.js';
 
@@ -19,43 +20,15 @@ beforeAll(async () => {
 });
 afterAll(() => db.dispose());
 
-const oldApp: Workload = {
-  read: 'SELECT id, owner, balance FROM accounts WHERE id = $1',
-  update: 'UPDATE accounts SET balance = balance + 1 WHERE id = $1',
-  insert: 'INSERT INTO accounts (owner, balance) VALUES ($1, 100) RETURNING id',
-};
-const newApp: Workload = {
-  read: 'SELECT id, holder, balance_cents FROM accounts WHERE id = $1',
-  update:
-    'UPDATE accounts SET balance = balance + 1, balance_cents = balance_cents + 100 WHERE id = $1',
-  insert:
-    'INSERT INTO accounts (holder, balance, balance_cents) VALUES ($1, 100, 10000) RETURNING id',
-};
-
 describe('a migration under traffic from both versions', () => {
   it('loses no transaction, row or update through start, backfill and complete', async () => {
-    const loaded = await migrationFromYaml(
-      'cents',
-      `
-operations:
-  - add_column:
-      table: accounts
-      up: balance * 100
-      column:
-        name: balance_cents
-        type: bigint
-  - rename_column:
-      table: accounts
-      from: owner
-      to: holder
-`,
-    );
+    const loaded = await migrationFromYaml('cents', DEMO_MIGRATION);
     const old = new TrafficGroup({
       url: db.url,
       versionSchema: null,
       connections: 3,
       ratePerSecond: 300,
-      workload: oldApp,
+      workload: OLD_APP,
       maxId: ROWS,
     });
     const next = new TrafficGroup({
@@ -63,7 +36,7 @@ operations:
       versionSchema: 'public_cents',
       connections: 2,
       ratePerSecond: 100,
-      workload: newApp,
+      workload: NEW_APP,
       maxId: ROWS,
     });
     await old.start();
