@@ -41,3 +41,18 @@ export async function renameColumnInExpression(
 export function parenthesize(expression: string): string {
   return `(${expression}\n)`;
 }
+
+/**
+ * An expression from a migration file evaluated, inside an UPDATE of `target` (the UPDATE's
+ * alias), over the current row with its columns under a version's names: a scalar subquery
+ * over a one-row derived table named `alias`, so `expression` may say `alias.column` too.
+ */
+export function expressionOverRow(
+  expression: string,
+  target: string,
+  columns: { name: string; physical: string }[],
+  alias: string,
+): string {
+  const row = columns.map((c) => `${ident(target)}.${ident(c.physical)} AS ${ident(c.name)}`);
+  return `(SELECT ${parenthesize(expression)} FROM (SELECT ${row.join(', ')}) AS ${ident(alias)})`;
+}

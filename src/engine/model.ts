@@ -15,6 +15,10 @@ export interface PlannedColumn {
   generated: ColumnInfo['generated'];
   /** Added by this migration (so its physical column has a temporary name until complete). */
   added: boolean;
+  /** The new version's default where it differs from the table's until complete (null: none). */
+  viewDefault?: string | null;
+  /** The new version's comment where it differs from the table's until complete. */
+  viewComment?: string | null;
 }
 
 /** A table as the new version shows it. */
@@ -49,11 +53,19 @@ export interface BackfillSpec {
   set: { column: string; expression: string }[];
 }
 
+/** A column of the new version: its physical column, and a default or comment of its own. */
+export interface OverlayColumn {
+  name: string;
+  physical: string;
+  default?: string | null;
+  comment?: string | null;
+}
+
 /** How the new version maps onto physical tables, stored with the plan so views can be built
  *  from the live catalog when start runs (tables made by raw SQL appear as they are). */
 export interface VersionOverlay {
   /** Tables whose new-version shape differs from the catalog, by physical name. */
-  tables: Record<string, { name: string; columns: { name: string; physical: string }[] }>;
+  tables: Record<string, { name: string; columns: OverlayColumn[] }>;
   /** Physical tables the new version no longer shows. */
   dropped: string[];
 }
@@ -180,7 +192,12 @@ export class VersionModel {
       if (!this.touched.has(table.physical)) continue;
       tables[table.physical] = {
         name: table.name,
-        columns: table.columns.map((c) => ({ name: c.name, physical: c.physical })),
+        columns: table.columns.map((c) => ({
+          name: c.name,
+          physical: c.physical,
+          ...(c.viewDefault !== undefined ? { default: c.viewDefault } : {}),
+          ...(c.viewComment !== undefined ? { comment: c.viewComment } : {}),
+        })),
       };
     }
     return { tables, dropped: [...this.droppedPhysical] };

@@ -1,6 +1,6 @@
 import type { SchemaInfo } from '../catalog/types.js';
 import { catalogStep, type Step } from '../executor/step.js';
-import { ident } from '../pg/quote.js';
+import { ident, literal } from '../pg/quote.js';
 import type { PlannedTable, VersionOverlay } from './model.js';
 import { isTidalColumn } from './names.js';
 
@@ -8,7 +8,7 @@ import { isTidalColumn } from './names.js';
 export interface ViewSpec {
   name: string;
   physical: string;
-  columns: { name: string; physical: string; default: string | null }[];
+  columns: { name: string; physical: string; default: string | null; comment?: string | null }[];
 }
 
 /** The views of a version, from the live catalog and the overlay the plan recorded. Tables the
@@ -24,7 +24,10 @@ export function viewsFromCatalog(catalog: SchemaInfo, overlay: VersionOverlay): 
     const columns = planned
       ? planned.columns
           .filter((c) => defaults.has(c.physical))
-          .map((c) => ({ ...c, default: defaults.get(c.physical) ?? null }))
+          .map((c) => ({
+            ...c,
+            default: c.default !== undefined ? c.default : (defaults.get(c.physical) ?? null),
+          }))
       : table.columns
           .filter((c) => !isTidalColumn(c.name))
           .map((c) => ({ name: c.name, physical: c.name, default: defaults.get(c.name) ?? null }));
@@ -41,7 +44,8 @@ export function viewsFromModel(tables: PlannedTable[]): ViewSpec[] {
     columns: t.columns.map((c) => ({
       name: c.name,
       physical: c.physical,
-      default: c.generated ? null : c.default,
+      default: c.generated ? null : c.viewDefault !== undefined ? c.viewDefault : c.default,
+      ...(c.viewComment !== undefined ? { comment: c.viewComment } : {}),
     })),
   }));
 }
@@ -79,6 +83,14 @@ export function versionSchemaSteps(
       table: { schema, name: view.physical },
     });
     for (const c of view.columns) {
+      if (c.comment) {
+        steps.push(
+          catalogStep(
+            `COMMENT ON COLUMN ${qualifiedView}.${ident(c.name)} IS ${literal(c.comment)}`,
+            `comment on view column "${view.name}"."${c.name}"`,
+          ),
+        );
+      }
       if (c.default === null) continue;
       steps.push(
         catalogStep(

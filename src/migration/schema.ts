@@ -245,6 +245,7 @@ export type AddColumn = z.output<typeof addColumnSchema>;
 
 /** What alter_column may change; at least one must be given. */
 const alterColumnChanges = [
+  'name',
   'type',
   'nullable',
   'default',
@@ -257,6 +258,8 @@ const alterColumnChanges = [
 export const alterColumnSchema = strictObject({
   table: identifier,
   column: identifier,
+  /** tidal's addition: a new name for the column, as rename_column does. */
+  name: identifier.optional(),
   type: z.string().optional(),
   nullable: z.boolean().optional(),
   /** null drops the default; absent leaves it alone. */

@@ -1,5 +1,6 @@
 import type { Operation, OperationKind, OperationOptions } from '../migration/schema.js';
 import { addColumn } from './add-column.js';
+import { alterColumn } from './alter-column.js';
 import { createIndex } from './create-index.js';
 import { createTable } from './create-table.js';
 import { dropColumn } from './drop-column.js';
@@ -22,7 +23,7 @@ const modules: { [K in OperationKind]: OperationModule<OperationOptions<K>> } = 
   create_index: createIndex,
   drop_index: dropIndex,
   sql: rawSql,
-  alter_column: notYetSupported('alter_column'),
+  alter_column: alterColumn,
   create_constraint: notYetSupported('create_constraint'),
   drop_constraint: notYetSupported('drop_constraint'),
   drop_multicolumn_constraint: notYetSupported('drop_multicolumn_constraint'),

@@ -1,35 +1,54 @@
+import type { PlannedColumn, PlannedTable } from '../engine/model.js';
 import { InputError } from '../errors.js';
 import { tableStep } from '../executor/step.js';
 import type { RenameColumn } from '../migration/schema.js';
 import { ident } from '../pg/quote.js';
 import { qualifiedTable } from './sql.js';
-import { CompleteStage, emptySteps, type OperationModule } from './types.js';
+import {
+  CompleteStage,
+  type CompleteStep,
+  emptySteps,
+  type OperationModule,
+  type PlanContext,
+} from './types.js';
 
 /** rename_column: the new version's view shows the new name at start; complete renames the
  *  physical column. Nothing to undo on rollback. */
 export const renameColumn: OperationModule<RenameColumn> = {
   async plan(o, ctx) {
-    const { model, schema, where } = ctx;
-    const table = model.requireTable(o.table, `${where}.table`);
-    const column = model.requireColumn(table, o.from, `${where}.from`);
-    if (table.columns.some((c) => c.name === o.to)) {
-      throw new InputError(`${where}.to: column "${o.to}" already exists on table "${table.name}"`);
-    }
-    // Renames run in order at complete, each from the name the column has by then: its physical
-    // name, the name add_column gave it, or an earlier rename's.
-    const from = column.name;
-    column.name = o.to;
-    model.touch(table);
+    const table = ctx.model.requireTable(o.table, `${ctx.where}.table`);
+    const column = ctx.model.requireColumn(table, o.from, `${ctx.where}.from`);
     const steps = emptySteps();
-    steps.complete.push({
-      stage: CompleteStage.Columns,
-      step: tableStep(
-        { schema, name: table.physical },
-        'AccessExclusive',
-        `ALTER TABLE ${qualifiedTable(schema, table.physical)} RENAME COLUMN ${ident(from)} TO ${ident(o.to)}`,
-        `rename column "${from}" of "${table.name}" to "${o.to}"`,
-      ),
-    });
+    steps.complete.push(renameInVersion(ctx, table, column, o.to, `${ctx.where}.to`));
     return steps;
   },
 };
+
+/**
+ * Gives a column a new name in the new version and returns the contract step that renames it.
+ * Renames run in order at complete, each from the name the column has by then: its physical
+ * name, the name add_column gave it, or an earlier rename's.
+ */
+export function renameInVersion(
+  ctx: PlanContext,
+  table: PlannedTable,
+  column: PlannedColumn,
+  to: string,
+  field: string,
+): CompleteStep {
+  if (table.columns.some((c) => c.name === to)) {
+    throw new InputError(`${field}: column "${to}" already exists on table "${table.name}"`);
+  }
+  const from = column.name;
+  column.name = to;
+  ctx.model.touch(table);
+  return {
+    stage: CompleteStage.Columns,
+    step: tableStep(
+      { schema: ctx.schema, name: table.physical },
+      'AccessExclusive',
+      `ALTER TABLE ${qualifiedTable(ctx.schema, table.physical)} RENAME COLUMN ${ident(from)} TO ${ident(to)}`,
+      `rename column "${from}" of "${table.name}" to "${to}"`,
+    ),
+  };
+}

@@ -1,0 +1,172 @@
+import { checkExpressionOver, defaultIsVolatile } from '../engine/checks.js';
+import { expressionOverRow, parenthesize } from '../engine/expressions.js';
+import type { PlannedColumn, PlannedTable } from '../engine/model.js';
+import { notNullCheckName } from '../engine/names.js';
+import { InputError } from '../errors.js';
+import { type Step, type TableRef, tableStep } from '../executor/step.js';
+import type { AlterColumn } from '../migration/schema.js';
+import { ident } from '../pg/quote.js';
+import { renameInVersion } from './rename-column.js';
+import { commentOnColumn, qualifiedTable } from './sql.js';
+import { CompleteStage, emptySteps, type OperationModule } from './types.js';
+
+/** Sub-forms that need a copy column, triggers and a backfill (not in this version yet). */
+const COPY_FORMS = ['type', 'unique', 'check', 'references'] as const;
+
+/**
+ * alter_column, the changes that touch only the catalog:
+ * - `default` and `comment`: the new version's view carries them at start; complete sets them on
+ *   the table. The old version keeps the old ones; rollback has nothing to undo.
+ * - `nullable: true`: NOT NULL is dropped at start (instant). Rollback gives rows the new version
+ *   wrote with NULL their value from `down`, then restores NOT NULL through a validated check.
+ * - `name`: as rename_column.
+ */
+export const alterColumn: OperationModule<AlterColumn> = {
+  async plan(o, ctx) {
+    const { model, schema, where } = ctx;
+    const table = model.requireTable(o.table, `${where}.table`);
+    const column = model.requireColumn(table, o.column, `${where}.column`);
+    for (const form of COPY_FORMS) {
+      if (o[form] !== undefined) {
+        throw new InputError(
+          `${where}.${form}: changing a column's ${form} is not supported by this version of tidal yet`,
+        );
+      }
+    }
+    if (o.nullable === false && column.nullable) {
+      throw new InputError(
+        `${where}.nullable: making a column NOT NULL is not supported by this version of tidal yet`,
+      );
+    }
+    if (column.added) {
+      throw new InputError(
+        `${where}.column: column "${o.column}" is added by this same migration; change the add_column instead`,
+      );
+    }
+    const t = qualifiedTable(schema, table.physical);
+    const ref = { schema, name: table.physical };
+    // At complete, earlier operations' renames have run: the column has its name as of now.
+    const atComplete = ident(column.name);
+    const steps = emptySteps();
+
+    if (o.default !== undefined) {
+      if (o.default !== null) await defaultIsVolatile(ctx, column.type, o.default, 'default');
+      // A view column without a default of its own falls back to the table's, and PostgreSQL
+      // stores no default for a plain NULL: dropping one for the new version only takes a NULL
+      // that is not a constant.
+      column.viewDefault = o.default ?? `CASE WHEN false THEN NULL::${column.type} END`;
+      steps.complete.push({
+        stage: CompleteStage.Columns,
+        step: tableStep(
+          ref,
+          'AccessExclusive',
+          o.default === null
+            ? `ALTER TABLE ${t} ALTER COLUMN ${atComplete} DROP DEFAULT`
+            : `ALTER TABLE ${t} ALTER COLUMN ${atComplete} SET DEFAULT ${parenthesize(o.default)}`,
+          o.default === null
+            ? `drop the default of "${o.column}"`
+            : `set the default of "${o.column}"`,
+        ),
+      });
+    }
+    if (o.comment !== undefined) {
+      column.viewComment = o.comment;
+      steps.complete.push({
+        stage: CompleteStage.Columns,
+        step: tableStep(
+          ref,
+          'ShareUpdateExclusive',
+          commentOnColumn(schema, table.physical, column.name, o.comment),
+          `comment on "${o.column}"`,
+        ),
+      });
+    }
+    if (o.nullable === true && !column.nullable) {
+      if (table.primaryKey.includes(column.physical)) {
+        throw new InputError(
+          `${where}.nullable: column "${o.column}" is part of the primary key and cannot be NULL`,
+        );
+      }
+      steps.start.push(
+        tableStep(
+          ref,
+          'AccessExclusive',
+          `ALTER TABLE ${t} ALTER COLUMN ${ident(column.physical)} DROP NOT NULL`,
+          `allow NULL in "${o.column}"`,
+        ),
+      );
+      if (o.down !== undefined) {
+        const row = {
+          alias: table.name,
+          columns: table.columns.map((c) => ({ name: c.name, type: c.type })),
+        };
+        await checkExpressionOver(ctx, o.down, row, 'down');
+      }
+      steps.rollback.push(...restoreNotNull(table, column, o.down, t, ref));
+      column.nullable = true;
+    }
+    // Contract steps use the name at the time they run: renames come after the rest.
+    if (o.name !== undefined && o.name !== column.name) {
+      steps.complete.push(renameInVersion(ctx, table, column, o.name, `${where}.name`));
+    }
+    model.touch(table);
+    return steps;
+  },
+};
+
+/**
+ * Rollback of a dropped NOT NULL: rows the new version wrote with NULL get `down` (over the new
+ * version's columns), then NOT NULL comes back through a NOT VALID check, validated without
+ * blocking writes, so SET NOT NULL needs no scan under its exclusive lock.
+ */
+function restoreNotNull(
+  table: PlannedTable,
+  column: PlannedColumn,
+  down: string | undefined,
+  t: string,
+  ref: TableRef,
+): Step[] {
+  const col = ident(column.physical);
+  const check = ident(notNullCheckName(column.physical));
+  const steps: Step[] = [];
+  if (down !== undefined) {
+    const value = expressionOverRow(down, '_tidal_row', table.columns, table.name);
+    steps.push(
+      tableStep(
+        ref,
+        'RowExclusive',
+        `UPDATE ${t} AS _tidal_row SET ${col} = ${value} WHERE ${col} IS NULL`,
+        `give rows with NULL in "${column.name}" their value from down`,
+        { effect: 'scan' },
+      ),
+    );
+  }
+  steps.push(
+    tableStep(
+      ref,
+      'AccessExclusive',
+      `ALTER TABLE ${t} ADD CONSTRAINT ${check} CHECK (${col} IS NOT NULL) NOT VALID`,
+      `forbid NULL in "${column.name}" again for new rows`,
+    ),
+    tableStep(
+      ref,
+      'ShareUpdateExclusive',
+      `ALTER TABLE ${t} VALIDATE CONSTRAINT ${check}`,
+      `check no row has NULL in "${column.name}"`,
+      { effect: 'scan' },
+    ),
+    tableStep(
+      ref,
+      'AccessExclusive',
+      `ALTER TABLE ${t} ALTER COLUMN ${col} SET NOT NULL`,
+      `restore NOT NULL on "${column.name}" (no scan)`,
+    ),
+    tableStep(
+      ref,
+      'AccessExclusive',
+      `ALTER TABLE ${t} DROP CONSTRAINT ${check}`,
+      `drop the stand-in check`,
+    ),
+  );
+  return steps;
+}

@@ -1,0 +1,182 @@
+/** alter_column changes that touch only the catalog: no copy column, no backfill, no rewrite. */
+import { describe, expect, it } from 'vitest';
+import { InputError } from '../../src/errors.js';
+import { rows, runCycle, type Versions } from '../helpers/cycle.js';
+import { createTestDatabase } from '../helpers/db.js';
+import { migrationFromYaml, withTidal } from '../helpers/tidal.js';
+
+const setup = [
+  `CREATE TABLE events (id int PRIMARY KEY, name text NOT NULL DEFAULT 'unnamed', kind text DEFAULT 'meeting')`,
+  "COMMENT ON COLUMN events.name IS 'what it is called'",
+  "INSERT INTO events SELECT g, 'event ' || g FROM generate_series(1, 20) g",
+];
+
+/** The table's file node and columns: the same node means no rewrite, and no `_tidal_` column
+ *  means no copy. */
+async function physicalShape({ db }: Pick<Versions, 'db'>) {
+  return rows<{ node: number; columns: string[] }>(
+    db.pool,
+    `SELECT c.relfilenode::int AS node,
+            (SELECT array_agg(attname::text ORDER BY attnum) FROM pg_attribute
+              WHERE attrelid = c.oid AND attnum > 0 AND NOT attisdropped) AS columns
+       FROM pg_class c WHERE c.oid = 'events'::regclass`,
+  );
+}
+
+describe('alter_column, catalog only', () => {
+  it('gives the new version a new default, comment and name; the old version keeps its own', async () => {
+    let shapeBefore: unknown;
+    await runCycle({
+      setup,
+      migration: `
+operations:
+  - alter_column:
+      table: events
+      column: name
+      name: title
+      default: "'untitled'"
+      comment: the event's title
+      up: name
+      down: title
+`,
+      async whileActive(v) {
+        shapeBefore ??= await physicalShape(v);
+        expect(await physicalShape(v)).toEqual(shapeBefore);
+        const { old, next, pass } = v;
+        await next.query('INSERT INTO events (id) VALUES ($1)', [100 + pass]);
+        await old.query('INSERT INTO events (id) VALUES ($1)', [200 + pass]);
+        expect(
+          await rows(next, 'SELECT id, title FROM events WHERE id IN ($1, $2) ORDER BY id', [
+            100 + pass,
+            200 + pass,
+          ]),
+        ).toEqual([
+          { id: 100 + pass, title: 'untitled' },
+          { id: 200 + pass, title: 'unnamed' },
+        ]);
+        expect(await rows(old, 'SELECT name FROM events WHERE id = $1', [100 + pass])).toEqual([
+          { name: 'untitled' },
+        ]);
+        const comment = await rows(
+          v.db.pool,
+          `SELECT col_description('public_m1.events'::regclass, 2) AS c, col_description('public.events'::regclass, 2) AS t`,
+        );
+        expect(comment).toEqual([{ c: "the event's title", t: 'what it is called' }]);
+      },
+      async afterComplete(db) {
+        expect(
+          await rows(
+            db.pool,
+            `SELECT pg_get_expr(d.adbin, d.adrelid) AS def, col_description(a.attrelid, a.attnum) AS comment
+            FROM pg_attribute a JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+           WHERE a.attrelid = 'events'::regclass AND a.attname = 'title'`,
+          ),
+        ).toEqual([{ def: "'untitled'::text", comment: "the event's title" }]);
+        expect(await physicalShape({ db })).toEqual([
+          { node: (shapeBefore as { node: number }[])[0]?.node, columns: ['id', 'title', 'kind'] },
+        ]);
+      },
+    });
+  });
+
+  it('drops a default for the new version only until complete', async () => {
+    await runCycle({
+      setup,
+      migration: `
+operations:
+  - alter_column:
+      table: events
+      column: kind
+      default: null
+      up: kind
+      down: kind
+`,
+      async whileActive({ old, next, pass }) {
+        await next.query('INSERT INTO events (id, name) VALUES ($1, $2)', [300 + pass, 'n']);
+        await old.query('INSERT INTO events (id, name) VALUES ($1, $2)', [400 + pass, 'o']);
+        expect(
+          await rows(next, 'SELECT kind FROM events WHERE id IN ($1, $2) ORDER BY id', [
+            300 + pass,
+            400 + pass,
+          ]),
+        ).toEqual([{ kind: null }, { kind: 'meeting' }]);
+      },
+      async afterComplete(db) {
+        expect(
+          await rows(
+            db.pool,
+            `SELECT count(*)::int AS n FROM pg_attrdef WHERE adrelid = 'events'::regclass`,
+          ),
+        ).toEqual([{ n: 1 }]);
+      },
+    });
+  });
+
+  it('drops NOT NULL at start without a rewrite; rollback gives NULL rows their value from down', async () => {
+    let node = 0;
+    await runCycle({
+      setup,
+      migration: `
+operations:
+  - alter_column:
+      table: events
+      column: name
+      nullable: true
+      up: name
+      down: "coalesce(name, 'placeholder ' || id)"
+`,
+      async whileActive(v) {
+        const [shape] = await physicalShape(v);
+        node ||= shape?.node ?? 0;
+        expect(shape).toEqual({ node, columns: ['id', 'name', 'kind'] });
+        await v.next.query('INSERT INTO events (id, name) VALUES ($1, NULL)', [500 + v.pass]);
+        expect(await rows(v.old, 'SELECT name FROM events WHERE id = $1', [500 + v.pass])).toEqual([
+          { name: null },
+        ]);
+      },
+      async afterRollback(db) {
+        expect(await rows(db.pool, 'SELECT name FROM events WHERE id = 501')).toEqual([
+          { name: 'placeholder 501' },
+        ]);
+      },
+      async afterComplete(db) {
+        expect(
+          await rows(
+            db.pool,
+            `SELECT attnotnull FROM pg_attribute WHERE attrelid = 'events'::regclass AND attname = 'name'`,
+          ),
+        ).toEqual([{ attnotnull: false }]);
+        expect(
+          await rows(db.pool, 'SELECT name FROM events WHERE id IN (501, 502) ORDER BY id'),
+        ).toEqual([{ name: 'placeholder 501' }, { name: null }]);
+      },
+    });
+  });
+
+  it('refuses the forms that need a copy column, before anything runs', async () => {
+    const db = await createTestDatabase();
+    try {
+      for (const sql of setup) await db.query(sql);
+      const loaded = await migrationFromYaml(
+        'm1',
+        `
+operations:
+  - alter_column:
+      table: events
+      column: name
+      type: varchar(10)
+      up: name
+      down: name
+`,
+      );
+      const error = await withTidal(db.url, (t) => t.start(loaded)).catch((e: Error) => e);
+      expect(error).toBeInstanceOf(InputError);
+      expect((error as Error).message).toMatch(
+        /m1\.yaml: operations\[0\]\.alter_column\.type: .*not supported/,
+      );
+      expect(await rows(db.pool, `SELECT to_regnamespace('tidal') AS s`)).toEqual([{ s: null }]);
+    } finally {
+      await db.dispose();
+    }
+  });
+});
