@@ -1,0 +1,110 @@
+/** A tidal process killed mid-command leaves a state the same command finishes. */
+import { spawn } from 'node:child_process';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { snapshotCatalog } from '../helpers/catalog.js';
+import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
+import { runCli } from '../helpers/tidal.js';
+
+const CLI = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
+const ROWS = 5000;
+let db: TestDatabase;
+let file: string;
+let partsFile: string;
+
+function addUpperColumn(table: string): string {
+  return `operations:
+  - add_column:
+      table: ${table}
+      up: upper(name)
+      column:
+        name: shout
+        type: text
+`;
+}
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  for (const table of ['items', 'parts']) {
+    await db.query(`CREATE TABLE ${table} (id int PRIMARY KEY, name text NOT NULL)`);
+    await db.query(
+      `INSERT INTO ${table} SELECT g, 'item ' || g FROM generate_series(1, ${ROWS}) g`,
+    );
+  }
+  const dir = await mkdtemp(join(tmpdir(), 'tidal-kill-'));
+  file = join(dir, 'upper.yaml');
+  partsFile = join(dir, 'parts_upper.yaml');
+  await writeFile(file, addUpperColumn('items'));
+  await writeFile(partsFile, addUpperColumn('parts'));
+});
+afterAll(() => db.dispose());
+
+/** Starts `tidal start` with a slow backfill and kills it with SIGKILL once it is under way. */
+async function killMidBackfill(file: string): Promise<void> {
+  const child = spawn(
+    process.execPath,
+    [
+      CLI,
+      'start',
+      file,
+      '--url',
+      db.url,
+      '--backfill-batch-size',
+      '100',
+      '--backfill-rate',
+      '2000',
+    ],
+    { stdio: 'ignore' },
+  );
+  for (let i = 0; i < 200; i++) {
+    const { rows } = await db
+      .query(
+        `SELECT rows_done::int AS done FROM tidal.backfills WHERE to_regclass('tidal.backfills') IS NOT NULL`,
+      )
+      .catch(() => ({ rows: [] as { done: number }[] }));
+    if ((rows[0]?.done ?? 0) >= 1000) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  child.kill('SIGKILL');
+  await new Promise((r) => child.once('exit', r));
+}
+
+describe('interrupted start', () => {
+  it('resumes the backfill from its checkpoint after SIGKILL, then completes with every row right', async () => {
+    await killMidBackfill(file);
+    const { rows: checkpoint } = await db.query(
+      'SELECT rows_done::int AS done, done AS finished FROM tidal.backfills',
+    );
+    expect(checkpoint[0]?.finished).toBe(false);
+    expect(checkpoint[0]?.done).toBeGreaterThanOrEqual(1000);
+    expect(checkpoint[0]?.done).toBeLessThan(ROWS);
+    const status = await runCli(['status', '--json', '--url', db.url]);
+    expect(JSON.parse(status.stdout).active).toMatchObject({ name: 'upper', phase: 'starting' });
+
+    const resumed = await runCli(['start', file, '--url', db.url]);
+    expect(resumed.code).toBe(0);
+    expect(resumed.stderr).toMatch(/resuming/);
+    const { rows: after } = await db.query(
+      'SELECT rows_done::int AS done, done AS finished FROM tidal.backfills',
+    );
+    // Resumed, not restarted: the rows visited add up to the table once.
+    expect(after[0]).toEqual({ done: ROWS, finished: true });
+
+    expect((await runCli(['complete', '--url', db.url])).code).toBe(0);
+    const { rows } = await db.query(
+      `SELECT count(*)::int AS wrong FROM items WHERE shout IS DISTINCT FROM upper(name)`,
+    );
+    expect(rows).toEqual([{ wrong: 0 }]);
+  });
+
+  it('rolls back to exactly the schema before after a SIGKILL mid-backfill', async () => {
+    const before = await snapshotCatalog(db.pool);
+    await killMidBackfill(partsFile);
+    const rollback = await runCli(['rollback', '--url', db.url]);
+    expect(rollback.code).toBe(0);
+    expect(await snapshotCatalog(db.pool)).toEqual(before);
+  });
+});
