@@ -9,7 +9,9 @@ import { dropTable } from './drop-table.js';
 import { notYetSupported } from './not-yet.js';
 import { rawSql } from './raw-sql.js';
 import { renameColumn } from './rename-column.js';
+import { renameConstraint } from './rename-constraint.js';
 import { renameTable } from './rename-table.js';
+import { setReplicaIdentity } from './set-replica-identity.js';
 import type { OperationModule, OperationSteps, PlanContext } from './types.js';
 
 /** Every operation kind and the module that plans it. */
@@ -27,8 +29,8 @@ const modules: { [K in OperationKind]: OperationModule<OperationOptions<K>> } = 
   create_constraint: notYetSupported('create_constraint'),
   drop_constraint: notYetSupported('drop_constraint'),
   drop_multicolumn_constraint: notYetSupported('drop_multicolumn_constraint'),
-  rename_constraint: notYetSupported('rename_constraint'),
-  set_replica_identity: notYetSupported('set_replica_identity'),
+  rename_constraint: renameConstraint,
+  set_replica_identity: setReplicaIdentity,
 };
 
 export function planOperation(operation: Operation, ctx: PlanContext): Promise<OperationSteps> {

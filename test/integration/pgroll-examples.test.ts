@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LoadedMigration, loadMigrationFile } from '../../src/migration/load.js';
+import type { Operation } from '../../src/migration/schema.js';
 import type { Queryable } from '../../src/pg/queryable.js';
 import { ident } from '../../src/pg/quote.js';
 import { Tidal } from '../../src/tidal.js';
@@ -24,13 +25,19 @@ const examplesDir = fileURLToPath(
 
 /** Operation kinds of a later issue: start refuses them for now. */
 const LATER_ISSUE_KINDS = new Set([
-  'alter_column',
   'create_constraint',
   'drop_constraint',
   'drop_multicolumn_constraint',
-  'rename_constraint',
-  'set_replica_identity',
 ]);
+
+/** alter_column changes that need a copy column, a later issue too. */
+function waitsForCopyColumn(op: Operation): boolean {
+  if (op.kind !== 'alter_column') return false;
+  const o = op.options;
+  return (
+    [o.type, o.unique, o.check, o.references].some((v) => v !== undefined) || o.nullable === false
+  );
+}
 
 const examples: LoadedMigration[] = [];
 for (const file of (await readdir(examplesDir)).filter((f) => f.endsWith('.yaml')).sort()) {
@@ -39,7 +46,9 @@ for (const file of (await readdir(examplesDir)).filter((f) => f.endsWith('.yaml'
 
 /** Example files that wait for alter_column and constraint support, read from the files. */
 const WAITING_FOR_LATER_ISSUE = examples
-  .filter((m) => m.migration.operations.some((op) => LATER_ISSUE_KINDS.has(op.kind)))
+  .filter((m) =>
+    m.migration.operations.some((op) => LATER_ISSUE_KINDS.has(op.kind) || waitsForCopyColumn(op)),
+  )
   .map((m) => basename(m.file));
 
 const inScope = examples.filter((m) => !WAITING_FOR_LATER_ISSUE.includes(basename(m.file)));
@@ -56,20 +65,14 @@ describe('pgroll examples', () => {
       '23_drop_check_constraint.yaml',
       '24_drop_foreign_key_constraint.yaml',
       '27_drop_unique_constraint.yaml',
-      '29_set_replica_identity.yaml',
-      '31_unset_not_null.yaml',
-      '33_rename_check_constraint.yaml',
       '35_alter_column_multiple.yaml',
-      '36_set_comment_to_null.yaml',
       '44_add_table_unique_constraint.yaml',
       '45_add_table_check_constraint.yaml',
-      '46_alter_column_drop_default.yaml',
       '47_add_table_foreign_key_constraint.yaml',
       '48_drop_tickets_check.yaml',
-      '49_unset_not_null_on_indexed_column.yaml',
       '55_add_primary_key_constraint_to_table.yaml',
     ]);
-    expect(inScope).toHaveLength(36);
+    expect(inScope).toHaveLength(42);
   });
 });
 

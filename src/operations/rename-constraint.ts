@@ -1,0 +1,208 @@
+import type { ConstraintInfo } from '../catalog/types.js';
+import type { PlannedTable, VersionModel } from '../engine/model.js';
+import { InputError } from '../errors.js';
+import { tableStep } from '../executor/step.js';
+import type { RenameConstraint } from '../migration/schema.js';
+import { ident, literal } from '../pg/quote.js';
+import { qualifiedTable } from './sql.js';
+import { emptySteps, type OperationModule, type PlanContext } from './types.js';
+
+/** Constraint kinds backed by an index of the same name: renaming the constraint renames it. */
+const INDEX_BACKED = new Set<ConstraintInfo['type']>(['p', 'u', 'x']);
+
+/**
+ * rename_constraint: a constraint's name is metadata that neither version's queries depend on, so
+ * start renames it at once (`ALTER TABLE ... RENAME CONSTRAINT`: an ACCESS EXCLUSIVE lock held
+ * for an instant, no scan) and both versions go on working; a primary key, unique or exclusion
+ * constraint's index is renamed with it. Rollback renames it back; complete has nothing to do.
+ */
+export const renameConstraint: OperationModule<RenameConstraint> = {
+  async plan(o, ctx) {
+    const { model, schema, where } = ctx;
+    const table = model.requireTable(o.table, `${where}.table`);
+    const catalogName = catalogConstraintName(model, table, o.from);
+    const existing =
+      catalogName === undefined ? undefined : catalogConstraint(model, table, catalogName);
+    if (!existing || !table.constraintNames.has(o.from)) {
+      if (table.constraintNames.has(o.from)) {
+        throw new InputError(
+          `${where}.from: constraint "${o.from}" on table "${table.name}" is added by an earlier operation of this migration; give it the name "${o.to}" there`,
+        );
+      }
+      // Raw SQL earlier in the migration may create it; the database checks at start.
+      if (!ctx.afterRawSql) {
+        throw new InputError(
+          `${where}.from: constraint "${o.from}" does not exist on table "${table.name}"`,
+        );
+      }
+    }
+    if (constraintNameTaken(model, table, o.to)) {
+      throw new InputError(
+        `${where}.to: a constraint named "${o.to}" already exists on table "${table.name}"`,
+      );
+    }
+    // Unknown only after raw SQL: assume the worst, an index that takes the new name too.
+    const indexBacked = existing ? INDEX_BACKED.has(existing.type) : true;
+    if (indexBacked && (await relationNameTaken(ctx, o.to))) {
+      throw new InputError(
+        `${where}.to: a table or index named "${o.to}" already exists in schema "${schema}" (renaming ${existing ? `${constraintKind(existing.type)} "${o.from}"` : `"${o.from}"`} renames its index too)`,
+      );
+    }
+
+    // Record the new name for later operations of the migration.
+    table.constraintNames.delete(o.from);
+    table.constraintNames.add(o.to);
+    if (existing && catalogName !== undefined)
+      recordRename(model, table, o.from, o.to, catalogName);
+    if (existing && indexBacked) model.removeRelationName(o.from);
+    if (indexBacked) model.addRelationName(o.to);
+
+    const t = qualifiedTable(schema, table.physical);
+    const ref = { schema, name: table.physical };
+    const steps = emptySteps();
+    steps.start.push(
+      tableStep(
+        ref,
+        'AccessExclusive',
+        `ALTER TABLE ${t} RENAME CONSTRAINT ${ident(o.from)} TO ${ident(o.to)}`,
+        `rename constraint "${o.from}" of "${table.name}" to "${o.to}"${indexBacked && existing ? ' (and its index)' : ''}; instant, both versions keep working`,
+      ),
+    );
+    // Rollback runs whole even after a start that stopped early: rename back only if renamed.
+    steps.rollback.push(
+      tableStep(
+        ref,
+        'AccessExclusive',
+        doBlock(
+          `IF EXISTS (SELECT 1 FROM pg_catalog.pg_constraint WHERE conrelid = pg_catalog.to_regclass(${literal(t)}) AND conname = ${literal(o.to)}) THEN ALTER TABLE ${t} RENAME CONSTRAINT ${ident(o.to)} TO ${ident(o.from)}; END IF;`,
+        ),
+        `rename constraint "${o.to}" of "${table.name}" back to "${o.from}"`,
+      ),
+    );
+    return steps;
+  },
+};
+
+/** `DO` with a dollar-quote tag that does not occur in the body. */
+function doBlock(body: string): string {
+  let tag = '$tidal$';
+  for (let i = 0; body.includes(tag); i++) tag = `$tidal${i}$`;
+  return `DO ${tag} BEGIN ${body} END ${tag}`;
+}
+
+function constraintKind(type: ConstraintInfo['type']): string {
+  switch (type) {
+    case 'p':
+      return 'primary key';
+    case 'u':
+      return 'unique constraint';
+    case 'x':
+      return 'exclusion constraint';
+    default:
+      return 'constraint';
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Names of constraints renamed by the migration being planned. The model's catalog keeps the
+// names from before the migration; these maps say what each is called from then on.
+
+/** Per model, per physical table: current name -> name in the catalog, for renamed constraints. */
+const renamed = new WeakMap<VersionModel, Map<string, Map<string, string>>>();
+
+function renamesOf(model: VersionModel, physical: string): Map<string, string> {
+  let byTable = renamed.get(model);
+  if (!byTable) {
+    byTable = new Map();
+    renamed.set(model, byTable);
+  }
+  let names = byTable.get(physical);
+  if (!names) {
+    names = new Map();
+    byTable.set(physical, names);
+  }
+  return names;
+}
+
+function recordRename(
+  model: VersionModel,
+  table: PlannedTable,
+  from: string,
+  to: string,
+  catalogName: string,
+): void {
+  const names = renamesOf(model, table.physical);
+  names.delete(from);
+  if (to !== catalogName) names.set(to, catalogName);
+}
+
+/** The catalog's name of the constraint (or constraint index) a table's constraint `name` is
+ *  at this point of the migration; undefined when the catalog's `name` was renamed away. */
+export function catalogConstraintName(
+  model: VersionModel,
+  table: PlannedTable,
+  name: string,
+): string | undefined {
+  const names = renamesOf(model, table.physical);
+  const original = names.get(name);
+  if (original !== undefined) return original;
+  return [...names.values()].includes(name) ? undefined : name;
+}
+
+/** What the catalog's constraint (or constraint index) `catalogName` of a table is called at
+ *  this point of the migration. */
+export function currentConstraintName(
+  model: VersionModel,
+  table: PlannedTable,
+  catalogName: string,
+): string {
+  for (const [current, original] of renamesOf(model, table.physical)) {
+    if (original === catalogName) return current;
+  }
+  return catalogName;
+}
+
+function catalogConstraint(
+  model: VersionModel,
+  table: PlannedTable,
+  catalogName: string,
+): ConstraintInfo | undefined {
+  if (table.created) return undefined;
+  return model.catalog.tables.get(table.physical)?.constraints.find((c) => c.name === catalogName);
+}
+
+/** Whether a constraint of the table is called `name` when this operation's start step runs. */
+function constraintNameTaken(model: VersionModel, table: PlannedTable, name: string): boolean {
+  if (table.constraintNames.has(name)) return true;
+  // Still in the catalog under that name (a constraint some operation drops at complete).
+  return (
+    catalogConstraintName(model, table, name) === name &&
+    catalogConstraint(model, table, name) !== undefined
+  );
+}
+
+/** Whether a relation of the schema is called `name` when this operation's start step runs. */
+async function relationNameTaken(ctx: PlanContext, name: string): Promise<boolean> {
+  const { model } = ctx;
+  if (model.relationExists(name)) return true;
+  if (ctx.afterRawSql) return false;
+  // Relations the model does not track (views, sequences), and those an operation removes only
+  // at complete (drop_index): the name is still taken when start runs.
+  const { rows } = await ctx.db.query(
+    `SELECT c.relname FROM pg_catalog.pg_class c
+       JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+      WHERE n.nspname = $1 AND c.relname = $2`,
+    [ctx.schema, name],
+  );
+  if (rows.length === 0) return false;
+  // A constraint index renamed away earlier in this migration frees its name at start.
+  for (const [physical, names] of renamed.get(model) ?? []) {
+    const info = model.catalog.tables.get(physical);
+    for (const original of names.values()) {
+      if (original !== name) continue;
+      const type = info?.constraints.find((c) => c.name === original)?.type;
+      if (type && INDEX_BACKED.has(type)) return false;
+    }
+  }
+  return true;
+}
