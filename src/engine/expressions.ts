@@ -19,21 +19,34 @@ export async function renameColumnInExpression(
   column: string,
   to: string,
 ): Promise<string> {
-  await initSqlParser();
   const bytes = Buffer.from(expression);
-  const tokens = scanSync(expression).tokens;
   const parts: Buffer[] = [];
   let at = 0;
-  tokens.forEach((token, i) => {
-    const isName = token.tokenName === 'IDENT' || (token.keywordKind > 0 && token.keywordKind < 4);
-    if (!isName) return;
-    if (tokens[i + 1]?.text === '(') return;
-    if (identifierValue(token.text) !== column) return;
+  for (const token of await columnTokens(expression, column)) {
     parts.push(bytes.subarray(at, token.start), Buffer.from(ident(to)));
     at = token.end;
-  });
+  }
   parts.push(bytes.subarray(at));
   return Buffer.concat(parts).toString();
+}
+
+/** Whether SQL text refers to `column` (as an identifier that is not a function name). */
+export async function mentionsColumn(sql: string, column: string): Promise<boolean> {
+  return (await columnTokens(sql, column)).length > 0;
+}
+
+/** The tokens of `sql` that name `column`: identifiers and non-reserved keywords with its name,
+ *  not followed by `(` (a function call). Offsets are in bytes. */
+async function columnTokens(
+  sql: string,
+  column: string,
+): Promise<{ start: number; end: number }[]> {
+  await initSqlParser();
+  const tokens = scanSync(sql).tokens;
+  return tokens.filter((token, i) => {
+    const isName = token.tokenName === 'IDENT' || (token.keywordKind > 0 && token.keywordKind < 4);
+    return isName && tokens[i + 1]?.text !== '(' && identifierValue(token.text) === column;
+  });
 }
 
 /** An expression from a migration file, ready to embed in a statement: in parentheses, with the

@@ -6,15 +6,14 @@ import { InputError } from '../errors.js';
 import { type Step, type TableRef, tableStep } from '../executor/step.js';
 import type { AlterColumn } from '../migration/schema.js';
 import { ident } from '../pg/quote.js';
+import { needsCopyColumn, planCopyColumn } from './alter-column-copy.js';
 import { renameInVersion } from './rename-column.js';
 import { commentOnColumn, qualifiedTable } from './sql.js';
 import { CompleteStage, emptySteps, type OperationModule } from './types.js';
 
-/** Sub-forms that need a copy column, triggers and a backfill (not in this version yet). */
-const COPY_FORMS = ['type', 'unique', 'check', 'references'] as const;
-
 /**
- * alter_column, the changes that touch only the catalog:
+ * alter_column. Changes that need new data go through a copy column (alter-column-copy.ts); the
+ * ones that touch only the catalog do not:
  * - `default` and `comment`: the new version's view carries them at start; complete sets them on
  *   the table. The old version keeps the old ones; rollback has nothing to undo.
  * - `nullable: true`: NOT NULL is dropped at start (instant). Rollback gives rows the new version
@@ -26,28 +25,20 @@ export const alterColumn: OperationModule<AlterColumn> = {
     const { model, schema, where } = ctx;
     const table = model.requireTable(o.table, `${where}.table`);
     const column = model.requireColumn(table, o.column, `${where}.column`);
-    for (const form of COPY_FORMS) {
-      if (o[form] !== undefined) {
-        throw new InputError(
-          `${where}.${form}: changing a column's ${form} is not supported by this version of tidal yet`,
-        );
-      }
-    }
-    if (o.nullable === false && column.nullable) {
-      throw new InputError(
-        `${where}.nullable: making a column NOT NULL is not supported by this version of tidal yet`,
-      );
-    }
     if (column.added) {
       throw new InputError(
         `${where}.column: column "${o.column}" is added by this same migration; change the add_column instead`,
       );
     }
+    const steps = emptySteps();
+    if (needsCopyColumn(o, column)) {
+      await planCopyColumn(o, ctx, table, column, steps);
+      return steps;
+    }
     const t = qualifiedTable(schema, table.physical);
     const ref = { schema, name: table.physical };
     // At complete, earlier operations' renames have run: the column has its name as of now.
     const atComplete = ident(column.name);
-    const steps = emptySteps();
 
     if (o.default !== undefined) {
       if (o.default !== null) await defaultIsVolatile(ctx, column.type, o.default, 'default');

@@ -11,7 +11,6 @@ import { fileURLToPath } from 'node:url';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LoadedMigration, loadMigrationFile } from '../../src/migration/load.js';
-import type { Operation } from '../../src/migration/schema.js';
 import type { Queryable } from '../../src/pg/queryable.js';
 import { ident } from '../../src/pg/quote.js';
 import { Tidal } from '../../src/tidal.js';
@@ -30,24 +29,20 @@ const LATER_ISSUE_KINDS = new Set([
   'drop_multicolumn_constraint',
 ]);
 
-/** alter_column changes that need a copy column, a later issue too. */
-function waitsForCopyColumn(op: Operation): boolean {
-  if (op.kind !== 'alter_column') return false;
-  const o = op.options;
-  return (
-    [o.type, o.unique, o.check, o.references].some((v) => v !== undefined) || o.nullable === false
-  );
-}
-
 const examples: LoadedMigration[] = [];
 for (const file of (await readdir(examplesDir)).filter((f) => f.endsWith('.yaml')).sort()) {
   examples.push(await loadMigrationFile(join(examplesDir, file)));
 }
 
+/** 35's `down` names a column that does not exist (`event_name`): tidal refuses it. */
+const REFUSED = ['35_alter_column_multiple.yaml'];
+
 /** Example files that wait for alter_column and constraint support, read from the files. */
 const WAITING_FOR_LATER_ISSUE = examples
-  .filter((m) =>
-    m.migration.operations.some((op) => LATER_ISSUE_KINDS.has(op.kind) || waitsForCopyColumn(op)),
+  .filter(
+    (m) =>
+      REFUSED.includes(basename(m.file)) ||
+      m.migration.operations.some((op) => LATER_ISSUE_KINDS.has(op.kind)),
   )
   .map((m) => basename(m.file));
 
@@ -57,11 +52,6 @@ describe('pgroll examples', () => {
   it('the files waiting for alter_column and constraint support are the expected ones', () => {
     expect(examples).toHaveLength(56);
     expect(WAITING_FOR_LATER_ISSUE).toEqual([
-      '15_set_column_unique.yaml',
-      '16_set_nullable.yaml',
-      '18_change_column_type.yaml',
-      '21_add_foreign_key_constraint.yaml',
-      '22_add_check_constraint.yaml',
       '23_drop_check_constraint.yaml',
       '24_drop_foreign_key_constraint.yaml',
       '27_drop_unique_constraint.yaml',
@@ -72,7 +62,7 @@ describe('pgroll examples', () => {
       '48_drop_tickets_check.yaml',
       '55_add_primary_key_constraint_to_table.yaml',
     ]);
-    expect(inScope).toHaveLength(42);
+    expect(inScope).toHaveLength(47);
   });
 });
 
@@ -507,7 +497,7 @@ let counter = 1000;
 
 /**
  * A value of the column's type, unique per row (unique constraints and the exclusion constraint
- * of 52 hold). Texts are longer than 3 characters and numbers at least 1000, so the examples'
+ * of 52 hold). Texts are digits longer than 3 characters and numbers at least 1000, so the examples'
  * checks (length(name) > 3, age >= 18, length(name) > 0) hold.
  */
 function valueFor(column: WritableColumn, n: number): string {
@@ -516,7 +506,8 @@ function valueFor(column: WritableColumn, n: number): string {
   if (/^(smallint|integer|bigint)$/.test(type)) return String(n);
   if (/^(numeric|real|double precision)/.test(type)) return `${n}.25`;
   const text = /^(text|character varying|character)(\((\d+)\))?$/.exec(type);
-  if (text) return `${column.name}-${n}`.slice(0, text[3] ? Number(text[3]) : undefined);
+  // Digits, so a later example's CAST(... AS integer) of a text column (18) holds too.
+  if (text) return `${1000 + n}`.slice(0, text[3] ? Number(text[3]) : undefined);
   if (type.startsWith('timestamp')) return '2024-05-06 07:08:09+00';
   if (type === 'time with time zone') return '12:34:56+02';
   if (type === 'time without time zone') return '12:34:56';
@@ -770,6 +761,8 @@ async function expectNoTidalLeftovers(db: Queryable): Promise<void> {
     `SELECT format('%s.%s', c.relname, a.attname) AS what
        FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
       WHERE c.${inPublic} AND a.attname LIKE '\\_tidal\\_%' AND NOT a.attisdropped
+        -- An index keeps the column name it was built on (a cosmetic trace, not an object).
+        AND c.relkind <> 'i'
      UNION ALL
      SELECT format('%s %s', c.relname, t.tgname) FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
       WHERE c.${inPublic} AND NOT t.tgisinternal

@@ -1,0 +1,424 @@
+import type { ConstraintInfo, IndexInfo, TableInfo } from '../catalog/types.js';
+import { checkExpressionOver, checkType, storedType } from '../engine/checks.js';
+import { mentionsColumn, parenthesize, renameColumnInExpression } from '../engine/expressions.js';
+import type { PlannedColumn, PlannedTable } from '../engine/model.js';
+import { newColumnName, notNullCheckName, prefixedName } from '../engine/names.js';
+import { InputError } from '../errors.js';
+import { type Step, type TableRef, tableStep } from '../executor/step.js';
+import type { AlterColumn } from '../migration/schema.js';
+import { ident } from '../pg/quote.js';
+import { checkClause, commentOnColumn, qualifiedTable, referencesClause } from './sql.js';
+import { CompleteStage, type OperationSteps, type PlanContext } from './types.js';
+
+/** Whether an alter_column needs new data, so a copy column: anything but catalog changes. */
+export function needsCopyColumn(o: AlterColumn, column: PlannedColumn): boolean {
+  return (
+    o.type !== undefined ||
+    o.unique !== undefined ||
+    o.check !== undefined ||
+    o.references !== undefined ||
+    (o.nullable === false && column.nullable)
+  );
+}
+
+/**
+ * alter_column through a copy column. A new physical column `_tidal_new_<name>` holds the new
+ * version's values: `up` (default: the old value) computes it for rows the old version writes
+ * and, by the backfill, for existing rows; `down` (default: the new value) computes the old
+ * column for rows the new version writes. Constraints on the new column go in NOT VALID once the
+ * trigger fills it and are validated after the backfill, so `up` decides what rows that broke
+ * them become, and a value `up` leaves broken fails start before anything is visible. Checks,
+ * indexes and foreign keys of the old column are rebuilt on the new one. Complete drops the old
+ * column and gives the new one its name; rollback drops the new column.
+ */
+export async function planCopyColumn(
+  o: AlterColumn,
+  ctx: PlanContext,
+  table: PlannedTable,
+  column: PlannedColumn,
+  steps: OperationSteps,
+): Promise<void> {
+  const { model, schema, where } = ctx;
+  const info = model.catalog.tables.get(table.physical);
+  await refuseUnsupported(ctx, table, column, info);
+  const newType = o.type ?? column.type;
+  await checkType(ctx, newType, 'type');
+  const oldName = column.physical; // the old version's name for it
+  const finalName = o.name ?? column.name;
+  const up = o.up ?? ident(oldName);
+  const down = o.down ?? ident(finalName);
+  const oldRow = table.oldColumns.map((c) => ({ name: c.name, type: c.type }));
+  await checkExpressionOver(ctx, up, { alias: table.name, columns: oldRow }, 'up');
+  const newRow = table.columns.map((c) =>
+    c === column ? { name: finalName, type: newType } : { name: c.name, type: c.type },
+  );
+  await checkExpressionOver(ctx, down, { alias: table.name, columns: newRow }, 'down');
+
+  const physical = newColumnName(column.name);
+  const t = qualifiedTable(schema, table.physical);
+  const ref: TableRef = { schema, name: table.physical };
+  const col = ident(physical);
+  const step = (
+    lock: Step['lock'],
+    sql: string,
+    summary: string,
+    extra: Parameters<typeof tableStep>[4] = {},
+  ) => tableStep(ref, lock, sql, summary, extra);
+  const renameAtComplete: Step[] = [];
+
+  steps.start.push(
+    step(
+      'AccessExclusive',
+      `ALTER TABLE ${t} ADD COLUMN ${col} ${newType}`,
+      `add column ${physical} for the new version of "${column.name}"`,
+    ),
+  );
+  const defaultValue = o.default !== undefined ? o.default : column.default;
+  if (defaultValue !== null && column.identity === '') {
+    steps.start.push(
+      step(
+        'AccessExclusive',
+        `ALTER TABLE ${t} ALTER COLUMN ${col} SET DEFAULT ${parenthesize(defaultValue)}`,
+        `give ${physical} its default`,
+      ),
+    );
+  }
+  const comment = o.comment !== undefined ? o.comment : columnComment(info, oldName);
+  // Views show no comment of their own unless given one.
+  if (comment !== null) column.viewComment = comment;
+  if (comment !== null) {
+    steps.start.push(
+      step(
+        'ShareUpdateExclusive',
+        commentOnColumn(schema, table.physical, physical, comment),
+        `comment on ${physical}`,
+      ),
+    );
+  }
+
+  const notNull = o.nullable === false || (o.nullable === undefined && !column.nullable);
+  if (notNull) {
+    const check = ident(notNullCheckName(column.name));
+    steps.afterSync.push(
+      step(
+        'AccessExclusive',
+        `ALTER TABLE ${t} ADD CONSTRAINT ${check} CHECK (${col} IS NOT NULL) NOT VALID`,
+        `forbid NULL in the new "${column.name}" for new rows`,
+      ),
+    );
+    steps.afterBackfill.push(
+      step(
+        'ShareUpdateExclusive',
+        `ALTER TABLE ${t} VALIDATE CONSTRAINT ${check}`,
+        `check every row has the new "${column.name}"`,
+        { effect: 'scan' },
+      ),
+    );
+    renameAtComplete.push(
+      step(
+        'AccessExclusive',
+        `ALTER TABLE ${t} ALTER COLUMN ${ident(finalName)} SET NOT NULL`,
+        `set NOT NULL on "${finalName}" (no scan)`,
+      ),
+      step(
+        'AccessExclusive',
+        `ALTER TABLE ${t} DROP CONSTRAINT ${check}`,
+        'drop the NOT NULL stand-in check',
+      ),
+    );
+  }
+
+  // Constraints of the old column, rebuilt on the new one under a temporary name.
+  for (const c of info?.constraints ?? []) {
+    if (!c.columns.includes(oldName) || c.type === 'n') continue;
+    const temporary = prefixedName('_tidal_', c.name);
+    if (c.type === 'c') {
+      const expression = await renameColumnInExpression(checkExpressionOf(c), oldName, physical);
+      steps.afterSync.push(
+        step(
+          'AccessExclusive',
+          `ALTER TABLE ${t} ADD CONSTRAINT ${ident(temporary)} CHECK ${parenthesize(expression)} NOT VALID`,
+          `rebuild check "${c.name}" on the new column`,
+        ),
+      );
+      steps.afterBackfill.push(
+        step(
+          'ShareUpdateExclusive',
+          `ALTER TABLE ${t} VALIDATE CONSTRAINT ${ident(temporary)}`,
+          `validate the rebuilt check "${c.name}"`,
+          { effect: 'scan' },
+        ),
+      );
+      renameAtComplete.push(
+        step(
+          'AccessExclusive',
+          `ALTER TABLE ${t} RENAME CONSTRAINT ${ident(temporary)} TO ${ident(c.name)}`,
+          `give check "${c.name}" back its name`,
+        ),
+      );
+    } else if (c.type === 'f') {
+      const target = c.definition
+        .slice(c.definition.indexOf(' REFERENCES '))
+        .replace(/ NOT VALID$/, '');
+      steps.afterSync.push(
+        step(
+          'ShareRowExclusive',
+          `ALTER TABLE ${t} ADD CONSTRAINT ${ident(temporary)} FOREIGN KEY (${col})${target} NOT VALID`,
+          `rebuild foreign key "${c.name}" on the new column`,
+        ),
+      );
+      steps.afterBackfill.push(
+        step(
+          'ShareUpdateExclusive',
+          `ALTER TABLE ${t} VALIDATE CONSTRAINT ${ident(temporary)}`,
+          `validate the rebuilt foreign key "${c.name}"`,
+          { effect: 'scan' },
+        ),
+      );
+      renameAtComplete.push(
+        step(
+          'AccessExclusive',
+          `ALTER TABLE ${t} RENAME CONSTRAINT ${ident(temporary)} TO ${ident(c.name)}`,
+          `give foreign key "${c.name}" back its name`,
+        ),
+      );
+    } else if (c.type === 'u') {
+      const index = info?.indexes.find((i) => i.name === c.name);
+      if (!index) continue;
+      steps.afterBackfill.push(
+        await rebuildIndex(index, oldName, physical, temporary, t, schema, ref),
+      );
+      renameAtComplete.push(
+        step(
+          'AccessExclusive',
+          `ALTER TABLE ${t} ADD CONSTRAINT ${ident(c.name)} UNIQUE USING INDEX ${ident(temporary)}`,
+          `turn the rebuilt index into unique constraint "${c.name}"`,
+        ),
+      );
+    }
+  }
+  // Plain indexes of the old column.
+  for (const index of info?.indexes ?? []) {
+    const constraintIndex = info?.constraints.some((c) => c.name === index.name);
+    if (constraintIndex || !index.columns.includes(oldName)) continue;
+    const temporary = prefixedName('_tidal_', index.name);
+    steps.afterBackfill.push(
+      await rebuildIndex(index, oldName, physical, temporary, t, schema, ref),
+    );
+    renameAtComplete.push(
+      step(
+        'AccessExclusive',
+        `ALTER INDEX ${ident(schema)}.${ident(temporary)} RENAME TO ${ident(index.name)}`,
+        `give index "${index.name}" back its name`,
+      ),
+    );
+  }
+
+  // New constraints.
+  if (o.check) {
+    if (table.constraintNames.has(o.check.name))
+      throw new InputError(
+        `${where}.check.name: constraint "${o.check.name}" already exists on table "${table.name}"`,
+      );
+    await checkExpressionOver(
+      ctx,
+      o.check.constraint,
+      { alias: table.name, columns: newRow },
+      'check.constraint',
+    );
+    const expression = await renameColumnInExpression(o.check.constraint, finalName, physical);
+    steps.afterSync.push(
+      step(
+        'AccessExclusive',
+        `ALTER TABLE ${t} ADD ${checkClause(o.check, expression)} NOT VALID`,
+        `add check "${o.check.name}" for new rows`,
+      ),
+    );
+    steps.afterBackfill.push(
+      step(
+        'ShareUpdateExclusive',
+        `ALTER TABLE ${t} VALIDATE CONSTRAINT ${ident(o.check.name)}`,
+        `validate check "${o.check.name}"`,
+        { effect: 'scan' },
+      ),
+    );
+    table.constraintNames.add(o.check.name);
+  }
+  if (o.references) {
+    const r = o.references;
+    if (table.constraintNames.has(r.name))
+      throw new InputError(
+        `${where}.references.name: constraint "${r.name}" already exists on table "${table.name}"`,
+      );
+    const target = model.requireTable(r.table, `${where}.references.table`);
+    const alsoLocks = [
+      { table: { schema, name: target.physical }, lock: 'ShareRowExclusive' as const },
+    ];
+    steps.afterSync.push(
+      step(
+        'ShareRowExclusive',
+        `ALTER TABLE ${t} ADD CONSTRAINT ${ident(r.name)} FOREIGN KEY (${col}) ${referencesClause(schema, { ...r, table: target.physical })} NOT VALID`,
+        `add foreign key "${r.name}" for new rows`,
+        { alsoLocks },
+      ),
+    );
+    steps.afterBackfill.push(
+      step(
+        'ShareUpdateExclusive',
+        `ALTER TABLE ${t} VALIDATE CONSTRAINT ${ident(r.name)}`,
+        `validate foreign key "${r.name}"`,
+        { effect: 'scan' },
+      ),
+    );
+    table.constraintNames.add(r.name);
+  }
+  if (o.unique) {
+    const name = o.unique.name;
+    if (table.constraintNames.has(name) || model.relationExists(name))
+      throw new InputError(
+        `${where}.unique.name: "${name}" is already taken in schema "${schema}"`,
+      );
+    const index = prefixedName('_tidal_uniq_', column.name);
+    steps.afterBackfill.push(
+      step(
+        'ShareUpdateExclusive',
+        `CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS ${ident(index)} ON ${t} (${col})`,
+        `build unique index on the new "${column.name}" without blocking writes`,
+        { transactional: false, effect: 'scan', invalidIndex: { schema, name: index } },
+      ),
+    );
+    renameAtComplete.push(
+      step(
+        'AccessExclusive',
+        `ALTER TABLE ${t} ADD CONSTRAINT ${ident(name)} UNIQUE USING INDEX ${ident(index)}`,
+        `turn the unique index into constraint "${name}"`,
+      ),
+    );
+    table.constraintNames.add(name);
+    model.addRelationName(name);
+  }
+
+  model.syncFor(table.physical).up.push({ column: physical, expression: up });
+  model.syncFor(table.physical).down.push({ column: oldName, expression: down });
+  model.backfillFor(table, where).set.push({ column: physical, expression: up });
+
+  // At complete, earlier operations' renames have run: the old column has its name as of now.
+  const contract = [
+    step(
+      'AccessExclusive',
+      `ALTER TABLE ${t} DROP COLUMN ${ident(column.name)}`,
+      `drop the old "${column.name}"`,
+    ),
+    step(
+      'AccessExclusive',
+      `ALTER TABLE ${t} RENAME COLUMN ${col} TO ${ident(finalName)}`,
+      `give the new column the name "${finalName}"`,
+    ),
+    ...renameAtComplete,
+  ];
+  steps.complete.push(...contract.map((s) => ({ stage: CompleteStage.Columns, step: s })));
+  steps.rollback.push(
+    step(
+      'AccessExclusive',
+      `ALTER TABLE ${t} DROP COLUMN IF EXISTS ${col}`,
+      `drop the new "${column.name}"`,
+    ),
+  );
+
+  column.physical = physical;
+  column.name = finalName;
+  column.type = storedType(newType);
+  column.nullable = !notNull;
+  column.added = true;
+  model.touch(table);
+}
+
+/** Refuses, before anything runs, what the copy path cannot carry over yet. */
+async function refuseUnsupported(
+  ctx: PlanContext,
+  table: PlannedTable,
+  column: PlannedColumn,
+  info: TableInfo | undefined,
+): Promise<void> {
+  const { where, model, schema } = ctx;
+  const unsupported = (why: string) =>
+    new InputError(
+      `${where}.column: ${why}; changing it this way is not supported by this version of tidal yet`,
+    );
+  if (table.created || !info) {
+    throw new InputError(
+      `${where}.table: table "${table.name}" is created by this same migration; give the column its final shape there`,
+    );
+  }
+  const name = column.physical;
+  if (column.identity !== '' || column.generated !== '') {
+    throw unsupported(`column "${column.name}" is an identity or generated column`);
+  }
+  if (table.primaryKey.includes(name))
+    throw unsupported(`column "${column.name}" is part of the primary key`);
+  for (const c of info.constraints) {
+    if (c.type !== 'n' && c.columns.includes(name) && c.columns.length > 1) {
+      throw unsupported(
+        `column "${column.name}" is part of the multi-column constraint "${c.name}"`,
+      );
+    }
+  }
+  for (const i of info.indexes) {
+    const keys = i.definition.slice(i.definition.indexOf(' USING '));
+    const involved = i.columns.includes(name) || (await mentionsColumn(keys, name));
+    if (involved && (i.columns.length !== 1 || i.columns[0] !== name)) {
+      throw unsupported(
+        `column "${column.name}" is part of the multi-column or expression index "${i.name}"`,
+      );
+    }
+  }
+  const isKey = info.constraints.some(
+    (c) => (c.type === 'u' || c.type === 'p') && c.columns.includes(name),
+  );
+  for (const other of isKey ? model.catalog.tables.values() : []) {
+    const fk = other.constraints.find(
+      (c) =>
+        c.type === 'f' &&
+        c.referencedTable?.schema === schema &&
+        c.referencedTable.name === table.physical,
+    );
+    if (fk)
+      throw unsupported(
+        `foreign key "${fk.name}" of table "${other.name}" may reference column "${column.name}"`,
+      );
+  }
+}
+
+function columnComment(info: TableInfo | undefined, column: string): string | null {
+  return info?.columns.find((c) => c.name === column)?.comment ?? null;
+}
+
+/** The expression of a check's definition, `CHECK ((a > 0)) NOT VALID` giving `(a > 0)`. */
+function checkExpressionOf(c: ConstraintInfo): string {
+  return c.definition
+    .replace(/^CHECK\s*/, '')
+    .replace(/\s+NOT VALID$/, '')
+    .replace(/\s+NO INHERIT$/, '');
+}
+
+/** The index rebuilt concurrently on the new column under a temporary name: its definition from
+ *  `USING` on, with the column renamed. */
+async function rebuildIndex(
+  index: IndexInfo,
+  oldName: string,
+  physical: string,
+  temporary: string,
+  t: string,
+  schema: string,
+  ref: TableRef,
+): Promise<Step> {
+  const method = index.definition.slice(index.definition.indexOf(' USING ') + 1);
+  const definition = await renameColumnInExpression(method, oldName, physical);
+  return tableStep(
+    ref,
+    'ShareUpdateExclusive',
+    `CREATE${index.unique ? ' UNIQUE' : ''} INDEX CONCURRENTLY IF NOT EXISTS ${ident(temporary)} ON ${t} ${definition}`,
+    `rebuild index "${index.name}" on the new column without blocking writes`,
+    { transactional: false, effect: 'scan', invalidIndex: { schema, name: temporary } },
+  );
+}
