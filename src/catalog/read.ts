@@ -73,13 +73,17 @@ export async function readSchema(db: Queryable, schema: string): Promise<SchemaI
     validated: boolean;
     ref_schema: string | null;
     ref_table: string | null;
+    ref_columns: string[] | null;
   }>(
     `SELECT con.conrelid::int AS table_oid, con.conname AS name, con.contype AS type,
             (SELECT array_agg(a.attname::text ORDER BY k.ord)
                FROM unnest(con.conkey) WITH ORDINALITY AS k(attnum, ord)
                JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.attnum) AS columns,
             pg_get_constraintdef(con.oid) AS definition, con.convalidated AS validated,
-            rn.nspname AS ref_schema, rc.relname AS ref_table
+            rn.nspname AS ref_schema, rc.relname AS ref_table,
+            (SELECT array_agg(a.attname::text ORDER BY k.ord)
+               FROM unnest(con.confkey) WITH ORDINALITY AS k(attnum, ord)
+               JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.attnum) AS ref_columns
        FROM pg_constraint con
        LEFT JOIN pg_class rc ON rc.oid = con.confrelid
        LEFT JOIN pg_namespace rn ON rn.oid = rc.relnamespace
@@ -96,6 +100,7 @@ export async function readSchema(db: Queryable, schema: string): Promise<SchemaI
       validated: row.validated,
       referencedTable:
         row.ref_table && row.ref_schema ? { schema: row.ref_schema, name: row.ref_table } : null,
+      referencedColumns: row.ref_columns ?? [],
     });
   }
 

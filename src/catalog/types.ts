@@ -24,6 +24,8 @@ export interface ConstraintInfo {
   validated: boolean;
   /** For foreign keys: the referenced table's schema and name. */
   referencedTable: { schema: string; name: string } | null;
+  /** For foreign keys: the referenced columns, in the order of `columns`. */
+  referencedColumns: string[];
 }
 
 export interface IndexInfo {

@@ -4,6 +4,7 @@ import type { Queryable } from '../pg/queryable.js';
 import { ident, literal } from '../pg/quote.js';
 import { backoffDelay, sleep } from './backoff.js';
 import type { Step, TableRef } from './step.js';
+import { SAMPLE_SIZE, sampleViolations } from './violations.js';
 
 export interface LockPolicy {
   /** How long one statement may wait for a lock (`lock_timeout`). */
@@ -86,7 +87,7 @@ export class StepRunner {
       await this.client.query('COMMIT');
     } catch (error) {
       await this.client.query('ROLLBACK').catch(() => {});
-      throw error;
+      throw await this.withSample(step, error);
     }
   }
 
@@ -95,12 +96,23 @@ export class StepRunner {
     try {
       await this.client.query(step.sql);
     } catch (error) {
+      // Before the failed index is dropped: the sample reads its columns.
+      await this.withSample(step, error);
       if (step.invalidIndex) await this.dropIfInvalid(step.invalidIndex).catch(() => {});
       throw error;
     } finally {
       await this.client.query('RESET lock_timeout').catch(() => {});
     }
     if (record) await record(this.client);
+  }
+
+  /** Names rows that break the constraint a failed step was validating (see violations.ts). */
+  private async withSample(step: Step, error: unknown): Promise<unknown> {
+    if (step.table && typeof error === 'object' && error !== null) {
+      const offending = await sampleViolations(this.client, step.table, error);
+      if (offending.length > 0) Object.assign(error, { offending });
+    }
+    return error;
   }
 
   /** A failed CREATE INDEX CONCURRENTLY leaves an invalid index that still slows writes. */
@@ -172,9 +184,12 @@ function lockGiveUpMessage(
 }
 
 function stepFailure(step: Step, error: unknown): OperationError {
-  const e = error as { message?: string; detail?: string; hint?: string };
+  const e = error as { message?: string; detail?: string; hint?: string; offending?: string[] };
   const detail = [e.detail, e.hint].filter(Boolean).join(' ');
+  const rows = e.offending?.length
+    ? `\n  rows that break it: ${e.offending.join('; ')}${e.offending.length === SAMPLE_SIZE ? ', ...' : ''}`
+    : '';
   return new OperationError(
-    `${step.summary} failed: ${e.message ?? String(error)}${detail ? ` (${detail})` : ''}\n  statement: ${step.sql}`,
+    `${step.summary} failed: ${e.message ?? String(error)}${detail ? ` (${detail})` : ''}${rows}\n  statement: ${step.sql}`,
   );
 }

@@ -10,6 +10,13 @@ import { ident } from '../pg/quote.js';
 import { checkClause, commentOnColumn, qualifiedTable, referencesClause } from './sql.js';
 import { CompleteStage, type OperationSteps, type PlanContext } from './types.js';
 
+/** Columns copied together by one operation: old physical name to the copy's name. */
+export type CopyGroup = Map<string, string>;
+
+export function copyGroup(columns: PlannedColumn[]): CopyGroup {
+  return new Map(columns.map((c) => [c.physical, newColumnName(c.name)]));
+}
+
 /** Whether an alter_column needs new data, so a copy column: anything but catalog changes. */
 export function needsCopyColumn(o: AlterColumn, column: PlannedColumn): boolean {
   return (
@@ -37,13 +44,20 @@ export async function planCopyColumn(
   table: PlannedTable,
   column: PlannedColumn,
   steps: OperationSteps,
+  group: CopyGroup = copyGroup([column]),
 ): Promise<void> {
   const { model, schema, where } = ctx;
   const info = model.catalog.tables.get(table.physical);
-  await refuseUnsupported(ctx, table, column, info);
+  await refuseUnsupported(ctx, table, column, info, group);
   const newType = o.type ?? column.type;
   await checkType(ctx, newType, 'type');
   const oldName = column.physical; // the old version's name for it
+  // Objects over several columns of the group are rebuilt once, with the group's first column.
+  const rebuildsShared = [...group.keys()][0] === oldName;
+  const renameGroup = async (sql: string) => {
+    for (const [from, to] of group) sql = await renameColumnInExpression(sql, from, to);
+    return sql;
+  };
   const finalName = o.name ?? column.name;
   const up = o.up ?? ident(oldName);
   const down = o.down ?? ident(finalName);
@@ -131,9 +145,10 @@ export async function planCopyColumn(
   // Constraints of the old column, rebuilt on the new one under a temporary name.
   for (const c of info?.constraints ?? []) {
     if (!c.columns.includes(oldName) || c.type === 'n') continue;
+    if (c.columns.length > 1 && !rebuildsShared) continue;
     const temporary = prefixedName('_tidal_', c.name);
     if (c.type === 'c') {
-      const expression = await renameColumnInExpression(checkExpressionOf(c), oldName, physical);
+      const expression = await renameGroup(checkExpressionOf(c));
       steps.afterSync.push(
         step(
           'AccessExclusive',
@@ -163,7 +178,7 @@ export async function planCopyColumn(
       steps.afterSync.push(
         step(
           'ShareRowExclusive',
-          `ALTER TABLE ${t} ADD CONSTRAINT ${ident(temporary)} FOREIGN KEY (${col})${target} NOT VALID`,
+          `ALTER TABLE ${t} ADD CONSTRAINT ${ident(temporary)} FOREIGN KEY (${c.columns.map((k) => ident(group.get(k) ?? k)).join(', ')})${target} NOT VALID`,
           `rebuild foreign key "${c.name}" on the new column`,
         ),
       );
@@ -185,9 +200,7 @@ export async function planCopyColumn(
     } else if (c.type === 'u') {
       const index = info?.indexes.find((i) => i.name === c.name);
       if (!index) continue;
-      steps.afterBackfill.push(
-        await rebuildIndex(index, oldName, physical, temporary, t, schema, ref),
-      );
+      steps.afterBackfill.push(await rebuildIndex(index, renameGroup, temporary, t, schema, ref));
       renameAtComplete.push(
         step(
           'AccessExclusive',
@@ -201,10 +214,9 @@ export async function planCopyColumn(
   for (const index of info?.indexes ?? []) {
     const constraintIndex = info?.constraints.some((c) => c.name === index.name);
     if (constraintIndex || !index.columns.includes(oldName)) continue;
+    if (index.columns.length > 1 && !rebuildsShared) continue;
     const temporary = prefixedName('_tidal_', index.name);
-    steps.afterBackfill.push(
-      await rebuildIndex(index, oldName, physical, temporary, t, schema, ref),
-    );
+    steps.afterBackfill.push(await rebuildIndex(index, renameGroup, temporary, t, schema, ref));
     renameAtComplete.push(
       step(
         'AccessExclusive',
@@ -339,6 +351,7 @@ async function refuseUnsupported(
   table: PlannedTable,
   column: PlannedColumn,
   info: TableInfo | undefined,
+  group: CopyGroup,
 ): Promise<void> {
   const { where, model, schema } = ctx;
   const unsupported = (why: string) =>
@@ -357,7 +370,7 @@ async function refuseUnsupported(
   if (table.primaryKey.includes(name))
     throw unsupported(`column "${column.name}" is part of the primary key`);
   for (const c of info.constraints) {
-    if (c.type !== 'n' && c.columns.includes(name) && c.columns.length > 1) {
+    if (c.type !== 'n' && c.columns.includes(name) && c.columns.some((k) => !group.has(k))) {
       throw unsupported(
         `column "${column.name}" is part of the multi-column constraint "${c.name}"`,
       );
@@ -366,7 +379,7 @@ async function refuseUnsupported(
   for (const i of info.indexes) {
     const keys = i.definition.slice(i.definition.indexOf(' USING '));
     const involved = i.columns.includes(name) || (await mentionsColumn(keys, name));
-    if (involved && (i.columns.length !== 1 || i.columns[0] !== name)) {
+    if (involved && (i.columns.length === 0 || i.columns.some((k) => !group.has(k)))) {
       throw unsupported(
         `column "${column.name}" is part of the multi-column or expression index "${i.name}"`,
       );
@@ -405,15 +418,14 @@ function checkExpressionOf(c: ConstraintInfo): string {
  *  `USING` on, with the column renamed. */
 async function rebuildIndex(
   index: IndexInfo,
-  oldName: string,
-  physical: string,
+  rename: (sql: string) => Promise<string>,
   temporary: string,
   t: string,
   schema: string,
   ref: TableRef,
 ): Promise<Step> {
   const method = index.definition.slice(index.definition.indexOf(' USING ') + 1);
-  const definition = await renameColumnInExpression(method, oldName, physical);
+  const definition = await rename(method);
   return tableStep(
     ref,
     'ShareUpdateExclusive',

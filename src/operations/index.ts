@@ -1,12 +1,13 @@
 import type { Operation, OperationKind, OperationOptions } from '../migration/schema.js';
 import { addColumn } from './add-column.js';
 import { alterColumn } from './alter-column.js';
+import { createConstraint } from './create-constraint.js';
 import { createIndex } from './create-index.js';
 import { createTable } from './create-table.js';
 import { dropColumn } from './drop-column.js';
+import { dropConstraint, dropMultiColumnConstraint } from './drop-constraint.js';
 import { dropIndex } from './drop-index.js';
 import { dropTable } from './drop-table.js';
-import { notYetSupported } from './not-yet.js';
 import { rawSql } from './raw-sql.js';
 import { renameColumn } from './rename-column.js';
 import { renameConstraint } from './rename-constraint.js';
@@ -26,9 +27,9 @@ const modules: { [K in OperationKind]: OperationModule<OperationOptions<K>> } = 
   drop_index: dropIndex,
   sql: rawSql,
   alter_column: alterColumn,
-  create_constraint: notYetSupported('create_constraint'),
-  drop_constraint: notYetSupported('drop_constraint'),
-  drop_multicolumn_constraint: notYetSupported('drop_multicolumn_constraint'),
+  create_constraint: createConstraint,
+  drop_constraint: dropConstraint,
+  drop_multicolumn_constraint: dropMultiColumnConstraint,
   rename_constraint: renameConstraint,
   set_replica_identity: setReplicaIdentity,
 };

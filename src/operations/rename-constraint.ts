@@ -4,7 +4,7 @@ import { InputError } from '../errors.js';
 import { tableStep } from '../executor/step.js';
 import type { RenameConstraint } from '../migration/schema.js';
 import { ident, literal } from '../pg/quote.js';
-import { qualifiedTable } from './sql.js';
+import { doBlock, qualifiedTable } from './sql.js';
 import { emptySteps, type OperationModule, type PlanContext } from './types.js';
 
 /** Constraint kinds backed by an index of the same name: renaming the constraint renames it. */
@@ -82,13 +82,6 @@ export const renameConstraint: OperationModule<RenameConstraint> = {
     return steps;
   },
 };
-
-/** `DO` with a dollar-quote tag that does not occur in the body. */
-function doBlock(body: string): string {
-  let tag = '$tidal$';
-  for (let i = 0; body.includes(tag); i++) tag = `$tidal${i}$`;
-  return `DO ${tag} BEGIN ${body} END ${tag}`;
-}
 
 function constraintKind(type: ConstraintInfo['type']): string {
   switch (type) {

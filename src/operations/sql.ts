@@ -6,6 +6,7 @@ import type {
   Column,
   ForeignKeyReference,
   TableConstraint,
+  TableForeignKeyReference,
 } from '../migration/schema.js';
 import { ident, literal } from '../pg/quote.js';
 
@@ -67,6 +68,21 @@ function indexParameters(c: TableConstraint): string {
   return sql;
 }
 
+/** `FOREIGN KEY (...) REFERENCES ...` of a table constraint; names as they are when it runs. */
+export function foreignKeyClause(
+  schema: string,
+  columns: string[],
+  ref: TableForeignKeyReference,
+): string {
+  const onDeleteColumns = ref.on_delete_set_columns?.length
+    ? ` (${ref.on_delete_set_columns.map(ident).join(', ')})`
+    : '';
+  return (
+    `FOREIGN KEY (${columns.map(ident).join(', ')}) REFERENCES ${qualifiedTable(schema, ref.table)} (${ref.columns.map(ident).join(', ')})` +
+    ` MATCH ${ref.match_type} ON DELETE ${ref.on_delete}${onDeleteColumns} ON UPDATE ${ref.on_update}`
+  );
+}
+
 /** A table constraint of create_table. */
 export function tableConstraintDefinition(schema: string, c: TableConstraint): string {
   const name = `CONSTRAINT ${ident(c.name)}`;
@@ -79,15 +95,8 @@ export function tableConstraintDefinition(schema: string, c: TableConstraint): s
     case 'check':
       return `${name} CHECK ${parenthesize(c.check ?? '')}${c.no_inherit ? ' NO INHERIT' : ''}`;
     case 'foreign_key': {
-      const ref = c.references;
-      if (!ref) throw new Error('foreign_key constraint without references');
-      const onDeleteColumns = ref.on_delete_set_columns?.length
-        ? ` (${ref.on_delete_set_columns.map(ident).join(', ')})`
-        : '';
-      return (
-        `${name} FOREIGN KEY ${columns} REFERENCES ${qualifiedTable(schema, ref.table)} (${ref.columns.map(ident).join(', ')})` +
-        ` MATCH ${ref.match_type} ON DELETE ${ref.on_delete}${onDeleteColumns} ON UPDATE ${ref.on_update}${deferrable(c)}`
-      );
+      if (!c.references) throw new Error('foreign_key constraint without references');
+      return `${name} ${foreignKeyClause(schema, c.columns ?? [], c.references)}${deferrable(c)}`;
     }
     case 'exclude': {
       const ex = c.exclude;
@@ -109,4 +118,12 @@ export function commentOnColumn(
 
 export function commentOnTable(schema: string, table: string, comment: string | null): string {
   return `COMMENT ON TABLE ${qualifiedTable(schema, table)} IS ${comment === null ? 'NULL' : literal(comment)}`;
+}
+
+/** `DO` with a dollar-quote tag that does not occur in the body: for steps that must be safe to
+ *  run again, or to run after a start that stopped before the step they undo. */
+export function doBlock(body: string): string {
+  let tag = '$tidal$';
+  for (let i = 0; body.includes(tag); i++) tag = `$tidal${i}$`;
+  return `DO ${tag} BEGIN ${body} END ${tag}`;
 }

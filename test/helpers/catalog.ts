@@ -1,5 +1,6 @@
 /** A comparable picture of a database's schema, for "the catalog is exactly as before" checks. */
 import type { Queryable } from '../../src/pg/queryable.js';
+import { rows } from './cycle.js';
 
 export interface CatalogSnapshot {
   schemas: string[];
@@ -83,4 +84,37 @@ export async function snapshotCatalog(
         WHERE n.nspname ${schemaFilter} AND c.relkind = 'S'`,
     ),
   };
+}
+
+/** A column as the catalog has it. */
+export async function columnOf(db: Queryable, table: string, column: string) {
+  return rows(
+    db,
+    `SELECT format_type(a.atttypid, a.atttypmod) AS type, a.attnotnull AS notnull,
+            pg_get_expr(d.adbin, d.adrelid) AS default, col_description(a.attrelid, a.attnum) AS comment
+       FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+      WHERE a.attrelid = $1::regclass AND a.attname = $2 AND NOT a.attisdropped`,
+    [table, column],
+  );
+}
+
+/** The table's constraints (without PostgreSQL 18's not-null entries), by name. */
+export async function constraintsOf(db: Queryable, table: string) {
+  return rows(
+    db,
+    `SELECT conname AS name, pg_get_constraintdef(oid) AS def, convalidated AS validated
+       FROM pg_constraint WHERE conrelid = $1::regclass AND contype <> 'n' ORDER BY conname`,
+    [table],
+  );
+}
+
+/** The table's indexes, by name. */
+export async function indexesOf(db: Queryable, table: string) {
+  return rows(
+    db,
+    `SELECT c.relname AS name, pg_get_indexdef(i.indexrelid) AS def, i.indisvalid AS valid
+       FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+      WHERE i.indrelid = $1::regclass ORDER BY c.relname`,
+    [table],
+  );
 }

@@ -78,7 +78,7 @@ export async function runCycle(c: CycleCase): Promise<void> {
 
 /** Rows of a query as plain objects, ordered as the query orders them. */
 export async function rows<T = Record<string, unknown>>(
-  client: { query: pg.Client['query'] },
+  client: { query(sql: string, params?: unknown[]): Promise<{ rows: unknown[] }> },
   sql: string,
   params: unknown[] = [],
 ): Promise<T[]> {

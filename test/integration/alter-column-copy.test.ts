@@ -1,10 +1,9 @@
 /** alter_column changes that need a copy column: `type`, `nullable: false`, `unique`, `check` and
  *  `references`, through the full cycle, with values read through both versions. */
 
-import type pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { InputError, OperationError } from '../../src/errors.js';
-import { snapshotCatalog } from '../helpers/catalog.js';
+import { columnOf, constraintsOf, indexesOf, snapshotCatalog } from '../helpers/catalog.js';
 import { rows, runCycle } from '../helpers/cycle.js';
 import { createTestDatabase } from '../helpers/db.js';
 import { migrationFromYaml, withTidal } from '../helpers/tidal.js';
@@ -17,39 +16,6 @@ const reviews = [
           CASE WHEN g % 10 = 0 THEN NULL ELSE (g % 10)::text END
      FROM generate_series(1, 20) g`,
 ];
-
-/** A column as the catalog has it. */
-async function columnOf(db: pg.Pool, table: string, column: string) {
-  return rows(
-    db,
-    `SELECT format_type(a.atttypid, a.atttypmod) AS type, a.attnotnull AS notnull,
-            pg_get_expr(d.adbin, d.adrelid) AS default, col_description(a.attrelid, a.attnum) AS comment
-       FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
-      WHERE a.attrelid = $1::regclass AND a.attname = $2 AND NOT a.attisdropped`,
-    [table, column],
-  );
-}
-
-/** The table's constraints (without PostgreSQL 18's not-null entries), by name. */
-async function constraintsOf(db: pg.Pool, table: string) {
-  return rows(
-    db,
-    `SELECT conname AS name, pg_get_constraintdef(oid) AS def, convalidated AS validated
-       FROM pg_constraint WHERE conrelid = $1::regclass AND contype <> 'n' ORDER BY conname`,
-    [table],
-  );
-}
-
-/** The table's indexes, by name. */
-async function indexesOf(db: pg.Pool, table: string) {
-  return rows(
-    db,
-    `SELECT c.relname AS name, pg_get_indexdef(i.indexrelid) AS def, i.indisvalid AS valid
-       FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
-      WHERE i.indrelid = $1::regclass ORDER BY c.relname`,
-    [table],
-  );
-}
 
 describe('alter_column with a copy column', () => {
   it('changes text to integer (example 18): backfill, both directions, index kept', async () => {

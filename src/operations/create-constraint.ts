@@ -1,0 +1,209 @@
+import { checkExpressionOver } from '../engine/checks.js';
+import { parenthesize, renameColumnInExpression } from '../engine/expressions.js';
+import type { PlannedTable } from '../engine/model.js';
+import { prefixedName } from '../engine/names.js';
+import { InputError } from '../errors.js';
+import { type Step, tableStep } from '../executor/step.js';
+import type { CreateConstraint, TableConstraint } from '../migration/schema.js';
+import { ident } from '../pg/quote.js';
+import { copyGroup, planCopyColumn } from './alter-column-copy.js';
+import { foreignKeyClause, qualifiedTable, tableConstraintDefinition } from './sql.js';
+import {
+  CompleteStage,
+  emptySteps,
+  type OperationModule,
+  type OperationSteps,
+  type PlanContext,
+} from './types.js';
+
+/**
+ * create_constraint. On a table this migration creates (new, empty, unseen by the old version)
+ * the constraint is added directly. On an existing table every constrained column goes through a
+ * copy column (alter-column-copy.ts) with its own `up` and `down`, so the old version keeps
+ * writing what it always wrote and `up` decides what rows that break the constraint become; the
+ * constraint is built over the copies (NOT VALID then validated, or a concurrent unique index
+ * attached at complete) and takes its place when complete swaps the columns.
+ */
+export const createConstraint: OperationModule<CreateConstraint> = {
+  async plan(o, ctx) {
+    const { model, where } = ctx;
+    const table = model.requireTable(o.table, `${where}.table`);
+    const columns = o.columns ?? [];
+    for (const [i, name] of columns.entries())
+      model.requireColumn(table, name, `${where}.columns[${i}]`);
+    if (table.constraintNames.has(o.name)) {
+      throw new InputError(
+        `${where}.name: constraint "${o.name}" already exists on table "${table.name}"`,
+      );
+    }
+    const indexBacked = o.type === 'unique' || o.type === 'primary_key';
+    if (indexBacked && model.relationExists(o.name)) {
+      throw new InputError(`${where}.name: a table or index named "${o.name}" already exists`);
+    }
+    if (o.type === 'primary_key' && table.primaryKey.length > 0) {
+      throw new InputError(`${where}.type: table "${table.name}" already has a primary key`);
+    }
+    const steps = emptySteps();
+    if (table.created) addToNewTable(o, ctx, table, steps);
+    else await buildOverCopies(o, ctx, table, columns, steps);
+    table.constraintNames.add(o.name);
+    if (indexBacked) model.addRelationName(o.name);
+    if (o.type === 'primary_key')
+      table.primaryKey = columns.map(
+        (c) => table.columns.find((col) => col.name === c)?.physical ?? c,
+      );
+    return steps;
+  },
+};
+
+/** As create_table would have written it: the table holds no rows and no traffic yet. */
+function addToNewTable(
+  o: CreateConstraint,
+  ctx: PlanContext,
+  table: PlannedTable,
+  steps: OperationSteps,
+): void {
+  const definition = tableConstraintDefinition(ctx.schema, asTableConstraint(o));
+  steps.start.push(
+    tableStep(
+      { schema: ctx.schema, name: table.physical },
+      'AccessExclusive',
+      `ALTER TABLE ${qualifiedTable(ctx.schema, table.physical)} ADD ${definition}`,
+      `add constraint "${o.name}" to new table "${table.name}"`,
+    ),
+  );
+}
+
+function asTableConstraint(o: CreateConstraint): TableConstraint {
+  return {
+    name: o.name,
+    type: o.type,
+    columns: o.columns,
+    check: o.check,
+    references: o.references,
+    index_parameters: o.index_parameters,
+    no_inherit: o.no_inherit,
+    deferrable: false,
+    initially_deferred: false,
+    nulls_not_distinct: false,
+  };
+}
+
+async function buildOverCopies(
+  o: CreateConstraint,
+  ctx: PlanContext,
+  table: PlannedTable,
+  columns: string[],
+  steps: OperationSteps,
+): Promise<void> {
+  const { where, schema, model } = ctx;
+  if (o.type === 'primary_key') {
+    throw new InputError(
+      `${where}.type: adding a primary key to an existing table is not supported by this version of tidal yet (the backfill walks tables by their primary key)`,
+    );
+  }
+  if (o.type === 'check' && o.check) {
+    const row = table.columns.map((c) => ({ name: c.name, type: c.type }));
+    await checkExpressionOver(ctx, o.check, { alias: table.name, columns: row }, 'check');
+  }
+  const copied = columns.map((name) => table.columns.find((c) => c.name === name));
+  const group = copyGroup(copied.filter((c) => c !== undefined));
+  for (const [i, column] of copied.entries()) {
+    if (!column) continue;
+    await planCopyColumn(
+      { table: o.table, column: column.name, up: o.up[column.name], down: o.down[column.name] },
+      { ...ctx, where: `${where}.columns[${i}]` },
+      table,
+      column,
+      steps,
+      group,
+    );
+  }
+  const physical = (name: string) => table.columns.find((c) => c.name === name)?.physical ?? name;
+  const t = qualifiedTable(schema, table.physical);
+  const ref = { schema, name: table.physical };
+  const step = (
+    lock: Step['lock'],
+    sql: string,
+    summary: string,
+    extra: Parameters<typeof tableStep>[4] = {},
+  ) => tableStep(ref, lock, sql, summary, extra);
+  const keys = columns.map((c) => ident(physical(c))).join(', ');
+
+  if (o.type === 'check') {
+    let expression = o.check ?? 'true';
+    for (const name of columns)
+      expression = await renameColumnInExpression(expression, name, physical(name));
+    steps.afterSync.push(
+      step(
+        'AccessExclusive',
+        `ALTER TABLE ${t} ADD CONSTRAINT ${ident(o.name)} CHECK ${parenthesize(expression)}${o.no_inherit ? ' NO INHERIT' : ''} NOT VALID`,
+        `add check "${o.name}" for new rows`,
+      ),
+    );
+    steps.afterBackfill.push(
+      step(
+        'ShareUpdateExclusive',
+        `ALTER TABLE ${t} VALIDATE CONSTRAINT ${ident(o.name)}`,
+        `validate check "${o.name}"`,
+        { effect: 'scan' },
+      ),
+    );
+  } else if (o.type === 'foreign_key' && o.references) {
+    const r = o.references;
+    const target = model.requireTable(r.table, `${where}.references.table`);
+    const targetColumns = r.columns.map(
+      (c, i) => model.requireColumn(target, c, `${where}.references.columns[${i}]`).physical,
+    );
+    const alsoLocks = [
+      { table: { schema, name: target.physical }, lock: 'ShareRowExclusive' as const },
+    ];
+    // Over the copies: the key, and the columns ON DELETE SET NULL/DEFAULT clears.
+    const clause = foreignKeyClause(schema, columns.map(physical), {
+      ...r,
+      table: target.physical,
+      columns: targetColumns,
+      on_delete_set_columns: r.on_delete_set_columns?.map(physical),
+    });
+    steps.afterSync.push(
+      step(
+        'ShareRowExclusive',
+        `ALTER TABLE ${t} ADD CONSTRAINT ${ident(o.name)} ${clause} NOT VALID`,
+        `add foreign key "${o.name}" for new rows`,
+        { alsoLocks },
+      ),
+    );
+    steps.afterBackfill.push(
+      step(
+        'ShareUpdateExclusive',
+        `ALTER TABLE ${t} VALIDATE CONSTRAINT ${ident(o.name)}`,
+        `validate foreign key "${o.name}"`,
+        { effect: 'scan' },
+      ),
+    );
+  } else if (o.type === 'unique') {
+    const index = prefixedName('_tidal_', o.name);
+    const p = o.index_parameters;
+    const include = p?.include_columns?.length
+      ? ` INCLUDE (${p.include_columns.map((c) => ident(physical(c))).join(', ')})`
+      : '';
+    const storage = p?.storage_parameters?.trim() ? ` WITH (${p.storage_parameters})` : '';
+    steps.afterBackfill.push(
+      step(
+        'ShareUpdateExclusive',
+        `CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS ${ident(index)} ON ${t} (${keys})${include}${storage}`,
+        `build the unique index of "${o.name}" without blocking writes`,
+        { transactional: false, effect: 'scan', invalidIndex: { schema, name: index } },
+      ),
+    );
+    // After the copies took the columns' names.
+    steps.complete.push({
+      stage: CompleteStage.Columns,
+      step: step(
+        'AccessExclusive',
+        `ALTER TABLE ${t} ADD CONSTRAINT ${ident(o.name)} UNIQUE USING INDEX ${ident(index)}`,
+        `turn the unique index into constraint "${o.name}"`,
+      ),
+    });
+  }
+}

@@ -1,0 +1,278 @@
+import type { ConstraintInfo, IndexInfo } from '../catalog/types.js';
+import { checkExpressionOver } from '../engine/checks.js';
+import { expressionOverRow, parenthesize } from '../engine/expressions.js';
+import type { PlannedTable } from '../engine/model.js';
+import { InputError } from '../errors.js';
+import { type Step, type TableRef, tableStep } from '../executor/step.js';
+import type { DropConstraint, DropMultiColumnConstraint } from '../migration/schema.js';
+import { ident, literal } from '../pg/quote.js';
+import { catalogConstraintName } from './rename-constraint.js';
+import { doBlock, qualifiedTable } from './sql.js';
+import {
+  emptySteps,
+  type OperationModule,
+  type OperationSteps,
+  type PlanContext,
+} from './types.js';
+
+/**
+ * drop_constraint and drop_multicolumn_constraint. Dropping a check, foreign key or unique
+ * constraint needs no new data: start drops it in place (an instant ACCESS EXCLUSIVE lock; a
+ * unique constraint's index goes with it), so the new version may write what it forbade, and no
+ * copy column or backfill is made. The old version then writes without the constraint too.
+ *
+ * Rollback brings it back without a scan under an exclusive lock: rows that break it (written
+ * while it was gone) get their values from `down`, then a check or foreign key is added NOT VALID
+ * and validated, a unique constraint is rebuilt as a concurrent unique index and attached with
+ * `USING INDEX`. If `down` leaves rows that break it, rollback stops with the database's error
+ * naming the constraint and the migration stays active: nothing is lost, and rollback can run
+ * again once the rows are fixed.
+ */
+export const dropConstraint: OperationModule<DropConstraint> = {
+  async plan(o, ctx) {
+    const { table, constraint } = findConstraint(o, ctx);
+    if (constraint.columns.length > 1) {
+      throw new InputError(
+        `${ctx.where}.name: constraint "${o.name}" covers ${constraint.columns.length} columns (${constraint.columns.join(', ')}); drop it with drop_multicolumn_constraint, which takes up and down per column`,
+      );
+    }
+    const [physical] = constraint.columns;
+    const column = table.columns.find((c) => c.physical === physical);
+    const up = column ? { [column.name]: o.up } : {};
+    const down = column ? { [column.name]: o.down } : {};
+    return planDrop({ ...o, up, down }, ctx, table, constraint);
+  },
+};
+
+export const dropMultiColumnConstraint: OperationModule<DropMultiColumnConstraint> = {
+  async plan(o, ctx) {
+    const { table, constraint } = findConstraint(o, ctx);
+    return planDrop({ ...o, up: o.up ?? {} }, ctx, table, constraint);
+  },
+};
+
+type ColumnExpressions = Record<string, string>;
+
+function findConstraint(
+  o: { table: string; name: string },
+  ctx: PlanContext,
+): { table: PlannedTable; constraint: ConstraintInfo } {
+  const { model, where } = ctx;
+  const table = model.requireTable(o.table, `${where}.table`);
+  const catalogName = catalogConstraintName(model, table, o.name);
+  const constraint = table.created
+    ? undefined
+    : model.catalog.tables
+        .get(table.physical)
+        ?.constraints.find((c) => c.name === catalogName && table.constraintNames.has(o.name));
+  if (!constraint) {
+    const why = table.constraintNames.has(o.name)
+      ? 'is added by this same migration; leave it out there instead'
+      : 'does not exist';
+    throw new InputError(`${where}.name: constraint "${o.name}" on table "${table.name}" ${why}`);
+  }
+  if (!['c', 'f', 'u'].includes(constraint.type)) {
+    const kind = { p: 'a primary key', x: 'an exclusion constraint' }[constraint.type as string];
+    throw new InputError(
+      `${where}.name: constraint "${o.name}" is ${kind ?? 'not a check, foreign key or unique constraint'}; tidal drops check, foreign key and unique constraints`,
+    );
+  }
+  return { table, constraint };
+}
+
+async function planDrop(
+  o: { table: string; name: string; up: ColumnExpressions; down: ColumnExpressions },
+  ctx: PlanContext,
+  table: PlannedTable,
+  constraint: ConstraintInfo,
+): Promise<OperationSteps> {
+  const { model, schema, where } = ctx;
+  const columns = constraint.columns.map((physical) => {
+    const column = table.columns.find((c) => c.physical === physical);
+    if (!column) {
+      throw new InputError(
+        `${where}.name: column "${physical}" of constraint "${o.name}" is dropped earlier in this migration`,
+      );
+    }
+    return column;
+  });
+  const names = columns.map((c) => c.name);
+  for (const field of ['up', 'down'] as const) {
+    for (const [name, expression] of Object.entries(o[field])) {
+      if (!names.includes(name)) {
+        throw new InputError(
+          `${where}.${field}.${name}: column "${name}" is not one of the columns of constraint "${o.name}" (${names.join(', ')})`,
+        );
+      }
+      // Dropping a constraint changes no value: the new version reads the column as it is.
+      if (field === 'up' && !isColumnItself(expression, name)) {
+        throw new InputError(
+          `${where}.up.${name}: tidal drops constraint "${o.name}" in place, so up must be the column itself ("${name}"); change values with alter_column`,
+        );
+      }
+    }
+  }
+  const row = {
+    alias: table.name,
+    columns: table.columns.map((c) => ({ name: c.name, type: c.type })),
+  };
+  for (const [name, down] of Object.entries(o.down)) {
+    await checkExpressionOver(ctx, down, row, `down.${name}`);
+  }
+  if (constraint.type === 'u') await refuseReferencedUnique(ctx, table, o.name);
+
+  const t = qualifiedTable(schema, table.physical);
+  const ref: TableRef = { schema, name: table.physical };
+  const steps = emptySteps();
+  steps.start.push(
+    tableStep(
+      ref,
+      'AccessExclusive',
+      `ALTER TABLE ${t} DROP CONSTRAINT ${ident(o.name)}`,
+      `drop constraint "${o.name}" of "${table.name}"; instant, no data changes`,
+    ),
+  );
+
+  const exists = `EXISTS (SELECT 1 FROM pg_catalog.pg_constraint WHERE conrelid = pg_catalog.to_regclass(${literal(t)}) AND conname = ${literal(o.name)})`;
+  const repairs = columns.flatMap((c) => {
+    const down = o.down[c.name];
+    if (down === undefined || isColumnItself(down, c.name)) return [];
+    return [
+      `${ident(c.physical)} = ${expressionOverRow(down, '_tidal_row', table.columns, table.name)}`,
+    ];
+  });
+  if (repairs.length > 0) {
+    const breaks = breaksConstraint(constraint, t);
+    steps.rollback.push(
+      tableStep(
+        ref,
+        'RowExclusive',
+        doBlock(
+          `IF NOT ${exists} THEN UPDATE ${t} AS _tidal_row SET ${repairs.join(', ')} WHERE ${breaks}; END IF;`,
+        ),
+        `give rows that break "${o.name}" their values from down`,
+        { effect: 'scan' },
+      ),
+    );
+  }
+  const index = model.catalog.tables
+    .get(table.physical)
+    ?.indexes.find((i) => i.name === constraint.name);
+  steps.rollback.push(...restoreConstraint(constraint, index, o.name, t, ref, exists));
+
+  table.constraintNames.delete(o.name);
+  if (constraint.type === 'u') model.removeRelationName(o.name);
+  model.touch(table);
+  return steps;
+}
+
+/** Whether `expression` is just the column `name`, bare or quoted. */
+function isColumnItself(expression: string, name: string): boolean {
+  const e = expression.trim();
+  return e === ident(name) || (e === name && /^[a-z_][a-z0-9_$]*$/.test(name));
+}
+
+/** A condition over `_tidal_row` (a row of table `t`) that holds where the row breaks `c`. */
+function breaksConstraint(c: ConstraintInfo, t: string): string {
+  const mine = (alias: string) => c.columns.map((k) => `${alias}.${ident(k)}`).join(', ');
+  if (c.type === 'c') {
+    const expression = c.definition
+      .replace(/^CHECK\s*/, '')
+      .replace(/\s+NOT VALID$/, '')
+      .replace(/\s+NO INHERIT$/, '');
+    // A check holds unless it is false: NULL passes.
+    return `NOT coalesce(${parenthesize(expression)}, true)`;
+  }
+  if (c.type === 'f' && c.referencedTable) {
+    const target = qualifiedTable(c.referencedTable.schema, c.referencedTable.name);
+    const theirs = c.referencedColumns.map((k) => `_tidal_ref.${ident(k)}`).join(', ');
+    const present = c.columns.map((k) => `_tidal_row.${ident(k)} IS NOT NULL`).join(' AND ');
+    return `${present} AND NOT EXISTS (SELECT 1 FROM ${target} AS _tidal_ref WHERE (${theirs}) = (${mine('_tidal_row')}))`;
+  }
+  // Unique: every row but the first of each group of equal values.
+  return `EXISTS (SELECT 1 FROM ${t} AS _tidal_other WHERE (${mine('_tidal_other')}) = (${mine('_tidal_row')}) AND _tidal_other.ctid < _tidal_row.ctid)`;
+}
+
+/** Steps that add the constraint back as it was, each a no-op where it already exists. */
+function restoreConstraint(
+  c: ConstraintInfo,
+  index: IndexInfo | undefined,
+  name: string,
+  t: string,
+  ref: TableRef,
+  exists: string,
+): Step[] {
+  if (c.type === 'u' && index) {
+    const using = index.definition.slice(index.definition.indexOf(' USING ') + 1);
+    const deferrable = /\bDEFERRABLE\b/.test(c.definition)
+      ? ` DEFERRABLE${/INITIALLY DEFERRED/.test(c.definition) ? ' INITIALLY DEFERRED' : ''}`
+      : '';
+    const indexRef = { schema: ref.schema, name };
+    return [
+      tableStep(
+        ref,
+        'ShareUpdateExclusive',
+        `CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS ${ident(name)} ON ${t} ${using}`,
+        `rebuild the unique index of "${name}" without blocking writes`,
+        { transactional: false, effect: 'scan', invalidIndex: indexRef },
+      ),
+      tableStep(
+        ref,
+        'AccessExclusive',
+        doBlock(
+          `IF NOT ${exists} THEN ALTER TABLE ${t} ADD CONSTRAINT ${ident(name)} UNIQUE USING INDEX ${ident(name)}${deferrable}; END IF;`,
+        ),
+        `turn the index back into unique constraint "${name}"`,
+      ),
+    ];
+  }
+  const definition = c.definition.replace(/\s+NOT VALID$/, '');
+  const steps = [
+    tableStep(
+      ref,
+      c.type === 'f' ? 'ShareRowExclusive' : 'AccessExclusive',
+      doBlock(
+        `IF NOT ${exists} THEN ALTER TABLE ${t} ADD CONSTRAINT ${ident(name)} ${definition} NOT VALID; END IF;`,
+      ),
+      `add constraint "${name}" back for new rows`,
+      c.type === 'f' && c.referencedTable
+        ? { alsoLocks: [{ table: c.referencedTable, lock: 'ShareRowExclusive' }] }
+        : {},
+    ),
+  ];
+  // One that was NOT VALID before comes back NOT VALID.
+  if (c.validated) {
+    steps.push(
+      tableStep(
+        ref,
+        'ShareUpdateExclusive',
+        `ALTER TABLE ${t} VALIDATE CONSTRAINT ${ident(name)}`,
+        `check every row keeps "${name}" again`,
+        { effect: 'scan' },
+      ),
+    );
+  }
+  return steps;
+}
+
+/** A unique constraint a foreign key references cannot be dropped without dropping the key. */
+async function refuseReferencedUnique(
+  ctx: PlanContext,
+  table: PlannedTable,
+  name: string,
+): Promise<void> {
+  if (ctx.afterRawSql) return;
+  const { rows } = await ctx.db.query<{ fk: string; on: string }>(
+    `SELECT fk.conname AS fk, fk.conrelid::regclass::text AS on
+       FROM pg_catalog.pg_constraint u
+       JOIN pg_catalog.pg_constraint fk ON fk.contype = 'f' AND fk.conindid = u.conindid
+      WHERE u.conrelid = pg_catalog.to_regclass($1) AND u.conname = $2`,
+    [qualifiedTable(ctx.schema, table.physical), name],
+  );
+  const [first] = rows;
+  if (first) {
+    throw new InputError(
+      `${ctx.where}.name: foreign key "${first.fk}" on ${first.on} references unique constraint "${name}"; drop that foreign key first`,
+    );
+  }
+}
