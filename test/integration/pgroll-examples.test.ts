@@ -10,6 +10,7 @@ import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { InputError } from '../../src/errors.js';
 import { type LoadedMigration, loadMigrationFile } from '../../src/migration/load.js';
 import type { Queryable } from '../../src/pg/queryable.js';
 import { ident } from '../../src/pg/quote.js';
@@ -69,6 +70,18 @@ describe('pgroll examples: plain chain', () => {
       versionSchema: 'public_with_version_schema',
     });
   }, 180_000);
+
+  it('refuses 35 before anything runs, naming its down', async () => {
+    const [refused] = examples.filter((m) => REFUSED.includes(basename(m.file)));
+    if (!refused) throw new Error('example 35 is missing');
+    const before = await snapshotCatalog(db.pool);
+    const error = await withTidal(db.url, (t) => t.start(refused)).catch((e: Error) => e);
+    expect(error).toBeInstanceOf(InputError);
+    expect((error as Error).message).toMatch(
+      /35_alter_column_multiple\.yaml: operations\[0\]\.alter_column\.down: .*event_name/,
+    );
+    expect(await snapshotCatalog(db.pool)).toEqual(before);
+  });
 
   it('leaves the schema the chain describes', async () => {
     expect(
