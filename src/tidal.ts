@@ -2,7 +2,12 @@ import type pg from 'pg';
 import { type BackfillProgress, runBackfill } from './backfill/run.js';
 import { readSchema, serverMajor } from './catalog/read.js';
 import type { VersionOverlay } from './engine/model.js';
-import { type MigrationPlan, planMigration, plannedVersionSteps } from './engine/plan.js';
+import {
+  type MigrationPlan,
+  type OperationPath,
+  planMigration,
+  plannedVersionSteps,
+} from './engine/plan.js';
 import { versionSchemaSteps, viewsFromCatalog } from './engine/versions.js';
 import { InputError, LockTimeoutError, messageOf, OperationError } from './errors.js';
 import { DEFAULT_LOCK_POLICY, type StepEvent, StepRunner } from './executor/run.js';
@@ -39,7 +44,8 @@ export type TidalEvent =
   | StepEvent
   | { type: 'phase'; migration: string; phase: string }
   | ({ type: 'backfill' } & BackfillProgress)
-  | { type: 'notice'; message: string };
+  | { type: 'notice'; message: string }
+  | ({ type: 'path'; migration: string } & OperationPath);
 
 export interface MigrationStatus {
   schema: string;
@@ -360,6 +366,7 @@ export class Tidal {
     const { plan, name } = record;
     const store = this.store;
     const progress: Progress = { ...record.progress };
+    for (const path of plan.paths ?? []) this.emit({ type: 'path', migration: name, ...path });
     this.emit({ type: 'phase', migration: name, phase: 'expand' });
     await this.runSteps(name, plan.start, 'start', progress);
     if (!progress.versionSchema) {

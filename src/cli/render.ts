@@ -54,6 +54,10 @@ export function eventRenderer(output: Output): (event: TidalEvent) => void {
         endProgressLine();
         process.stderr.write(`${event.message}\n`);
         break;
+      case 'path':
+        endProgressLine();
+        process.stderr.write(`${event.migration}: ${event.operation}: ${event.path}\n`);
+        break;
       case 'step-start':
         if (output.verbose) {
           endProgressLine();

@@ -33,6 +33,14 @@ export interface MigrationPlan {
   rollback: Step[];
   /** How the new version maps onto the physical tables; views are built from it at start. */
   overlay: VersionOverlay;
+  /** Operations that chose how to make their change, and the choice. */
+  paths?: OperationPath[];
+}
+
+export interface OperationPath {
+  /** `operations[2].alter_column`. */
+  operation: string;
+  path: string;
 }
 
 export interface PlanOptions {
@@ -77,6 +85,7 @@ export async function planMigration(
   const afterBackfill: Step[] = [];
   const complete: CompleteStep[] = [];
   const undo: Step[][] = [];
+  const paths: OperationPath[] = [];
   let afterRawSql = false;
   for (const [index, operation] of migration.operations.entries()) {
     const where = `${file}: operations[${index}].${operation.kind}`;
@@ -93,6 +102,8 @@ export async function planMigration(
     afterBackfill.push(...steps.afterBackfill);
     complete.push(...steps.complete);
     undo.push(steps.rollback);
+    if (steps.path)
+      paths.push({ operation: `operations[${index}].${operation.kind}`, path: steps.path });
     if (operation.kind === 'sql' && !operation.options.onComplete) afterRawSql = true;
   }
 
@@ -163,6 +174,7 @@ export async function planMigration(
       ...dropMarkSteps,
     ],
     overlay: model.overlay(),
+    paths,
   };
   return { plan, model, serverMajor: major };
 }

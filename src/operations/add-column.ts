@@ -215,8 +215,10 @@ export const addColumn: OperationModule<AddColumn> = {
       model.syncFor(table.physical).up.push({ column: physical, expression: o.up });
     if (fillExisting) {
       const expression = o.up ?? c.default;
-      if (expression !== undefined)
+      if (expression !== undefined) {
         model.backfillFor(table, `${where}`).set.push({ column: physical, expression });
+        steps.path = `new column filled for existing rows by the backfill of "${table.name}"`;
+      }
     }
 
     // First, so what complete creates next carries the final name (PostgreSQL 18 names a NOT

@@ -7,6 +7,7 @@ import { InputError } from '../errors.js';
 import { type Step, type TableRef, tableStep } from '../executor/step.js';
 import type { AlterColumn } from '../migration/schema.js';
 import { ident } from '../pg/quote.js';
+import { currentConstraintName } from './rename-constraint.js';
 import { checkClause, commentOnColumn, qualifiedTable, referencesClause } from './sql.js';
 import { CompleteStage, type OperationSteps, type PlanContext } from './types.js';
 
@@ -146,29 +147,32 @@ export async function planCopyColumn(
   for (const c of info?.constraints ?? []) {
     if (!c.columns.includes(oldName) || c.type === 'n') continue;
     if (c.columns.length > 1 && !rebuildsShared) continue;
-    const temporary = prefixedName('_tidal_', c.name);
+    // By its name as of this operation: an earlier one may have renamed or dropped it.
+    const name = currentConstraintName(model, table, c.name);
+    if (!table.constraintNames.has(name)) continue;
+    const temporary = prefixedName('_tidal_', name);
     if (c.type === 'c') {
       const expression = await renameGroup(checkExpressionOf(c));
       steps.afterSync.push(
         step(
           'AccessExclusive',
           `ALTER TABLE ${t} ADD CONSTRAINT ${ident(temporary)} CHECK ${parenthesize(expression)} NOT VALID`,
-          `rebuild check "${c.name}" on the new column`,
+          `rebuild check "${name}" on the new column`,
         ),
       );
       steps.afterBackfill.push(
         step(
           'ShareUpdateExclusive',
           `ALTER TABLE ${t} VALIDATE CONSTRAINT ${ident(temporary)}`,
-          `validate the rebuilt check "${c.name}"`,
+          `validate the rebuilt check "${name}"`,
           { effect: 'scan' },
         ),
       );
       renameAtComplete.push(
         step(
           'AccessExclusive',
-          `ALTER TABLE ${t} RENAME CONSTRAINT ${ident(temporary)} TO ${ident(c.name)}`,
-          `give check "${c.name}" back its name`,
+          `ALTER TABLE ${t} RENAME CONSTRAINT ${ident(temporary)} TO ${ident(name)}`,
+          `give check "${name}" back its name`,
         ),
       );
     } else if (c.type === 'f') {
@@ -179,22 +183,22 @@ export async function planCopyColumn(
         step(
           'ShareRowExclusive',
           `ALTER TABLE ${t} ADD CONSTRAINT ${ident(temporary)} FOREIGN KEY (${c.columns.map((k) => ident(group.get(k) ?? k)).join(', ')})${target} NOT VALID`,
-          `rebuild foreign key "${c.name}" on the new column`,
+          `rebuild foreign key "${name}" on the new column`,
         ),
       );
       steps.afterBackfill.push(
         step(
           'ShareUpdateExclusive',
           `ALTER TABLE ${t} VALIDATE CONSTRAINT ${ident(temporary)}`,
-          `validate the rebuilt foreign key "${c.name}"`,
+          `validate the rebuilt foreign key "${name}"`,
           { effect: 'scan' },
         ),
       );
       renameAtComplete.push(
         step(
           'AccessExclusive',
-          `ALTER TABLE ${t} RENAME CONSTRAINT ${ident(temporary)} TO ${ident(c.name)}`,
-          `give foreign key "${c.name}" back its name`,
+          `ALTER TABLE ${t} RENAME CONSTRAINT ${ident(temporary)} TO ${ident(name)}`,
+          `give foreign key "${name}" back its name`,
         ),
       );
     } else if (c.type === 'u') {
@@ -204,8 +208,8 @@ export async function planCopyColumn(
       renameAtComplete.push(
         step(
           'AccessExclusive',
-          `ALTER TABLE ${t} ADD CONSTRAINT ${ident(c.name)} UNIQUE USING INDEX ${ident(temporary)}`,
-          `turn the rebuilt index into unique constraint "${c.name}"`,
+          `ALTER TABLE ${t} ADD CONSTRAINT ${ident(name)} UNIQUE USING INDEX ${ident(temporary)}`,
+          `turn the rebuilt index into unique constraint "${name}"`,
         ),
       );
     }

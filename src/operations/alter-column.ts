@@ -1,7 +1,7 @@
 import { checkExpressionOver, defaultIsVolatile } from '../engine/checks.js';
 import { expressionOverRow, parenthesize } from '../engine/expressions.js';
 import type { PlannedColumn, PlannedTable } from '../engine/model.js';
-import { notNullCheckName } from '../engine/names.js';
+import { newColumnName, notNullCheckName } from '../engine/names.js';
 import { InputError } from '../errors.js';
 import { type Step, type TableRef, tableStep } from '../executor/step.js';
 import type { AlterColumn } from '../migration/schema.js';
@@ -33,8 +33,10 @@ export const alterColumn: OperationModule<AlterColumn> = {
     const steps = emptySteps();
     if (needsCopyColumn(o, column)) {
       await planCopyColumn(o, ctx, table, column, steps);
+      steps.path = `copy column "${newColumnName(column.name)}" filled by up, through the dual-write trigger and the backfill of "${table.name}"`;
       return steps;
     }
+    steps.path = 'catalog only: no copy column, no backfill, no rewrite';
     const t = qualifiedTable(schema, table.physical);
     const ref = { schema, name: table.physical };
     // At complete, earlier operations' renames have run: the column has its name as of now.

@@ -1,7 +1,7 @@
 import { checkExpressionOver } from '../engine/checks.js';
 import { parenthesize, renameColumnInExpression } from '../engine/expressions.js';
 import type { PlannedTable } from '../engine/model.js';
-import { prefixedName } from '../engine/names.js';
+import { newColumnName, prefixedName } from '../engine/names.js';
 import { InputError } from '../errors.js';
 import { type Step, tableStep } from '../executor/step.js';
 import type { CreateConstraint, TableConstraint } from '../migration/schema.js';
@@ -44,8 +44,13 @@ export const createConstraint: OperationModule<CreateConstraint> = {
       throw new InputError(`${where}.type: table "${table.name}" already has a primary key`);
     }
     const steps = emptySteps();
-    if (table.created) addToNewTable(o, ctx, table, steps);
-    else await buildOverCopies(o, ctx, table, columns, steps);
+    if (table.created) {
+      addToNewTable(o, ctx, table, steps);
+      steps.path = 'added directly: the table is new';
+    } else {
+      await buildOverCopies(o, ctx, table, columns, steps);
+      steps.path = `copy columns ${columns.map((c) => `"${newColumnName(c)}"`).join(', ')} filled by up, through the dual-write trigger and the backfill of "${table.name}"; the constraint is built over them`;
+    }
     table.constraintNames.add(o.name);
     if (indexBacked) model.addRelationName(o.name);
     if (o.type === 'primary_key')

@@ -91,7 +91,7 @@ async function planDrop(
     const column = table.columns.find((c) => c.physical === physical);
     if (!column) {
       throw new InputError(
-        `${where}.name: column "${physical}" of constraint "${o.name}" is dropped earlier in this migration`,
+        `${where}.name: column "${physical}" of constraint "${o.name}" is changed or dropped by an earlier operation of this migration; drop the constraint first`,
       );
     }
     return column;
@@ -160,6 +160,7 @@ async function planDrop(
     ?.indexes.find((i) => i.name === constraint.name);
   steps.rollback.push(...restoreConstraint(constraint, index, o.name, t, ref, exists));
 
+  steps.path = 'catalog only: dropped in place, no copy column, no backfill';
   table.constraintNames.delete(o.name);
   if (constraint.type === 'u') model.removeRelationName(o.name);
   model.touch(table);

@@ -32,6 +32,9 @@ export interface OperationSteps {
   complete: CompleteStep[];
   /** Undo: run by `rollback`, operations in reverse order. */
   rollback: Step[];
+  /** How the change is made, in words, where the operation has a choice: catalog only, or a
+   *  copy column and a backfill. Shown by start and plan. */
+  path?: string;
 }
 
 export function emptySteps(): OperationSteps {

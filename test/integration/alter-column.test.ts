@@ -177,4 +177,65 @@ operations:
       await db.dispose();
     }
   });
+
+  it('plan says which path each change takes, and a table is backfilled once', async () => {
+    const db = await createTestDatabase();
+    try {
+      for (const sql of setup) await db.query(sql);
+      await db.query('ALTER TABLE events ADD CONSTRAINT kind_known CHECK (kind IS NOT NULL)');
+      const loaded = await migrationFromYaml(
+        'm1',
+        `
+operations:
+  - alter_column: {table: events, column: name, comment: the name}
+  - drop_constraint: {table: events, name: kind_known, up: kind, down: kind}
+  - alter_column: {table: events, column: kind, nullable: false, up: "coalesce(kind, 'none')"}
+  - alter_column: {table: events, column: name, unique: {name: name_unique}, up: "name || id"}
+  - rename_column: {table: events, from: id, to: event_id}
+`,
+      );
+      const { plan } = await withTidal(db.url, (t) => t.plan(loaded));
+      expect(plan.paths).toEqual([
+        {
+          operation: 'operations[0].alter_column',
+          path: 'catalog only: no copy column, no backfill, no rewrite',
+        },
+        {
+          operation: 'operations[1].drop_constraint',
+          path: 'catalog only: dropped in place, no copy column, no backfill',
+        },
+        {
+          operation: 'operations[2].alter_column',
+          path: 'copy column "_tidal_new_kind" filled by up, through the dual-write trigger and the backfill of "events"',
+        },
+        {
+          operation: 'operations[3].alter_column',
+          path: 'copy column "_tidal_new_name" filled by up, through the dual-write trigger and the backfill of "events"',
+        },
+      ]);
+      // Both copies are filled by one pass over the table, and the dropped check is not
+      // rebuilt on the copy of its column.
+      expect(plan.backfills.map((b) => [b.table, b.set.map((s) => s.column)])).toEqual([
+        ['events', ['_tidal_new_kind', '_tidal_new_name']],
+      ]);
+      expect(plan.start.filter((s) => s.sql.includes('kind_known')).map((s) => s.sql)).toEqual([
+        'ALTER TABLE "public"."events" DROP CONSTRAINT "kind_known"',
+      ]);
+      // The other order is refused: the copy carries the check over.
+      const reversed = await migrationFromYaml(
+        'm2',
+        `
+operations:
+  - alter_column: {table: events, column: kind, nullable: false, up: "coalesce(kind, 'none')"}
+  - drop_constraint: {table: events, name: kind_known, up: kind, down: kind}
+`,
+      );
+      await expect(withTidal(db.url, (t) => t.plan(reversed))).rejects.toThrow(
+        /m2\.yaml: operations\[1\]\.drop_constraint\.name: column "kind" of constraint "kind_known" is changed or dropped by an earlier operation of this migration; drop the constraint first/,
+      );
+      expect(await rows(db.pool, `SELECT to_regnamespace('tidal') AS s`)).toEqual([{ s: null }]);
+    } finally {
+      await db.dispose();
+    }
+  });
 });

@@ -138,6 +138,10 @@ describe('tidal CLI', () => {
     expectOk(result);
     expect(result.stdout).toContain(START);
     expect(result.stdout).toContain(VERSION_SCHEMA);
+    // How the change is made, before the phases run.
+    expect(result.stderr).toContain(
+      `${START}: operations[0].add_column: new column filled for existing rows by the backfill of "people"\n${START}: expand`,
+    );
     // The old shape is untouched under its final names; the new column is temporary.
     expect(await columnsOf('public', 'people')).not.toContain('email');
     expect(await columnsOf(VERSION_SCHEMA, 'people')).toEqual(['id', 'name', 'email']);
