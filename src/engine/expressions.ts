@@ -49,6 +49,16 @@ async function columnTokens(
   });
 }
 
+/** Whether an expression is just the column `column`, bare or quoted (an identity `up`). */
+export async function isColumnItself(expression: string, column: string): Promise<boolean> {
+  await initSqlParser();
+  const tokens = scanSync(expression).tokens;
+  const [only] = tokens;
+  return (
+    tokens.length === 1 && only?.tokenName === 'IDENT' && identifierValue(only.text) === column
+  );
+}
+
 /** An expression from a migration file, ready to embed in a statement: in parentheses, with the
  *  closing one on its own line so a trailing `-- comment` cannot swallow what follows. */
 export function parenthesize(expression: string): string {

@@ -1,4 +1,4 @@
-import { checkExpressionOver, defaultIsVolatile } from '../engine/checks.js';
+import { checkExpressionOver, defaultIsVolatile, storedType } from '../engine/checks.js';
 import { expressionOverRow, parenthesize } from '../engine/expressions.js';
 import type { PlannedColumn, PlannedTable } from '../engine/model.js';
 import { newColumnName, notNullCheckName } from '../engine/names.js';
@@ -7,6 +7,7 @@ import { type Step, type TableRef, tableStep } from '../executor/step.js';
 import type { AlterColumn } from '../migration/schema.js';
 import { ident } from '../pg/quote.js';
 import { needsCopyColumn, planCopyColumn } from './alter-column-copy.js';
+import { changesTypeInPlace, changeTypeAtComplete } from './alter-column-type.js';
 import { renameInVersion } from './rename-column.js';
 import { commentOnColumn, qualifiedTable } from './sql.js';
 import { CompleteStage, emptySteps, type OperationModule } from './types.js';
@@ -19,6 +20,7 @@ import { CompleteStage, emptySteps, type OperationModule } from './types.js';
  * - `nullable: true`: NOT NULL is dropped at start (instant). Rollback gives rows the new version
  *   wrote with NULL their value from `down`, then restores NOT NULL through a validated check.
  * - `name`: as rename_column.
+ * - `type`, where PostgreSQL changes it without a rewrite: at complete (alter-column-type.ts).
  */
 export const alterColumn: OperationModule<AlterColumn> = {
   async plan(o, ctx) {
@@ -31,12 +33,19 @@ export const alterColumn: OperationModule<AlterColumn> = {
       );
     }
     const steps = emptySteps();
-    if (needsCopyColumn(o, column)) {
+    const typeInPlace = await changesTypeInPlace(o, ctx, table, column);
+    if (!typeInPlace && needsCopyColumn(o, column)) {
       await planCopyColumn(o, ctx, table, column, steps);
       steps.path = `copy column "${newColumnName(column.name)}" filled by up, through the dual-write trigger and the backfill of "${table.name}"`;
       return steps;
     }
     steps.path = 'catalog only: no copy column, no backfill, no rewrite';
+    if (typeInPlace && o.type !== undefined) {
+      const type = storedType(o.type);
+      steps.complete.push(changeTypeAtComplete(ctx, table, column, type));
+      column.type = type;
+      steps.path = `catalog only: PostgreSQL changes the type to ${type} without a rewrite; at complete, so both versions keep the old type until then`;
+    }
     const t = qualifiedTable(schema, table.physical);
     const ref = { schema, name: table.physical };
     // At complete, earlier operations' renames have run: the column has its name as of now.

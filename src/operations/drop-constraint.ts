@@ -1,6 +1,6 @@
 import type { ConstraintInfo, IndexInfo } from '../catalog/types.js';
 import { checkExpressionOver } from '../engine/checks.js';
-import { expressionOverRow, parenthesize } from '../engine/expressions.js';
+import { expressionOverRow, isColumnItself, parenthesize } from '../engine/expressions.js';
 import type { PlannedTable } from '../engine/model.js';
 import { InputError } from '../errors.js';
 import { type Step, type TableRef, tableStep } from '../executor/step.js';
@@ -105,7 +105,7 @@ async function planDrop(
         );
       }
       // Dropping a constraint changes no value: the new version reads the column as it is.
-      if (field === 'up' && !isColumnItself(expression, name)) {
+      if (field === 'up' && !(await isColumnItself(expression, name))) {
         throw new InputError(
           `${where}.up.${name}: tidal drops constraint "${o.name}" in place, so up must be the column itself ("${name}"); change values with alter_column`,
         );
@@ -134,13 +134,14 @@ async function planDrop(
   );
 
   const exists = `EXISTS (SELECT 1 FROM pg_catalog.pg_constraint WHERE conrelid = pg_catalog.to_regclass(${literal(t)}) AND conname = ${literal(o.name)})`;
-  const repairs = columns.flatMap((c) => {
+  const repairs: string[] = [];
+  for (const c of columns) {
     const down = o.down[c.name];
-    if (down === undefined || isColumnItself(down, c.name)) return [];
-    return [
+    if (down === undefined || (await isColumnItself(down, c.name))) continue;
+    repairs.push(
       `${ident(c.physical)} = ${expressionOverRow(down, '_tidal_row', table.columns, table.name)}`,
-    ];
-  });
+    );
+  }
   if (repairs.length > 0) {
     const breaks = breaksConstraint(constraint, t);
     steps.rollback.push(
@@ -165,12 +166,6 @@ async function planDrop(
   if (constraint.type === 'u') model.removeRelationName(o.name);
   model.touch(table);
   return steps;
-}
-
-/** Whether `expression` is just the column `name`, bare or quoted. */
-function isColumnItself(expression: string, name: string): boolean {
-  const e = expression.trim();
-  return e === ident(name) || (e === name && /^[a-z_][a-z0-9_$]*$/.test(name));
 }
 
 /** A condition over `_tidal_row` (a row of table `t`) that holds where the row breaks `c`. */

@@ -122,8 +122,8 @@ export function commentOnTable(schema: string, table: string, comment: string | 
 
 /** `DO` with a dollar-quote tag that does not occur in the body: for steps that must be safe to
  *  run again, or to run after a start that stopped before the step they undo. */
-export function doBlock(body: string): string {
+export function doBlock(body: string, declare = ''): string {
   let tag = '$tidal$';
-  for (let i = 0; body.includes(tag); i++) tag = `$tidal${i}$`;
-  return `DO ${tag} BEGIN ${body} END ${tag}`;
+  for (let i = 0; body.includes(tag) || declare.includes(tag); i++) tag = `$tidal${i}$`;
+  return `DO ${tag} ${declare ? `DECLARE ${declare} ` : ''}BEGIN ${body} END ${tag}`;
 }

@@ -1,6 +1,7 @@
 /** alter_column changes that touch only the catalog: no copy column, no backfill, no rewrite. */
 import { describe, expect, it } from 'vitest';
 import { InputError } from '../../src/errors.js';
+import type { Queryable } from '../../src/pg/queryable.js';
 import { rows, runCycle, type Versions } from '../helpers/cycle.js';
 import { createTestDatabase } from '../helpers/db.js';
 import { migrationFromYaml, withTidal } from '../helpers/tidal.js';
@@ -151,6 +152,96 @@ operations:
         ).toEqual([{ name: 'placeholder 501' }, { name: null }]);
       },
     });
+  });
+
+  it('widens a type in the catalog only, at complete: no copy, no rewrite, views kept', async () => {
+    const files = (db: Queryable) =>
+      rows(
+        db,
+        `SELECT relname AS name, relfilenode::int AS node FROM pg_class
+          WHERE relname IN ('events', 'events_name_idx') ORDER BY 1`,
+      );
+    let before: unknown;
+    await runCycle({
+      setup: [
+        "CREATE TABLE events (id int PRIMARY KEY, name varchar(10) NOT NULL DEFAULT 'unnamed')",
+        'CREATE INDEX events_name_idx ON events (name)',
+        "INSERT INTO events SELECT g, 'event ' || g FROM generate_series(1, 20) g",
+      ],
+      migration: `
+operations:
+  - alter_column: {table: events, column: name, type: varchar(40), comment: the name}
+`,
+      async whileActive({ db, old, next, pass }) {
+        before ??= await files(db.pool);
+        expect(await files(db.pool)).toEqual(before);
+        expect((await physicalShape({ db }))[0]?.columns).toEqual(['id', 'name']);
+        // Until complete both versions keep the old type.
+        for (const version of [old, next]) {
+          await expect(
+            version.query(`INSERT INTO events VALUES ($1, repeat('x', 20))`, [100 + pass]),
+          ).rejects.toThrow(/character varying\(10\)/);
+        }
+        await next.query(`INSERT INTO events (id) VALUES ($1)`, [100 + pass]);
+        await db.query(`GRANT SELECT ON public_m1.events TO PUBLIC`);
+      },
+      async afterComplete(db) {
+        expect(await files(db.pool)).toEqual(before);
+        const types = await rows(
+          db.pool,
+          `SELECT attrelid::regclass::text AS rel, format_type(atttypid, atttypmod) AS type,
+                  col_description(attrelid, attnum) AS comment
+             FROM pg_attribute WHERE attname = 'name'
+              AND attrelid IN ('public.events'::regclass, 'public_m1.events'::regclass) ORDER BY 1`,
+        );
+        expect(types).toEqual([
+          { rel: 'events', type: 'character varying(40)', comment: 'the name' },
+          { rel: 'public_m1.events', type: 'character varying(40)', comment: 'the name' },
+        ]);
+        // The view was made again as it was: comment (above), default and grant.
+        await db.query(`INSERT INTO public_m1.events (id) VALUES (300)`);
+        expect(
+          await rows(db.pool, `SELECT name FROM events WHERE id IN (102, 300) ORDER BY id`),
+        ).toEqual([{ name: 'unnamed' }, { name: 'unnamed' }]);
+        await db.query(`INSERT INTO public_m1.events VALUES (301, repeat('x', 40))`);
+        expect(
+          await rows(
+            db.pool,
+            `SELECT has_table_privilege('public', 'public_m1.events', 'SELECT') AS granted`,
+          ),
+        ).toEqual([{ granted: true }]);
+      },
+    });
+  });
+
+  it('takes the copy path for a type change PostgreSQL would rewrite or scan for', async () => {
+    const db = await createTestDatabase();
+    try {
+      await db.query(`CREATE TABLE events (id int PRIMARY KEY, name varchar(10), code varchar(10)
+                        CHECK (length(code) > 1), note text)`);
+      const loaded = await migrationFromYaml(
+        'm1',
+        `
+operations:
+  - alter_column: {table: events, column: name, type: varchar(5), up: "left(name, 5)"}
+  - alter_column: {table: events, column: code, type: text}
+  - alter_column: {table: events, column: note, type: varchar(100)}
+  - alter_column: {table: events, column: id, type: int}
+`,
+      );
+      const { plan } = await withTidal(db.url, (t) => t.plan(loaded));
+      expect(plan.paths?.map((p) => p.path.split(':')[0])).toEqual([
+        // Narrowing rewrites; a check over the column is checked again by a scan.
+        'copy column "_tidal_new_name" filled by up, through the dual-write trigger and the backfill of "events"',
+        'copy column "_tidal_new_code" filled by up, through the dual-write trigger and the backfill of "events"',
+        // text to varchar(100) checks every value.
+        'copy column "_tidal_new_note" filled by up, through the dual-write trigger and the backfill of "events"',
+        // The same type: nothing to do.
+        'catalog only',
+      ]);
+    } finally {
+      await db.dispose();
+    }
   });
 
   it('refuses, before anything runs, a change it cannot carry over yet', async () => {

@@ -1,0 +1,145 @@
+import { storedType } from '../engine/checks.js';
+import { isColumnItself } from '../engine/expressions.js';
+import type { PlannedColumn, PlannedTable } from '../engine/model.js';
+import { tableStep } from '../executor/step.js';
+import type { AlterColumn } from '../migration/schema.js';
+import { ident, literal } from '../pg/quote.js';
+import { needsCopyColumn } from './alter-column-copy.js';
+import { doBlock, qualifiedTable } from './sql.js';
+import { CompleteStage, type CompleteStep, type PlanContext } from './types.js';
+
+/**
+ * alter_column `type` without a copy column, where PostgreSQL itself changes the type in the
+ * catalog only (varchar(n) to varchar(m > n) or text, numeric(p, s) to numeric(q > p, s), ...).
+ *
+ * Whether it does is asked of the database, not guessed: in a transaction that is rolled back, a
+ * temporary copy of the table's definition (`LIKE ... INCLUDING ALL`: constraints, indexes,
+ * defaults, generated columns) gets the change, and it counts as catalog-only when neither the
+ * table nor any index got a new file and no scan ran (re-checking a constraint scans).
+ *
+ * The type changes at complete: narrowing it back on rollback would rewrite the table under an
+ * exclusive lock, so until complete both versions keep the old type (the new version can write
+ * the wider values once complete has run), and rollback has nothing to undo.
+ */
+export async function changesTypeInPlace(
+  o: AlterColumn,
+  ctx: PlanContext,
+  table: PlannedTable,
+  column: PlannedColumn,
+): Promise<boolean> {
+  if (o.type === undefined || ctx.afterRawSql || table.created || column.added) return false;
+  // Anything else that needs new data takes the copy path, type and all.
+  if (needsCopyColumn({ ...o, type: undefined }, column)) return false;
+  // An `up` or `down` that computes something means new values.
+  if (o.up !== undefined && !(await isColumnItself(o.up, column.name))) return false;
+  if (o.down !== undefined && !(await isColumnItself(o.down, o.name ?? column.name))) return false;
+  // A foreign key on either side is re-checked (or refused) by PostgreSQL on a type change.
+  const info = ctx.model.catalog.tables.get(table.physical);
+  if (info?.constraints.some((c) => c.type === 'f' && c.columns.includes(column.physical)))
+    return false;
+  for (const other of ctx.model.catalog.tables.values()) {
+    for (const c of other.constraints) {
+      if (c.type !== 'f' || c.referencedTable?.name !== table.physical) continue;
+      if (c.referencedTable.schema === ctx.schema && c.referencedColumns.includes(column.physical))
+        return false;
+    }
+  }
+  return probeInPlace(ctx, table.physical, column.physical, storedType(o.type));
+}
+
+/** Applies the change to an empty temporary copy of the table and watches what PostgreSQL did. */
+async function probeInPlace(
+  ctx: PlanContext,
+  table: string,
+  column: string,
+  type: string,
+): Promise<boolean> {
+  const { db, schema } = ctx;
+  const probe = '_tidal_type_probe';
+  const files = `SELECT c.relname, c.relfilenode FROM pg_catalog.pg_class c
+     WHERE c.oid = ${literal(probe)}::regclass
+        OR c.oid IN (SELECT indexrelid FROM pg_catalog.pg_index WHERE indrelid = ${literal(probe)}::regclass)
+     ORDER BY 1`;
+  const scans = `SELECT seq_scan FROM pg_catalog.pg_stat_xact_user_tables WHERE relid = ${literal(probe)}::regclass`;
+  await db.query('BEGIN');
+  try {
+    await db.query(`SET LOCAL search_path = ${ident(schema)}, pg_catalog`);
+    await db.query(
+      `CREATE TEMPORARY TABLE ${ident(probe)} (LIKE ${qualifiedTable(schema, table)} INCLUDING ALL) ON COMMIT DROP`,
+    );
+    const before = JSON.stringify([(await db.query(files)).rows, (await db.query(scans)).rows]);
+    await db.query(`ALTER TABLE ${ident(probe)} ALTER COLUMN ${ident(column)} TYPE ${type}`);
+    const after = JSON.stringify([(await db.query(files)).rows, (await db.query(scans)).rows]);
+    return before === after;
+  } catch {
+    // Refused or not expressible without USING: the copy path decides, and explains.
+    return false;
+  } finally {
+    await db.query('ROLLBACK').catch(() => {});
+  }
+}
+
+/**
+ * The complete step: the new version's views select the column, and PostgreSQL refuses to change
+ * the type of a column a view uses, so in one statement (one transaction: no moment without
+ * them) the views that use it are saved, dropped, the type changed, and the views made again as
+ * they were, with their options, column defaults, comments and grants.
+ */
+export function changeTypeAtComplete(
+  ctx: PlanContext,
+  table: PlannedTable,
+  column: PlannedColumn,
+  type: string,
+): CompleteStep {
+  const t = qualifiedTable(ctx.schema, table.physical);
+  // At complete, earlier operations' renames have run: the column has its name as of now.
+  const col = ident(column.name);
+  // Aliases differ from the loop's record `v`, which PL/pgSQL would read them as.
+  const views = `SELECT DISTINCT vc.oid, n.nspname, vc.relname, vc.reloptions, vc.relacl
+      FROM pg_catalog.pg_depend d
+      JOIN pg_catalog.pg_rewrite r ON r.oid = d.objid
+      JOIN pg_catalog.pg_class vc ON vc.oid = r.ev_class AND vc.relkind = 'v'
+      JOIN pg_catalog.pg_namespace n ON n.oid = vc.relnamespace
+     WHERE d.classid = 'pg_catalog.pg_rewrite'::regclass AND d.refobjid = ${literal(t)}::regclass
+       AND d.refobjsubid = (SELECT attnum FROM pg_catalog.pg_attribute
+                             WHERE attrelid = ${literal(t)}::regclass AND attname = ${literal(column.name)})`;
+  const declare = `v record; remake text[] := '{}'; statement text;`;
+  const body = `
+  FOR v IN ${views} LOOP
+    remake := remake || format('CREATE VIEW %I.%I%s AS %s', v.nspname, v.relname,
+      coalesce(' WITH (' || array_to_string(v.reloptions, ', ') || ')', ''),
+      pg_catalog.pg_get_viewdef(v.oid));
+    remake := remake || ARRAY(
+      SELECT format('ALTER VIEW %I.%I ALTER COLUMN %I SET DEFAULT %s', v.nspname, v.relname,
+                    a.attname, pg_catalog.pg_get_expr(ad.adbin, ad.adrelid))
+        FROM pg_catalog.pg_attrdef ad
+        JOIN pg_catalog.pg_attribute a ON a.attrelid = ad.adrelid AND a.attnum = ad.adnum
+       WHERE ad.adrelid = v.oid);
+    remake := remake || ARRAY(
+      SELECT format('COMMENT ON COLUMN %I.%I.%I IS %L', v.nspname, v.relname, a.attname,
+                    pg_catalog.col_description(v.oid, a.attnum))
+        FROM pg_catalog.pg_attribute a
+       WHERE a.attrelid = v.oid AND a.attnum > 0
+         AND pg_catalog.col_description(v.oid, a.attnum) IS NOT NULL);
+    remake := remake || ARRAY(
+      SELECT format('GRANT %s ON %I.%I TO %s', g.privilege_type, v.nspname, v.relname,
+                    CASE WHEN g.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(pg_catalog.pg_get_userbyid(g.grantee)) END)
+        FROM pg_catalog.aclexplode(v.relacl) g
+       WHERE g.grantee <> g.grantor);
+    EXECUTE format('DROP VIEW %I.%I', v.nspname, v.relname);
+  END LOOP;
+  ALTER TABLE ${t} ALTER COLUMN ${col} TYPE ${type};
+  FOREACH statement IN ARRAY remake LOOP
+    EXECUTE statement;
+  END LOOP;
+`;
+  return {
+    stage: CompleteStage.Columns,
+    step: tableStep(
+      { schema: ctx.schema, name: table.physical },
+      'AccessExclusive',
+      doBlock(body, declare),
+      `change the type of "${column.name}" to ${type} (catalog only: no rewrite, no scan)`,
+    ),
+  };
+}
