@@ -7,8 +7,11 @@ export const TIDAL_PREFIX = '_tidal_';
 /** Column that marks rows the backfill still has to visit; writes clear it. */
 export const NEEDS_BACKFILL_COLUMN = '_tidal_needs_backfill';
 
-/** The dual-write trigger tidal puts on each table a migration changes. */
-export const SYNC_TRIGGER = '_tidal_sync';
+/** The dual-write trigger tidal puts on each table a migration changes. PostgreSQL fires a
+ *  table's triggers in name order (byte order), and `~` sorts after letters, digits and `_`: it
+ *  fires after the application's own BEFORE triggers, so `up` and `down` see the row as they
+ *  left it. */
+export const SYNC_TRIGGER = '~tidal_sync';
 
 /** A name made of a prefix and a user's name, kept within PostgreSQL's 63-byte limit: long
  *  names are cut and made unique again with a hash, since PostgreSQL would silently truncate. */

@@ -4,7 +4,7 @@ import { type Step, tableStep } from '../executor/step.js';
 import type { Migration } from '../migration/schema.js';
 import { planOperation } from '../operations/index.js';
 import { qualifiedTable } from '../operations/sql.js';
-import { type CompleteStep, emptySteps } from '../operations/types.js';
+import { CompleteStage, type CompleteStep, emptySteps } from '../operations/types.js';
 import type { Queryable } from '../pg/queryable.js';
 import { ident, MAX_IDENTIFIER_BYTES } from '../pg/quote.js';
 import { type BackfillSpec, VersionModel, type VersionOverlay } from './model.js';
@@ -90,13 +90,18 @@ export async function planMigration(
   for (const [index, operation] of migration.operations.entries()) {
     const where = `${file}: operations[${index}].${operation.kind}`;
     const steps =
-      (await planOperation(operation, { model, schema, where, db, afterRawSql }).catch(
-        (error: unknown) => {
-          throw error instanceof InputError
-            ? error
-            : new InputError(`${where}: ${(error as Error).message}`);
-        },
-      )) ?? emptySteps();
+      (await planOperation(operation, {
+        model,
+        schema,
+        where,
+        db,
+        afterRawSql,
+        previousVersionSchema: options.previousVersionSchema,
+      }).catch((error: unknown) => {
+        throw error instanceof InputError
+          ? error
+          : new InputError(`${where}: ${(error as Error).message}`);
+      })) ?? emptySteps();
     start.push(...steps.start);
     afterSync.push(...steps.afterSync);
     afterBackfill.push(...steps.afterBackfill);
@@ -151,6 +156,8 @@ export async function planMigration(
 
   const contract = complete.map((c, order) => ({ ...c, order }));
   contract.sort((a, b) => a.stage - b.stage || a.order - b.order);
+  const relax = contract.filter((c) => c.stage === CompleteStage.Relax).map((c) => c.step);
+  const rest = contract.filter((c) => c.stage !== CompleteStage.Relax).map((c) => c.step);
   const plan: MigrationPlan = {
     migration: migration.name,
     schema,
@@ -163,9 +170,10 @@ export async function planMigration(
       ...(options.previousVersionSchema && options.previousVersionSchema !== version.schema
         ? [dropVersionSchemaStep(options.previousVersionSchema)]
         : []),
+      ...relax,
       ...syncRemove,
       ...dropMarkSteps,
-      ...contract.map((c) => c.step),
+      ...rest,
     ],
     rollback: [
       dropVersionSchemaStep(version.schema),

@@ -9,10 +9,17 @@ import type { AlterColumn } from '../migration/schema.js';
 import { ident } from '../pg/quote.js';
 import { currentConstraintName } from './rename-constraint.js';
 import { checkClause, commentOnColumn, qualifiedTable, referencesClause } from './sql.js';
-import { CompleteStage, type OperationSteps, type PlanContext } from './types.js';
+import { CompleteStage, emptySteps, type OperationSteps, type PlanContext } from './types.js';
 
 /** Columns copied together by one operation: old physical name to the copy's name. */
 export type CopyGroup = Map<string, string>;
+
+export interface CopyOptions {
+  /** The columns copied together with this one (default: just this one). */
+  group?: CopyGroup;
+  /** Constraints of the column not to rebuild on the copy: the caller builds them. */
+  skipConstraints?: ReadonlySet<string>;
+}
 
 export function copyGroup(columns: PlannedColumn[]): CopyGroup {
   return new Map(columns.map((c) => [c.physical, newColumnName(c.name)]));
@@ -45,11 +52,12 @@ export async function planCopyColumn(
   table: PlannedTable,
   column: PlannedColumn,
   steps: OperationSteps,
-  group: CopyGroup = copyGroup([column]),
+  options: CopyOptions = {},
 ): Promise<void> {
   const { model, schema, where } = ctx;
+  const group = options.group ?? copyGroup([column]);
   const info = model.catalog.tables.get(table.physical);
-  await refuseUnsupported(ctx, table, column, info, group);
+  const referencing = await refuseUnsupported(ctx, table, column, info, group);
   const newType = o.type ?? column.type;
   await checkType(ctx, newType, 'type');
   const oldName = column.physical; // the old version's name for it
@@ -149,7 +157,7 @@ export async function planCopyColumn(
     if (c.columns.length > 1 && !rebuildsShared) continue;
     // By its name as of this operation: an earlier one may have renamed or dropped it.
     const name = currentConstraintName(model, table, c.name);
-    if (!table.constraintNames.has(name)) continue;
+    if (!table.constraintNames.has(name) || options.skipConstraints?.has(name)) continue;
     const temporary = prefixedName('_tidal_', name);
     if (c.type === 'c') {
       const expression = await renameGroup(checkExpressionOf(c));
@@ -201,15 +209,17 @@ export async function planCopyColumn(
           `give foreign key "${name}" back its name`,
         ),
       );
-    } else if (c.type === 'u') {
+    } else if (c.type === 'u' || c.type === 'p') {
       const index = info?.indexes.find((i) => i.name === c.name);
       if (!index) continue;
+      const kind = c.type === 'u' ? 'UNIQUE' : 'PRIMARY KEY';
       steps.afterBackfill.push(await rebuildIndex(index, renameGroup, temporary, t, schema, ref));
+      // After SET NOT NULL above: a primary key needs it, and would scan for it otherwise.
       renameAtComplete.push(
         step(
           'AccessExclusive',
-          `ALTER TABLE ${t} ADD CONSTRAINT ${ident(name)} UNIQUE USING INDEX ${ident(temporary)}`,
-          `turn the rebuilt index into unique constraint "${name}"`,
+          `ALTER TABLE ${t} ADD CONSTRAINT ${ident(name)} ${kind} USING INDEX ${ident(temporary)}`,
+          `turn the rebuilt index into ${c.type === 'u' ? 'unique constraint' : 'primary key'} "${name}"`,
         ),
       );
     }
@@ -318,8 +328,43 @@ export async function planCopyColumn(
   model.syncFor(table.physical).down.push({ column: oldName, expression: down });
   model.backfillFor(table, where).set.push({ column: physical, expression: up });
 
+  // A serial column's sequence goes with the column it belongs to: hand it to the copy first.
+  const sequence = await ownedSequence(ctx, table, oldName);
+  const handOver = sequence
+    ? [
+        step(
+          'AccessExclusive',
+          `ALTER SEQUENCE ${sequence.name}${sequence.type !== storedType(newType) && INTEGER_TYPES.has(storedType(newType)) ? ` AS ${storedType(newType)}` : ''} OWNED BY ${t}.${col}`,
+          `hand sequence ${sequence.name} over to the new "${column.name}"`,
+        ),
+      ]
+    : [];
+  // Before the triggers go, the old column stops requiring a value (renames have not run yet).
+  const relax: Step[] = [];
+  if (!column.nullable) {
+    const pkey = info?.constraints.find((c) => c.type === 'p' && c.columns.includes(oldName));
+    if (pkey && column.default === null && column.identity === '') {
+      relax.push(
+        step(
+          'AccessExclusive',
+          `ALTER TABLE ${t} DROP CONSTRAINT ${ident(currentConstraintName(model, table, pkey.name))}`,
+          `drop the old primary key (the new column's unique index holds)`,
+        ),
+      );
+    }
+    if (!pkey || relax.length > 0) {
+      relax.push(
+        step(
+          'AccessExclusive',
+          `ALTER TABLE ${t} ALTER COLUMN ${ident(oldName)} DROP NOT NULL`,
+          `let the old "${column.name}" be NULL until it is dropped`,
+        ),
+      );
+    }
+  }
   // At complete, earlier operations' renames have run: the old column has its name as of now.
   const contract = [
+    ...handOver,
     step(
       'AccessExclusive',
       `ALTER TABLE ${t} DROP COLUMN ${ident(column.name)}`,
@@ -332,7 +377,10 @@ export async function planCopyColumn(
     ),
     ...renameAtComplete,
   ];
-  steps.complete.push(...contract.map((s) => ({ stage: CompleteStage.Columns, step: s })));
+  steps.complete.push(
+    ...relax.map((s) => ({ stage: CompleteStage.Relax, step: s })),
+    ...contract.map((s) => ({ stage: CompleteStage.Columns, step: s })),
+  );
   steps.rollback.push(
     step(
       'AccessExclusive',
@@ -341,12 +389,130 @@ export async function planCopyColumn(
     ),
   );
 
+  if (table.primaryKey.includes(oldName))
+    table.primaryKey = table.primaryKey.map((k) => (k === oldName ? physical : k));
   column.physical = physical;
   column.name = finalName;
   column.type = storedType(newType);
   column.nullable = !notNull;
   column.added = true;
   model.touch(table);
+
+  for (const fk of referencing) {
+    await carryReferencingKey(ctx, table, physical, newType, fk, steps);
+  }
+}
+
+const INTEGER_TYPES = new Set(['smallint', 'integer', 'bigint']);
+
+/** The sequence a serial column owns, if any, and its type. */
+async function ownedSequence(
+  ctx: PlanContext,
+  table: PlannedTable,
+  column: string,
+): Promise<{ name: string; type: string } | null> {
+  if (ctx.afterRawSql) return null;
+  const { rows } = await ctx.db.query<{ name: string; type: string }>(
+    `SELECT format('%I.%I', n.nspname, c.relname) AS name, format_type(s.seqtypid, NULL) AS type
+       FROM pg_catalog.pg_depend d
+       JOIN pg_catalog.pg_class c ON c.oid = d.objid AND c.relkind = 'S'
+       JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+       JOIN pg_catalog.pg_sequence s ON s.seqrelid = c.oid
+       JOIN pg_catalog.pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid
+      WHERE d.classid = 'pg_catalog.pg_class'::regclass AND d.deptype = 'a'
+        AND d.refobjid = pg_catalog.to_regclass($1) AND a.attname = $2`,
+    [qualifiedTable(ctx.schema, table.physical), column],
+  );
+  return rows[0] ?? null;
+}
+
+/**
+ * A foreign key of another table that references the copied key column: its column is copied
+ * too, to the same type (int to bigint on both sides, the classic case), and the key is built
+ * again between the two copies once the copy's unique index exists. Complete swaps the
+ * referencing column first, so the old key no longer holds the old primary key when that goes.
+ */
+async function carryReferencingKey(
+  ctx: PlanContext,
+  target: PlannedTable,
+  targetCopy: string,
+  newType: string,
+  fk: ConstraintInfo & { table: string },
+  steps: OperationSteps,
+): Promise<void> {
+  const { model, schema } = ctx;
+  const table = model.versionTables().find((t) => t.physical === fk.table);
+  const column = table?.columns.find((c) => c.physical === fk.columns[0]);
+  if (!table || !column) {
+    throw new InputError(
+      `${ctx.where}.column: foreign key "${fk.name}" of table "${fk.table}" references it, and its column is dropped by this migration; not supported by this version of tidal yet`,
+    );
+  }
+  const own = emptySteps();
+  await planCopyColumn(
+    { table: table.name, column: column.name, type: newType },
+    { ...ctx, where: `${ctx.where} (through foreign key "${fk.name}" of "${table.name}")` },
+    table,
+    column,
+    own,
+    { skipConstraints: new Set([fk.name]) },
+  );
+  const t = qualifiedTable(schema, table.physical);
+  const ref = { schema, name: table.physical };
+  const temporary = prefixedName('_tidal_', fk.name);
+  // `REFERENCES parent(id) ON DELETE ...`: the actions, after the referenced columns.
+  const actions = fk.definition
+    .replace(/^.*?\bREFERENCES\s+.+?\([^)]*\)/, '')
+    .replace(/\s*NOT VALID$/, '');
+  const alsoLocks = [
+    { table: { schema, name: target.physical }, lock: 'ShareRowExclusive' as const },
+  ];
+  steps.start.push(...own.start);
+  steps.afterSync.push(...own.afterSync);
+  steps.afterBackfill.push(
+    ...own.afterBackfill,
+    tableStep(
+      ref,
+      'ShareRowExclusive',
+      `ALTER TABLE ${t} ADD CONSTRAINT ${ident(temporary)} FOREIGN KEY (${ident(column.physical)}) REFERENCES ${qualifiedTable(schema, target.physical)} (${ident(targetCopy)})${actions} NOT VALID`,
+      `rebuild foreign key "${fk.name}" between the new columns`,
+      { alsoLocks },
+    ),
+    tableStep(
+      ref,
+      'ShareUpdateExclusive',
+      `ALTER TABLE ${t} VALIDATE CONSTRAINT ${ident(temporary)}`,
+      `validate the rebuilt foreign key "${fk.name}"`,
+      { effect: 'scan' },
+    ),
+  );
+  // The old key between the old columns goes before the triggers do: it would hold the new
+  // version's writes to the old values the triggers no longer keep (and before the old primary
+  // key, which it depends on, if that goes early).
+  steps.complete.unshift(
+    {
+      stage: CompleteStage.Relax,
+      step: tableStep(
+        ref,
+        'ShareRowExclusive',
+        `ALTER TABLE ${t} DROP CONSTRAINT ${ident(fk.name)}`,
+        `drop the old foreign key "${fk.name}" (the rebuilt one holds)`,
+        { alsoLocks },
+      ),
+    },
+    ...own.complete,
+  );
+  steps.complete.push({
+    stage: CompleteStage.Columns,
+    step: tableStep(
+      ref,
+      'AccessExclusive',
+      `ALTER TABLE ${t} RENAME CONSTRAINT ${ident(temporary)} TO ${ident(fk.name)}`,
+      `give foreign key "${fk.name}" back its name`,
+    ),
+  });
+  // Before the referenced copy goes: the rebuilt key depends on its index.
+  steps.rollback.unshift(...own.rollback);
 }
 
 /** Refuses, before anything runs, what the copy path cannot carry over yet. */
@@ -356,7 +522,7 @@ async function refuseUnsupported(
   column: PlannedColumn,
   info: TableInfo | undefined,
   group: CopyGroup,
-): Promise<void> {
+): Promise<(ConstraintInfo & { table: string })[]> {
   const { where, model, schema } = ctx;
   const unsupported = (why: string) =>
     new InputError(
@@ -371,8 +537,8 @@ async function refuseUnsupported(
   if (column.identity !== '' || column.generated !== '') {
     throw unsupported(`column "${column.name}" is an identity or generated column`);
   }
-  if (table.primaryKey.includes(name))
-    throw unsupported(`column "${column.name}" is part of the primary key`);
+  if (table.primaryKey.includes(name) && table.primaryKey.length > 1)
+    throw unsupported(`column "${column.name}" is part of a primary key of several columns`);
   for (const c of info.constraints) {
     if (c.type !== 'n' && c.columns.includes(name) && c.columns.some((k) => !group.has(k))) {
       throw unsupported(
@@ -389,21 +555,64 @@ async function refuseUnsupported(
       );
     }
   }
-  const isKey = info.constraints.some(
-    (c) => (c.type === 'u' || c.type === 'p') && c.columns.includes(name),
-  );
-  for (const other of isKey ? model.catalog.tables.values() : []) {
-    const fk = other.constraints.find(
-      (c) =>
-        c.type === 'f' &&
-        c.referencedTable?.schema === schema &&
-        c.referencedTable.name === table.physical,
+  const dependent = await dependentObjects(ctx, table, name);
+  if (dependent.length > 0) {
+    throw unsupported(
+      `column "${column.name}" is used by ${dependent.join(', ')}, which complete could not keep when it drops the old column`,
     );
-    if (fk)
-      throw unsupported(
-        `foreign key "${fk.name}" of table "${other.name}" may reference column "${column.name}"`,
-      );
   }
+  // Foreign keys that reference the column are carried over when they are simple.
+  const referencing: (ConstraintInfo & { table: string })[] = [];
+  for (const other of model.catalog.tables.values()) {
+    for (const c of other.constraints) {
+      if (c.type !== 'f' || c.referencedTable?.schema !== schema) continue;
+      if (c.referencedTable.name !== table.physical || !c.referencedColumns.includes(name))
+        continue;
+      if (c.columns.length > 1 || other.name === table.physical) {
+        throw unsupported(
+          `foreign key "${c.name}" of table "${other.name}" references column "${column.name}" ${c.columns.length > 1 ? 'with other columns' : 'from the same table'}`,
+        );
+      }
+      referencing.push({ ...c, table: other.name });
+    }
+  }
+  return referencing;
+}
+
+/**
+ * What else in the database uses the column, beyond what the copy rebuilds (constraints,
+ * indexes, its own default) and the version views tidal replaces: generated columns, triggers
+ * with `UPDATE OF` or `WHEN` on it, user views, policies. Dropping the old column at complete
+ * would fail on each of them.
+ */
+async function dependentObjects(
+  ctx: PlanContext,
+  table: PlannedTable,
+  column: string,
+): Promise<string[]> {
+  if (ctx.afterRawSql) return [];
+  const { rows } = await ctx.db.query<{ what: string }>(
+    `WITH col AS (
+       SELECT a.attrelid, a.attnum FROM pg_catalog.pg_attribute a
+        WHERE a.attrelid = pg_catalog.to_regclass($1) AND a.attname = $2)
+     SELECT DISTINCT pg_catalog.pg_describe_object(d.classid, d.objid, d.objsubid) AS what
+       FROM pg_catalog.pg_depend d, col
+      WHERE d.refclassid = 'pg_catalog.pg_class'::regclass AND d.refobjid = col.attrelid
+        AND d.refobjsubid = col.attnum AND d.deptype = 'n'
+        AND d.classid <> 'pg_catalog.pg_constraint'::regclass
+        AND NOT (d.classid = 'pg_catalog.pg_class'::regclass
+                 AND (SELECT relkind FROM pg_catalog.pg_class WHERE oid = d.objid) IN ('i', 'I'))
+        AND NOT (d.classid = 'pg_catalog.pg_attrdef'::regclass
+                 AND (SELECT adnum FROM pg_catalog.pg_attrdef WHERE oid = d.objid) = col.attnum)
+        AND NOT (d.classid = 'pg_catalog.pg_rewrite'::regclass
+                 AND (SELECT n.nspname FROM pg_catalog.pg_rewrite r
+                        JOIN pg_catalog.pg_class c ON c.oid = r.ev_class
+                        JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+                       WHERE r.oid = d.objid) IS NOT DISTINCT FROM $3)
+      ORDER BY 1`,
+    [qualifiedTable(ctx.schema, table.physical), column, ctx.previousVersionSchema],
+  );
+  return rows.map((r) => r.what);
 }
 
 function columnComment(info: TableInfo | undefined, column: string): string | null {

@@ -121,7 +121,7 @@ async function buildOverCopies(
       table,
       column,
       steps,
-      group,
+      { group },
     );
   }
   const physical = (name: string) => table.columns.find((c) => c.name === name)?.physical ?? name;

@@ -45,6 +45,17 @@ export const dropColumn: OperationModule<DropColumn> = {
     model.touch(table);
 
     const steps = emptySteps();
+    if (!column.nullable && !table.primaryKey.includes(column.physical)) {
+      steps.complete.push({
+        stage: CompleteStage.Relax,
+        step: tableStep(
+          { schema, name: table.physical },
+          'AccessExclusive',
+          `ALTER TABLE ${qualifiedTable(schema, table.physical)} ALTER COLUMN ${ident(column.physical)} DROP NOT NULL`,
+          `let "${o.column}" be NULL until it is dropped (the new version no longer fills it)`,
+        ),
+      });
+    }
     steps.complete.push({
       stage: CompleteStage.Drops,
       step: tableStep(

@@ -8,10 +8,14 @@ import type { Queryable } from '../pg/queryable.js';
  * raw SQL of `onComplete` sees the final names.
  */
 export enum CompleteStage {
-  Columns = 0,
-  Drops = 1,
-  Tables = 2,
-  RawSql = 3,
+  /** Before the dual-write triggers go: old columns stop enforcing what only their triggers
+   *  kept true (NOT NULL, the old foreign key between two copied keys), so writes of the new
+   *  version do not fail in the moment between the triggers going and the old columns going. */
+  Relax = 0,
+  Columns = 1,
+  Drops = 2,
+  Tables = 3,
+  RawSql = 4,
 }
 
 export interface CompleteStep {
@@ -53,6 +57,9 @@ export interface PlanContext {
   /** True once a raw `sql` operation came earlier in the migration: the catalog does not yet show
    *  what it will do, so checks that need the catalog are left to the database at run time. */
   afterRawSql: boolean;
+  /** The version schema of the latest completed migration: its views use the tables' columns
+   *  until complete drops it. */
+  previousVersionSchema: string | null;
 }
 
 /** One operation kind: plan turns its options plus the model into steps, and records its effect

@@ -66,7 +66,7 @@ export async function runCycle(c: CycleCase): Promise<void> {
       `SELECT a.attname FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
         JOIN pg_namespace n ON n.oid = c.relnamespace
        WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') AND a.attname LIKE '\\_tidal\\_%' AND NOT a.attisdropped
-       UNION ALL SELECT tgname FROM pg_trigger WHERE tgname LIKE '\\_tidal\\_%'
+       UNION ALL SELECT tgname FROM pg_trigger WHERE tgname LIKE '%tidal%'
        UNION ALL SELECT conname FROM pg_constraint WHERE conname LIKE '%\\_tidal\\_%'`,
     );
     expect(leftovers.rows).toEqual([]);

@@ -576,23 +576,21 @@ operations:
 });
 
 describe('alter_column with a copy column, refused or failed', () => {
-  it('refuses primary key columns and columns of multi-column indexes or referenced by foreign keys, before anything runs', async () => {
+  it('refuses columns of composite primary keys and multi-column indexes, and keys a table references itself, before anything runs', async () => {
     const db = await createTestDatabase();
     try {
       await db.query('CREATE TABLE users (id int PRIMARY KEY, org int, team int)');
       await db.query('CREATE INDEX users_org_team_idx ON users (org, team)');
-      await db.query('CREATE TABLE members (id int PRIMARY KEY, code text UNIQUE)');
-      await db.query(
-        'CREATE TABLE cards (id int PRIMARY KEY, member_code text REFERENCES members (code))',
-      );
+      await db.query('CREATE TABLE pairs (a int, b int, PRIMARY KEY (a, b))');
+      await db.query('CREATE TABLE nodes (id int PRIMARY KEY, parent int REFERENCES nodes (id))');
       const before = await snapshotCatalog(db.pool);
       const cases = [
-        ['users', 'id', 'type: bigint'],
-        ['users', 'org', 'type: bigint'],
-        ['users', 'team', 'nullable: false'],
-        ['members', 'code', 'type: varchar(50)'],
+        ['pairs', 'a', 'type: bigint', 'primary key of several columns'],
+        ['users', 'org', 'type: bigint', 'multi-column or expression index "users_org_team_idx"'],
+        ['users', 'team', 'nullable: false', 'multi-column or expression index'],
+        ['nodes', 'id', 'type: bigint', 'foreign key "nodes_parent_fkey" of table "nodes"'],
       ];
-      for (const [table, column, change] of cases) {
+      for (const [table, column, change, why] of cases) {
         const loaded = await migrationFromYaml(
           'm1',
           `
@@ -610,6 +608,7 @@ operations:
         expect((error as Error).message).toMatch(
           /m1\.yaml: operations\[0\]\.alter_column\b.*not supported by this version of tidal yet/,
         );
+        expect((error as Error).message).toContain(why);
         expect(await rows(db.pool, `SELECT to_regnamespace('tidal') AS s`)).toEqual([{ s: null }]);
       }
       expect(await snapshotCatalog(db.pool)).toEqual(before);

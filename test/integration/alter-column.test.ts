@@ -247,14 +247,14 @@ operations:
   it('refuses, before anything runs, a change it cannot carry over yet', async () => {
     const db = await createTestDatabase();
     try {
-      for (const sql of setup) await db.query(sql);
+      await db.query('CREATE TABLE pairs (a int, b int, PRIMARY KEY (a, b))');
       const loaded = await migrationFromYaml(
         'm1',
         `
 operations:
   - alter_column:
-      table: events
-      column: id
+      table: pairs
+      column: a
       type: bigint
 `,
       );
