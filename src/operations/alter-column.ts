@@ -1,5 +1,10 @@
 import { checkExpressionOver, defaultIsVolatile, storedType } from '../engine/checks.js';
-import { expressionOverRow, parenthesize } from '../engine/expressions.js';
+import {
+  expressionOverRow,
+  isColumnItself,
+  parenthesize,
+  renameColumnInExpression,
+} from '../engine/expressions.js';
 import type { PlannedColumn, PlannedTable } from '../engine/model.js';
 import { newColumnName, notNullCheckName } from '../engine/names.js';
 import { InputError } from '../errors.js';
@@ -8,9 +13,15 @@ import type { AlterColumn } from '../migration/schema.js';
 import { ident } from '../pg/quote.js';
 import { needsCopyColumn, planCopyColumn } from './alter-column-copy.js';
 import { changesTypeInPlace, changeTypeAtComplete } from './alter-column-type.js';
+import {
+  addInPlace,
+  IN_PLACE_PATH,
+  type InPlaceConstraint,
+  mergeSteps,
+} from './constraint-in-place.js';
 import { renameInVersion } from './rename-column.js';
-import { commentOnColumn, qualifiedTable } from './sql.js';
-import { CompleteStage, emptySteps, type OperationModule } from './types.js';
+import { commentOnColumn, qualifiedTable, referencesClause } from './sql.js';
+import { CompleteStage, emptySteps, type OperationModule, type PlanContext } from './types.js';
 
 /**
  * alter_column. Changes that need new data go through a copy column (alter-column-copy.ts); the
@@ -21,6 +32,8 @@ import { CompleteStage, emptySteps, type OperationModule } from './types.js';
  *   wrote with NULL their value from `down`, then restores NOT NULL through a validated check.
  * - `name`: as rename_column.
  * - `type`, where PostgreSQL changes it without a rewrite: at complete (alter-column-type.ts).
+ * - `nullable: false`, `unique`, `check`, `references` with `up` absent or the column itself: on
+ *   the column as it is (constraint-in-place.ts).
  */
 export const alterColumn: OperationModule<AlterColumn> = {
   async plan(o, ctx) {
@@ -34,7 +47,9 @@ export const alterColumn: OperationModule<AlterColumn> = {
     }
     const steps = emptySteps();
     const typeInPlace = await changesTypeInPlace(o, ctx, table, column);
-    if (!typeInPlace && needsCopyColumn(o, column)) {
+    const constraintsInPlace =
+      !typeInPlace && o.type === undefined && (await keepsValue(o, column));
+    if (!typeInPlace && !constraintsInPlace && needsCopyColumn(o, column)) {
       await planCopyColumn(o, ctx, table, column, steps);
       steps.path = `copy column "${newColumnName(column.name)}" filled by up, through the dual-write trigger and the backfill of "${table.name}"`;
       return steps;
@@ -45,6 +60,12 @@ export const alterColumn: OperationModule<AlterColumn> = {
       steps.complete.push(changeTypeAtComplete(ctx, table, column, type));
       column.type = type;
       steps.path = `catalog only: PostgreSQL changes the type to ${type} without a rewrite; at complete, so both versions keep the old type until then`;
+    }
+    if (constraintsInPlace && needsCopyColumn(o, column)) {
+      for (const constraint of await constraintsOf(o, ctx, table, column)) {
+        mergeSteps(steps, await addInPlace(ctx, table, constraint));
+      }
+      steps.path = IN_PLACE_PATH;
     }
     const t = qualifiedTable(schema, table.physical);
     const ref = { schema, name: table.physical };
@@ -115,6 +136,69 @@ export const alterColumn: OperationModule<AlterColumn> = {
     return steps;
   },
 };
+
+/** Whether `up` and `down` leave the value as it is (absent, or the column itself). */
+async function keepsValue(o: AlterColumn, column: PlannedColumn): Promise<boolean> {
+  if (o.up !== undefined && !(await isColumnItself(o.up, column.name))) return false;
+  return o.down === undefined || isColumnItself(o.down, o.name ?? column.name);
+}
+
+/** The constraints an alter_column adds, for adding them to the column as it is. */
+async function constraintsOf(
+  o: AlterColumn,
+  ctx: PlanContext,
+  table: PlannedTable,
+  column: PlannedColumn,
+): Promise<InPlaceConstraint[]> {
+  const { model, schema, where } = ctx;
+  const taken = (name: string, field: string) => {
+    if (table.constraintNames.has(name) || model.relationExists(name))
+      throw new InputError(
+        `${where}.${field}: "${name}" is already taken on table "${table.name}"`,
+      );
+  };
+  const constraints: InPlaceConstraint[] = [];
+  if (o.nullable === false && column.nullable) constraints.push({ kind: 'not_null', column });
+  if (o.unique) {
+    taken(o.unique.name, 'unique.name');
+    constraints.push({ kind: 'unique', name: o.unique.name, columns: [column] });
+  }
+  if (o.check) {
+    taken(o.check.name, 'check.name');
+    // The check may name the column by the name this operation gives it.
+    const expression =
+      o.name !== undefined
+        ? await renameColumnInExpression(o.check.constraint, o.name, column.name)
+        : o.check.constraint;
+    const row = table.columns.map((c) => ({ name: c.name, type: c.type }));
+    await checkExpressionOver(
+      ctx,
+      expression,
+      { alias: table.name, columns: row },
+      'check.constraint',
+    );
+    constraints.push({
+      kind: 'check',
+      name: o.check.name,
+      expression,
+      noInherit: o.check.no_inherit,
+    });
+  }
+  if (o.references) {
+    const r = o.references;
+    taken(r.name, 'references.name');
+    const target = model.requireTable(r.table, `${where}.references.table`);
+    const targetColumn = model.requireColumn(target, r.column, `${where}.references.column`);
+    const clause = `FOREIGN KEY (${ident(column.physical)}) ${referencesClause(schema, { ...r, table: target.physical, column: targetColumn.physical })}`;
+    constraints.push({
+      kind: 'foreign_key',
+      name: r.name,
+      clause,
+      referenced: { schema, name: target.physical },
+    });
+  }
+  return constraints;
+}
 
 /**
  * Rollback of a dropped NOT NULL: rows the new version wrote with NULL get `down` (over the new

@@ -1,5 +1,5 @@
 import { checkExpressionOver } from '../engine/checks.js';
-import { parenthesize, renameColumnInExpression } from '../engine/expressions.js';
+import { isColumnItself, parenthesize, renameColumnInExpression } from '../engine/expressions.js';
 import type { PlannedTable } from '../engine/model.js';
 import { newColumnName, prefixedName } from '../engine/names.js';
 import { InputError } from '../errors.js';
@@ -7,6 +7,12 @@ import { type Step, tableStep } from '../executor/step.js';
 import type { CreateConstraint, TableConstraint } from '../migration/schema.js';
 import { ident } from '../pg/quote.js';
 import { copyGroup, planCopyColumn } from './alter-column-copy.js';
+import {
+  addInPlace,
+  IN_PLACE_PATH,
+  type InPlaceConstraint,
+  mergeSteps,
+} from './constraint-in-place.js';
 import { foreignKeyClause, qualifiedTable, tableConstraintDefinition } from './sql.js';
 import {
   CompleteStage,
@@ -18,8 +24,9 @@ import {
 
 /**
  * create_constraint. On a table this migration creates (new, empty, unseen by the old version)
- * the constraint is added directly. On an existing table every constrained column goes through a
- * copy column (alter-column-copy.ts) with its own `up` and `down`, so the old version keeps
+ * the constraint is added directly. On an existing table with every `up` and `down` the column
+ * itself, it goes on the columns as they are (constraint-in-place.ts). Otherwise every
+ * constrained column goes through a copy column (alter-column-copy.ts) with its own `up` and `down`, so the old version keeps
  * writing what it always wrote and `up` decides what rows that break the constraint become; the
  * constraint is built over the copies (NOT VALID then validated, or a concurrent unique index
  * attached at complete) and takes its place when complete swaps the columns.
@@ -47,6 +54,9 @@ export const createConstraint: OperationModule<CreateConstraint> = {
     if (table.created) {
       addToNewTable(o, ctx, table, steps);
       steps.path = 'added directly: the table is new';
+    } else if (await keepsValues(o, columns)) {
+      mergeSteps(steps, await addInPlace(ctx, table, await inPlaceConstraint(o, ctx, table)));
+      steps.path = IN_PLACE_PATH;
     } else {
       await buildOverCopies(o, ctx, table, columns, steps);
       steps.path = `copy columns ${columns.map((c) => `"${newColumnName(c)}"`).join(', ')} filled by up, through the dual-write trigger and the backfill of "${table.name}"; the constraint is built over them`;
@@ -60,6 +70,67 @@ export const createConstraint: OperationModule<CreateConstraint> = {
     return steps;
   },
 };
+
+/** Whether every column's `up` and `down` is the column itself: the values stay as they are. */
+async function keepsValues(o: CreateConstraint, columns: string[]): Promise<boolean> {
+  for (const column of columns) {
+    for (const expression of [o.up[column], o.down[column]]) {
+      if (expression !== undefined && !(await isColumnItself(expression, column))) return false;
+    }
+  }
+  return true;
+}
+
+async function inPlaceConstraint(
+  o: CreateConstraint,
+  ctx: PlanContext,
+  table: PlannedTable,
+): Promise<InPlaceConstraint> {
+  const { model, schema, where } = ctx;
+  const columns = (o.columns ?? []).map((name) => model.requireColumn(table, name, where));
+  switch (o.type) {
+    case 'check':
+      return {
+        kind: 'check',
+        name: o.name,
+        expression: o.check ?? 'true',
+        noInherit: o.no_inherit,
+      };
+    case 'foreign_key': {
+      const r = o.references;
+      if (!r) throw new InputError(`${where}.references: required for a foreign key`);
+      const target = model.requireTable(r.table, `${where}.references.table`);
+      const physicalOf = (name: string) => model.requireColumn(table, name, where).physical;
+      const clause = foreignKeyClause(
+        schema,
+        columns.map((c) => c.physical),
+        {
+          ...r,
+          table: target.physical,
+          columns: r.columns.map(
+            (c, i) => model.requireColumn(target, c, `${where}.references.columns[${i}]`).physical,
+          ),
+          on_delete_set_columns: r.on_delete_set_columns?.map(physicalOf),
+        },
+      );
+      return {
+        kind: 'foreign_key',
+        name: o.name,
+        clause,
+        referenced: { schema, name: target.physical },
+      };
+    }
+    case 'unique':
+    case 'primary_key': {
+      const p = o.index_parameters;
+      const include = p?.include_columns?.length
+        ? ` INCLUDE (${p.include_columns.map((c) => ident(model.requireColumn(table, c, where).physical)).join(', ')})`
+        : '';
+      const storage = p?.storage_parameters?.trim() ? ` WITH (${p.storage_parameters})` : '';
+      return { kind: o.type, name: o.name, columns, indexOptions: `${include}${storage}` };
+    }
+  }
+}
 
 /** As create_table would have written it: the table holds no rows and no traffic yet. */
 function addToNewTable(

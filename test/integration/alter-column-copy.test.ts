@@ -587,7 +587,7 @@ describe('alter_column with a copy column, refused or failed', () => {
       const cases = [
         ['pairs', 'a', 'type: bigint', 'primary key of several columns'],
         ['users', 'org', 'type: bigint', 'multi-column or expression index "users_org_team_idx"'],
-        ['users', 'team', 'nullable: false', 'multi-column or expression index'],
+        ['users', 'team', 'type: text', 'multi-column or expression index'],
         ['nodes', 'id', 'type: bigint', 'foreign key "nodes_parent_fkey" of table "nodes"'],
       ];
       for (const [table, column, change, why] of cases) {

@@ -1,0 +1,184 @@
+import { parenthesize, renameColumnInExpression } from '../engine/expressions.js';
+import type { PlannedColumn, PlannedTable } from '../engine/model.js';
+import { notNullCheckName, prefixedName } from '../engine/names.js';
+import { type Step, type TableRef, tableStep } from '../executor/step.js';
+import { ident } from '../pg/quote.js';
+import { qualifiedTable } from './sql.js';
+import { CompleteStage, emptySteps, type OperationSteps, type PlanContext } from './types.js';
+
+/** A constraint added on existing columns as they are. */
+export type InPlaceConstraint =
+  | { kind: 'check'; name: string; expression: string; noInherit?: boolean }
+  | { kind: 'foreign_key'; name: string; clause: string; referenced: TableRef }
+  | {
+      kind: 'unique' | 'primary_key';
+      name: string;
+      columns: PlannedColumn[];
+      /** `INCLUDE (...)` and `WITH (...)` of the index, or ''. */
+      indexOptions?: string;
+    }
+  | { kind: 'not_null'; column: PlannedColumn };
+
+export const IN_PLACE_PATH =
+  'in place: up is the column itself, so no copy column and no backfill; the constraint binds both versions from start';
+
+/**
+ * A constraint whose `up` is the identity needs no new data: a copy column would only hold the
+ * same values, and bind old-version writes just the same (their `up` would break it too). So it
+ * goes on the existing columns the safe way: a check or foreign key `NOT VALID` at start and
+ * validated without blocking writes; a unique or primary key as a concurrent unique index,
+ * attached at complete; NOT NULL as a validated check, turned into NOT NULL at complete without
+ * a scan. Rows that break it fail start, which names them and rolls back.
+ */
+export async function addInPlace(
+  ctx: PlanContext,
+  table: PlannedTable,
+  c: InPlaceConstraint,
+): Promise<OperationSteps> {
+  const { model, schema } = ctx;
+  const t = qualifiedTable(schema, table.physical);
+  const ref: TableRef = { schema, name: table.physical };
+  const step = (
+    lock: Step['lock'],
+    sql: string,
+    summary: string,
+    extra: Parameters<typeof tableStep>[4] = {},
+  ) => tableStep(ref, lock, sql, summary, extra);
+  const steps = emptySteps();
+  const checkLike = (
+    name: string,
+    definition: string,
+    what: string,
+    lock: Step['lock'],
+    extra: Parameters<typeof tableStep>[4] = {},
+  ) => {
+    steps.start.push(
+      step(
+        lock,
+        `ALTER TABLE ${t} ADD CONSTRAINT ${ident(name)} ${definition} NOT VALID`,
+        `add ${what} for new rows`,
+        extra,
+      ),
+    );
+    steps.afterBackfill.push(
+      step(
+        'ShareUpdateExclusive',
+        `ALTER TABLE ${t} VALIDATE CONSTRAINT ${ident(name)}`,
+        `validate ${what}`,
+        {
+          effect: 'scan',
+        },
+      ),
+    );
+    steps.rollback.push(
+      step(
+        'AccessExclusive',
+        `ALTER TABLE ${t} DROP CONSTRAINT IF EXISTS ${ident(name)}`,
+        `drop ${what}`,
+      ),
+    );
+  };
+
+  switch (c.kind) {
+    case 'check': {
+      // The expression names columns as the new version does; the table holds them physically.
+      let expression = c.expression;
+      for (const column of table.columns) {
+        if (column.name !== column.physical)
+          expression = await renameColumnInExpression(expression, column.name, column.physical);
+      }
+      const definition = `CHECK ${parenthesize(expression)}${c.noInherit ? ' NO INHERIT' : ''}`;
+      checkLike(c.name, definition, `check "${c.name}"`, 'AccessExclusive');
+      table.constraintNames.add(c.name);
+      break;
+    }
+    case 'foreign_key': {
+      checkLike(c.name, c.clause, `foreign key "${c.name}"`, 'ShareRowExclusive', {
+        alsoLocks: [{ table: c.referenced, lock: 'ShareRowExclusive' }],
+      });
+      table.constraintNames.add(c.name);
+      break;
+    }
+    case 'not_null':
+      addNotNull(c.column);
+      break;
+    case 'unique':
+    case 'primary_key': {
+      if (c.kind === 'primary_key')
+        for (const column of c.columns) if (column.nullable) addNotNull(column);
+      const index = prefixedName('_tidal_', c.name);
+      const keys = c.columns.map((column) => ident(column.physical)).join(', ');
+      steps.afterBackfill.push(
+        step(
+          'ShareUpdateExclusive',
+          `CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS ${ident(index)} ON ${t} (${keys})${c.indexOptions ?? ''}`,
+          `build the unique index of "${c.name}" without blocking writes`,
+          { transactional: false, effect: 'scan', invalidIndex: { schema, name: index } },
+        ),
+      );
+      const kind = c.kind === 'unique' ? 'UNIQUE' : 'PRIMARY KEY';
+      // After the SET NOT NULL steps above: a primary key would scan for NULLs otherwise.
+      steps.complete.push({
+        stage: CompleteStage.Columns,
+        step: step(
+          'AccessExclusive',
+          `ALTER TABLE ${t} ADD CONSTRAINT ${ident(c.name)} ${kind} USING INDEX ${ident(index)}`,
+          `turn the unique index into ${c.kind === 'unique' ? 'unique constraint' : 'primary key'} "${c.name}"`,
+        ),
+      });
+      steps.rollback.push(
+        step(
+          'ShareUpdateExclusive',
+          `DROP INDEX CONCURRENTLY IF EXISTS ${ident(schema)}.${ident(index)}`,
+          `drop the unique index of "${c.name}"`,
+          { transactional: false },
+        ),
+      );
+      table.constraintNames.add(c.name);
+      model.addRelationName(c.name);
+      if (c.kind === 'primary_key') table.primaryKey = c.columns.map((column) => column.physical);
+      break;
+    }
+  }
+  model.touch(table);
+  return steps;
+
+  function addNotNull(column: PlannedColumn): void {
+    const check = notNullCheckName(column.physical);
+    checkLike(
+      check,
+      `CHECK (${ident(column.physical)} IS NOT NULL)`,
+      `NOT NULL of "${column.name}"`,
+      'AccessExclusive',
+    );
+    // At complete, earlier operations' renames have run: the column has its name as of now.
+    steps.complete.push(
+      {
+        stage: CompleteStage.Columns,
+        step: step(
+          'AccessExclusive',
+          `ALTER TABLE ${t} ALTER COLUMN ${ident(column.name)} SET NOT NULL`,
+          `set NOT NULL on "${column.name}" (no scan)`,
+        ),
+      },
+      {
+        stage: CompleteStage.Columns,
+        step: step(
+          'AccessExclusive',
+          `ALTER TABLE ${t} DROP CONSTRAINT ${ident(check)}`,
+          'drop the NOT NULL stand-in check',
+        ),
+      },
+    );
+    column.nullable = false;
+  }
+}
+
+/** Merges the steps of several parts of one operation, in order. */
+export function mergeSteps(into: OperationSteps, from: OperationSteps): void {
+  into.start.push(...from.start);
+  into.afterSync.push(...from.afterSync);
+  into.afterBackfill.push(...from.afterBackfill);
+  into.complete.push(...from.complete);
+  into.rollback.unshift(...from.rollback);
+}
