@@ -15,6 +15,8 @@ export interface PlannedColumn {
   generated: ColumnInfo['generated'];
   /** Added by this migration (so its physical column has a temporary name until complete). */
   added: boolean;
+  /** A copy made by an earlier alter_column or create_constraint of this migration. */
+  copied?: boolean;
   /** The new version's default where it differs from the table's until complete (null: none). */
   viewDefault?: string | null;
   /** The new version's comment where it differs from the table's until complete. */

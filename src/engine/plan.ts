@@ -2,6 +2,7 @@ import { readSchema, serverMajor } from '../catalog/read.js';
 import { InputError } from '../errors.js';
 import { type Step, tableStep } from '../executor/step.js';
 import type { Migration } from '../migration/schema.js';
+import { mergeAdjacentAlterColumns } from '../operations/alter-column-merge.js';
 import { planOperation } from '../operations/index.js';
 import { qualifiedTable } from '../operations/sql.js';
 import { CompleteStage, type CompleteStep, emptySteps } from '../operations/types.js';
@@ -87,8 +88,9 @@ export async function planMigration(
   const undo: Step[][] = [];
   const paths: OperationPath[] = [];
   let afterRawSql = false;
-  for (const [index, operation] of migration.operations.entries()) {
-    const where = `${file}: operations[${index}].${operation.kind}`;
+  for (const { operation, indexes } of mergeAdjacentAlterColumns(migration.operations, file)) {
+    const label = `operations[${indexes.join('] and [')}].${operation.kind}`;
+    const where = `${file}: ${label}`;
     const steps =
       (await planOperation(operation, {
         model,
@@ -107,8 +109,7 @@ export async function planMigration(
     afterBackfill.push(...steps.afterBackfill);
     complete.push(...steps.complete);
     undo.push(steps.rollback);
-    if (steps.path)
-      paths.push({ operation: `operations[${index}].${operation.kind}`, path: steps.path });
+    if (steps.path) paths.push({ operation: label, path: steps.path });
     if (operation.kind === 'sql' && !operation.options.onComplete) afterRawSql = true;
   }
 

@@ -396,6 +396,7 @@ export async function planCopyColumn(
   column.type = storedType(newType);
   column.nullable = !notNull;
   column.added = true;
+  column.copied = true;
   model.touch(table);
 
   for (const fk of referencing) {

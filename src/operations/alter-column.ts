@@ -40,6 +40,11 @@ export const alterColumn: OperationModule<AlterColumn> = {
     const { model, schema, where } = ctx;
     const table = model.requireTable(o.table, `${where}.table`);
     const column = model.requireColumn(table, o.column, `${where}.column`);
+    if (column.copied) {
+      throw new InputError(
+        `${where}.column: column "${o.column}" is already changed through a copy by an earlier operation of this migration; put both changes in one alter_column, or in alter_column operations next to each other`,
+      );
+    }
     if (column.added) {
       throw new InputError(
         `${where}.column: column "${o.column}" is added by this same migration; change the add_column instead`,

@@ -575,6 +575,87 @@ operations:
   });
 });
 
+describe('two alter_column operations on one column', () => {
+  it('next to each other, they make one copy: ups and downs compose, one backfill', async () => {
+    const migration = `
+operations:
+  - alter_column: {table: posts, column: n, type: integer, up: "n::integer", down: "n::text"}
+  - alter_column: {table: posts, column: n, name: score, nullable: false, up: "coalesce(n, 0) * 10", down: "score / 10"}
+`;
+    await runCycle({
+      setup: [
+        'CREATE TABLE posts (id int PRIMARY KEY, n text)',
+        "INSERT INTO posts VALUES (1, '1'), (2, NULL), (3, '3')",
+      ],
+      migration,
+      async whileActive({ db, old, next, pass }) {
+        expect(await rows(next, 'SELECT id, score FROM posts WHERE id <= 3 ORDER BY id')).toEqual([
+          { id: 1, score: 10 },
+          { id: 2, score: 0 },
+          { id: 3, score: 30 },
+        ]);
+        await old.query(`INSERT INTO posts VALUES ($1, '5')`, [100 + pass]);
+        await next.query('INSERT INTO posts (id, score) VALUES ($1, 70)', [200 + pass]);
+        expect(await rows(next, 'SELECT score FROM posts WHERE id = $1', [100 + pass])).toEqual([
+          { score: 50 },
+        ]);
+        expect(await rows(old, 'SELECT n FROM posts WHERE id = $1', [200 + pass])).toEqual([
+          { n: '7' },
+        ]);
+        // One copy column, one backfill.
+        const columns = await rows(
+          db.pool,
+          `SELECT attname FROM pg_attribute WHERE attrelid = 'posts'::regclass AND attname LIKE '\\_tidal\\_new%'`,
+        );
+        expect(columns).toEqual([{ attname: '_tidal_new_n' }]);
+      },
+      async afterComplete(db) {
+        expect(await columnOf(db.pool, 'posts', 'score')).toEqual([
+          { type: 'integer', notnull: true, default: null, comment: null },
+        ]);
+        expect(await rows(db.pool, 'SELECT id, score FROM posts ORDER BY id')).toEqual([
+          { id: 1, score: 10 },
+          { id: 2, score: 0 },
+          { id: 3, score: 30 },
+          { id: 101, score: 50 },
+          { id: 102, score: 50 },
+          { id: 201, score: 70 },
+          { id: 202, score: 70 },
+        ]);
+      },
+    });
+  });
+
+  it('apart, or with two checks, they are refused before anything runs', async () => {
+    const db = await createTestDatabase();
+    try {
+      await db.query('CREATE TABLE posts (id int PRIMARY KEY, n text, m text)');
+      const cases: [string, RegExp][] = [
+        [
+          `  - alter_column: {table: posts, column: n, type: integer, up: "n::integer"}
+  - alter_column: {table: posts, column: m, comment: between}
+  - alter_column: {table: posts, column: n, nullable: false, up: "coalesce(n, 0)"}`,
+          /operations\[2\]\.alter_column\.column: column "n" is already changed through a copy by an earlier operation of this migration; put both changes in one alter_column, or in alter_column operations next to each other/,
+        ],
+        [
+          `  - alter_column: {table: posts, column: n, check: {name: a, constraint: "n <> ''"}, up: "coalesce(n, 'x')"}
+  - alter_column: {table: posts, column: n, check: {name: b, constraint: "n <> 'y'"}, up: n}`,
+          /operations\[1\]\.alter_column\.check: the operation before changes the same column and also adds a check/,
+        ],
+      ];
+      for (const [operations, message] of cases) {
+        const loaded = await migrationFromYaml('m1', `operations:\n${operations}\n`);
+        const error = await withTidal(db.url, (t) => t.start(loaded)).catch((e: Error) => e);
+        expect(error).toBeInstanceOf(InputError);
+        expect((error as Error).message).toMatch(message);
+      }
+      expect(await rows(db.pool, `SELECT to_regnamespace('tidal') AS s`)).toEqual([{ s: null }]);
+    } finally {
+      await db.dispose();
+    }
+  });
+});
+
 describe('alter_column with a copy column, refused or failed', () => {
   it('refuses columns of composite primary keys and multi-column indexes, and keys a table references itself, before anything runs', async () => {
     const db = await createTestDatabase();
