@@ -9,6 +9,7 @@ import { ident, literal } from '../pg/quote.js';
 import { catalogConstraintName } from './rename-constraint.js';
 import { doBlock, qualifiedTable } from './sql.js';
 import {
+  CompleteStage,
   emptySteps,
   type OperationModule,
   type OperationSteps,
@@ -71,10 +72,13 @@ function findConstraint(
       : 'does not exist';
     throw new InputError(`${where}.name: constraint "${o.name}" on table "${table.name}" ${why}`);
   }
-  if (!['c', 'f', 'u'].includes(constraint.type)) {
-    const kind = { p: 'a primary key', x: 'an exclusion constraint' }[constraint.type as string];
+  if (!['c', 'f', 'u', 'p'].includes(constraint.type)) {
+    const kind =
+      constraint.type === 'x'
+        ? 'an exclusion constraint'
+        : 'not a check, foreign key, unique constraint or primary key';
     throw new InputError(
-      `${where}.name: constraint "${o.name}" is ${kind ?? 'not a check, foreign key or unique constraint'}; tidal drops check, foreign key and unique constraints`,
+      `${where}.name: constraint "${o.name}" is ${kind}; tidal drops check, foreign key and unique constraints and primary keys`,
     );
   }
   return { table, constraint };
@@ -119,11 +123,31 @@ async function planDrop(
   for (const [name, down] of Object.entries(o.down)) {
     await checkExpressionOver(ctx, down, row, `down.${name}`);
   }
-  if (constraint.type === 'u') await refuseReferencedUnique(ctx, table, o.name);
+  if (constraint.type === 'u' || constraint.type === 'p')
+    await refuseReferencedUnique(ctx, table, o.name);
 
   const t = qualifiedTable(schema, table.physical);
   const ref: TableRef = { schema, name: table.physical };
   const steps = emptySteps();
+  if (constraint.type === 'p') {
+    // The backfill walks rows by it and both versions keep it until complete, where it gives
+    // way, for a new primary key of the same migration (create_constraint) if there is one.
+    steps.complete.push({
+      stage: CompleteStage.Columns,
+      step: tableStep(
+        ref,
+        'AccessExclusive',
+        `ALTER TABLE ${t} DROP CONSTRAINT ${ident(o.name)}`,
+        `drop primary key "${o.name}" of "${table.name}"`,
+      ),
+    });
+    steps.path = 'catalog only: the primary key goes at complete, and holds until then';
+    table.constraintNames.delete(o.name);
+    table.primaryKey = [];
+    model.removeRelationName(o.name);
+    model.touch(table);
+    return steps;
+  }
   steps.start.push(
     tableStep(
       ref,
@@ -251,7 +275,8 @@ function restoreConstraint(
   return steps;
 }
 
-/** A unique constraint a foreign key references cannot be dropped without dropping the key. */
+/** A unique constraint or primary key a foreign key references cannot be dropped without
+ *  dropping the key. */
 async function refuseReferencedUnique(
   ctx: PlanContext,
   table: PlannedTable,
@@ -268,7 +293,7 @@ async function refuseReferencedUnique(
   const [first] = rows;
   if (first) {
     throw new InputError(
-      `${ctx.where}.name: foreign key "${first.fk}" on ${first.on} references unique constraint "${name}"; drop that foreign key first`,
+      `${ctx.where}.name: foreign key "${first.fk}" on ${first.on} references "${name}"; drop that foreign key first`,
     );
   }
 }

@@ -224,6 +224,51 @@ operations:
     });
   });
 
+  it('replaces a primary key: the new one is built beside it, the old one holds until complete', async () => {
+    let before: unknown;
+    await runCycle({
+      setup: [
+        'CREATE TABLE accounts (id int PRIMARY KEY, tenant int NOT NULL)',
+        'INSERT INTO accounts SELECT g, g % 3 FROM generate_series(1, 30) g',
+      ],
+      migration: `
+operations:
+  - drop_constraint: {table: accounts, name: accounts_pkey, up: id, down: id}
+  - create_constraint:
+      table: accounts
+      name: accounts_pkey
+      type: primary_key
+      columns: [tenant, id]
+      up: {tenant: tenant, id: id}
+      down: {tenant: tenant, id: id}
+`,
+      async whileActive({ db, old, next, pass }) {
+        before ??= await relfilenode(db.pool, 'accounts');
+        expect(await relfilenode(db.pool, 'accounts')).toBe(before);
+        for (const version of [old, next]) {
+          await expect(version.query('INSERT INTO accounts VALUES (1, 7)')).rejects.toThrow(
+            /accounts_pkey/,
+          );
+        }
+        await next.query('INSERT INTO accounts VALUES ($1, 1)', [100 + pass]);
+        expect(await indexesOf(db.pool, 'accounts')).toContainEqual({
+          name: '_tidal_accounts_pkey',
+          def: 'CREATE UNIQUE INDEX _tidal_accounts_pkey ON public.accounts USING btree (tenant, id)',
+          valid: true,
+        });
+      },
+      async afterComplete(db) {
+        expect(await constraintsOf(db.pool, 'accounts')).toEqual([
+          { name: 'accounts_pkey', def: 'PRIMARY KEY (tenant, id)', validated: true },
+        ]);
+        expect(await relfilenode(db.pool, 'accounts')).toBe(before);
+        // The same id in another tenant is now allowed.
+        await db.query('INSERT INTO accounts VALUES (1, 7)');
+        expect(await rows(db.pool, 'SELECT count(*)::int AS n FROM accounts')).toEqual([{ n: 33 }]);
+      },
+    });
+  });
+
   it('rollback stops, migration still active, when down leaves rows that break the constraint', async () => {
     const db = await createTestDatabase();
     try {
@@ -262,6 +307,7 @@ operations:
       await db.query(`CREATE TABLE pairs (a int, b int, CONSTRAINT ab UNIQUE (a, b))`);
       await db.query(`CREATE TABLE codes (code text CONSTRAINT code_unique UNIQUE)`);
       await db.query(`CREATE TABLE uses (code text REFERENCES codes (code))`);
+      await db.query('CREATE TABLE ex (a int, EXCLUDE (a WITH =))');
       const before = await snapshotCatalog(db.pool);
       const cases: [string, RegExp][] = [
         [
@@ -277,12 +323,12 @@ operations:
           /drop_constraint\.name: constraint "nope" on table "posts" does not exist/,
         ],
         [
-          '{table: posts, name: posts_pkey, up: id, down: id}',
-          /drop_constraint\.name: constraint "posts_pkey" is a primary key/,
+          '{table: ex, name: ex_a_excl, up: a, down: a}',
+          /drop_constraint\.name: constraint "ex_a_excl" is an exclusion constraint/,
         ],
         [
           '{table: codes, name: code_unique, up: code, down: code}',
-          /foreign key "uses_code_fkey" on uses references unique constraint "code_unique"/,
+          /foreign key "uses_code_fkey" on uses references "code_unique"; drop that foreign key first/,
         ],
         [
           '{table: posts, name: title_length, up: title, down: no_such_column}',
