@@ -11,14 +11,9 @@ import { InputError } from '../errors.js';
 import { type Step, type TableRef, tableStep } from '../executor/step.js';
 import type { AlterColumn } from '../migration/schema.js';
 import { ident } from '../pg/quote.js';
+import { addConstraint, IN_PLACE_PATH, mergeSteps, type NewConstraint } from './add-constraint.js';
 import { needsCopyColumn, planCopyColumn } from './alter-column-copy.js';
 import { changesTypeInPlace, changeTypeAtComplete } from './alter-column-type.js';
-import {
-  addInPlace,
-  IN_PLACE_PATH,
-  type InPlaceConstraint,
-  mergeSteps,
-} from './constraint-in-place.js';
 import { renameInVersion } from './rename-column.js';
 import { commentOnColumn, qualifiedTable, referencesClause } from './sql.js';
 import { CompleteStage, emptySteps, type OperationModule, type PlanContext } from './types.js';
@@ -33,7 +28,7 @@ import { CompleteStage, emptySteps, type OperationModule, type PlanContext } fro
  * - `name`: as rename_column.
  * - `type`, where PostgreSQL changes it without a rewrite: at complete (alter-column-type.ts).
  * - `nullable: false`, `unique`, `check`, `references` with `up` absent or the column itself: on
- *   the column as it is (constraint-in-place.ts).
+ *   the column as it is (add-constraint.ts).
  */
 export const alterColumn: OperationModule<AlterColumn> = {
   async plan(o, ctx) {
@@ -68,7 +63,7 @@ export const alterColumn: OperationModule<AlterColumn> = {
     }
     if (constraintsInPlace && needsCopyColumn(o, column)) {
       for (const constraint of await constraintsOf(o, ctx, table, column)) {
-        mergeSteps(steps, await addInPlace(ctx, table, constraint));
+        mergeSteps(steps, await addConstraint(ctx, table, constraint));
       }
       steps.path = IN_PLACE_PATH;
     }
@@ -154,7 +149,7 @@ async function constraintsOf(
   ctx: PlanContext,
   table: PlannedTable,
   column: PlannedColumn,
-): Promise<InPlaceConstraint[]> {
+): Promise<NewConstraint[]> {
   const { model, schema, where } = ctx;
   const taken = (name: string, field: string) => {
     if (table.constraintNames.has(name) || model.relationExists(name))
@@ -162,7 +157,7 @@ async function constraintsOf(
         `${where}.${field}: "${name}" is already taken on table "${table.name}"`,
       );
   };
-  const constraints: InPlaceConstraint[] = [];
+  const constraints: NewConstraint[] = [];
   if (o.nullable === false && column.nullable) constraints.push({ kind: 'not_null', column });
   if (o.unique) {
     taken(o.unique.name, 'unique.name');

@@ -1,21 +1,15 @@
 import { checkExpressionOver } from '../engine/checks.js';
-import { isColumnItself, parenthesize, renameColumnInExpression } from '../engine/expressions.js';
+import { isColumnItself } from '../engine/expressions.js';
 import type { PlannedTable } from '../engine/model.js';
-import { newColumnName, prefixedName } from '../engine/names.js';
+import { newColumnName } from '../engine/names.js';
 import { InputError } from '../errors.js';
-import { type Step, tableStep } from '../executor/step.js';
+import { tableStep } from '../executor/step.js';
 import type { CreateConstraint, TableConstraint } from '../migration/schema.js';
 import { ident } from '../pg/quote.js';
+import { addConstraint, IN_PLACE_PATH, mergeSteps, type NewConstraint } from './add-constraint.js';
 import { copyGroup, planCopyColumn } from './alter-column-copy.js';
-import {
-  addInPlace,
-  IN_PLACE_PATH,
-  type InPlaceConstraint,
-  mergeSteps,
-} from './constraint-in-place.js';
 import { foreignKeyClause, qualifiedTable, tableConstraintDefinition } from './sql.js';
 import {
-  CompleteStage,
   emptySteps,
   type OperationModule,
   type OperationSteps,
@@ -25,7 +19,7 @@ import {
 /**
  * create_constraint. On a table this migration creates (new, empty, unseen by the old version)
  * the constraint is added directly. On an existing table with every `up` and `down` the column
- * itself, it goes on the columns as they are (constraint-in-place.ts). Otherwise every
+ * itself, it goes on the columns as they are (add-constraint.ts). Otherwise every
  * constrained column goes through a copy column (alter-column-copy.ts) with its own `up` and `down`, so the old version keeps
  * writing what it always wrote and `up` decides what rows that break the constraint become; the
  * constraint is built over the copies (NOT VALID then validated, or a concurrent unique index
@@ -55,7 +49,7 @@ export const createConstraint: OperationModule<CreateConstraint> = {
       addToNewTable(o, ctx, table, steps);
       steps.path = 'added directly: the table is new';
     } else if (await keepsValues(o, columns)) {
-      mergeSteps(steps, await addInPlace(ctx, table, await inPlaceConstraint(o, ctx, table)));
+      mergeSteps(steps, await addConstraint(ctx, table, await newConstraint(o, ctx, table)));
       steps.path = IN_PLACE_PATH;
     } else {
       await buildOverCopies(o, ctx, table, columns, steps);
@@ -81,11 +75,11 @@ async function keepsValues(o: CreateConstraint, columns: string[]): Promise<bool
   return true;
 }
 
-async function inPlaceConstraint(
+async function newConstraint(
   o: CreateConstraint,
   ctx: PlanContext,
   table: PlannedTable,
-): Promise<InPlaceConstraint> {
+): Promise<NewConstraint> {
   const { model, schema, where } = ctx;
   const columns = (o.columns ?? []).map((name) => model.requireColumn(table, name, where));
   switch (o.type) {
@@ -172,7 +166,7 @@ async function buildOverCopies(
   columns: string[],
   steps: OperationSteps,
 ): Promise<void> {
-  const { where, schema, model } = ctx;
+  const { where } = ctx;
   if (o.type === 'primary_key') {
     throw new InputError(
       `${where}.type: adding a primary key to an existing table is not supported by this version of tidal yet (the backfill walks tables by their primary key)`,
@@ -195,91 +189,7 @@ async function buildOverCopies(
       { group },
     );
   }
-  const physical = (name: string) => table.columns.find((c) => c.name === name)?.physical ?? name;
-  const t = qualifiedTable(schema, table.physical);
-  const ref = { schema, name: table.physical };
-  const step = (
-    lock: Step['lock'],
-    sql: string,
-    summary: string,
-    extra: Parameters<typeof tableStep>[4] = {},
-  ) => tableStep(ref, lock, sql, summary, extra);
-  const keys = columns.map((c) => ident(physical(c))).join(', ');
-
-  if (o.type === 'check') {
-    let expression = o.check ?? 'true';
-    for (const name of columns)
-      expression = await renameColumnInExpression(expression, name, physical(name));
-    steps.afterSync.push(
-      step(
-        'AccessExclusive',
-        `ALTER TABLE ${t} ADD CONSTRAINT ${ident(o.name)} CHECK ${parenthesize(expression)}${o.no_inherit ? ' NO INHERIT' : ''} NOT VALID`,
-        `add check "${o.name}" for new rows`,
-      ),
-    );
-    steps.afterBackfill.push(
-      step(
-        'ShareUpdateExclusive',
-        `ALTER TABLE ${t} VALIDATE CONSTRAINT ${ident(o.name)}`,
-        `validate check "${o.name}"`,
-        { effect: 'scan' },
-      ),
-    );
-  } else if (o.type === 'foreign_key' && o.references) {
-    const r = o.references;
-    const target = model.requireTable(r.table, `${where}.references.table`);
-    const targetColumns = r.columns.map(
-      (c, i) => model.requireColumn(target, c, `${where}.references.columns[${i}]`).physical,
-    );
-    const alsoLocks = [
-      { table: { schema, name: target.physical }, lock: 'ShareRowExclusive' as const },
-    ];
-    // Over the copies: the key, and the columns ON DELETE SET NULL/DEFAULT clears.
-    const clause = foreignKeyClause(schema, columns.map(physical), {
-      ...r,
-      table: target.physical,
-      columns: targetColumns,
-      on_delete_set_columns: r.on_delete_set_columns?.map(physical),
-    });
-    steps.afterSync.push(
-      step(
-        'ShareRowExclusive',
-        `ALTER TABLE ${t} ADD CONSTRAINT ${ident(o.name)} ${clause} NOT VALID`,
-        `add foreign key "${o.name}" for new rows`,
-        { alsoLocks },
-      ),
-    );
-    steps.afterBackfill.push(
-      step(
-        'ShareUpdateExclusive',
-        `ALTER TABLE ${t} VALIDATE CONSTRAINT ${ident(o.name)}`,
-        `validate foreign key "${o.name}"`,
-        { effect: 'scan' },
-      ),
-    );
-  } else if (o.type === 'unique') {
-    const index = prefixedName('_tidal_', o.name);
-    const p = o.index_parameters;
-    const include = p?.include_columns?.length
-      ? ` INCLUDE (${p.include_columns.map((c) => ident(physical(c))).join(', ')})`
-      : '';
-    const storage = p?.storage_parameters?.trim() ? ` WITH (${p.storage_parameters})` : '';
-    steps.afterBackfill.push(
-      step(
-        'ShareUpdateExclusive',
-        `CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS ${ident(index)} ON ${t} (${keys})${include}${storage}`,
-        `build the unique index of "${o.name}" without blocking writes`,
-        { transactional: false, effect: 'scan', invalidIndex: { schema, name: index } },
-      ),
-    );
-    // After the copies took the columns' names.
-    steps.complete.push({
-      stage: CompleteStage.Columns,
-      step: step(
-        'AccessExclusive',
-        `ALTER TABLE ${t} ADD CONSTRAINT ${ident(o.name)} UNIQUE USING INDEX ${ident(index)}`,
-        `turn the unique index into constraint "${o.name}"`,
-      ),
-    });
-  }
+  // Over the copies, now the model's columns; attached at complete after they take the names.
+  const constraint = await newConstraint(o, ctx, table);
+  mergeSteps(steps, await addConstraint(ctx, table, constraint, { afterTriggers: true }));
 }

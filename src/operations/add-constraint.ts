@@ -6,8 +6,8 @@ import { ident } from '../pg/quote.js';
 import { qualifiedTable } from './sql.js';
 import { CompleteStage, emptySteps, type OperationSteps, type PlanContext } from './types.js';
 
-/** A constraint added on existing columns as they are. */
-export type InPlaceConstraint =
+/** A constraint to add, over the columns as the model has them now. */
+export type NewConstraint =
   | { kind: 'check'; name: string; expression: string; noInherit?: boolean }
   | { kind: 'foreign_key'; name: string; clause: string; referenced: TableRef }
   | {
@@ -23,17 +23,21 @@ export const IN_PLACE_PATH =
   'in place: up is the column itself, so no copy column and no backfill; the constraint binds both versions from start';
 
 /**
- * A constraint whose `up` is the identity needs no new data: a copy column would only hold the
- * same values, and bind old-version writes just the same (their `up` would break it too). So it
- * goes on the existing columns the safe way: a check or foreign key `NOT VALID` at start and
- * validated without blocking writes; a unique or primary key as a concurrent unique index,
+ * Adds a constraint the safe way: a check or foreign key `NOT VALID`, validated once the rows
+ * are filled without blocking writes; a unique or primary key as a concurrent unique index,
  * attached at complete; NOT NULL as a validated check, turned into NOT NULL at complete without
  * a scan. Rows that break it fail start, which names them and rolls back.
+ *
+ * On existing columns (`up` keeps the values: a copy would hold the same values and bind the
+ * old version's writes just the same) the constraint goes in at start. On copy columns it goes
+ * in once the dual-write triggers fill them (`afterTriggers`), and complete attaches it after the
+ * copies have taken the columns' names.
  */
-export async function addInPlace(
+export async function addConstraint(
   ctx: PlanContext,
   table: PlannedTable,
-  c: InPlaceConstraint,
+  c: NewConstraint,
+  { afterTriggers = false }: { afterTriggers?: boolean } = {},
 ): Promise<OperationSteps> {
   const { model, schema } = ctx;
   const t = qualifiedTable(schema, table.physical);
@@ -52,7 +56,7 @@ export async function addInPlace(
     lock: Step['lock'],
     extra: Parameters<typeof tableStep>[4] = {},
   ) => {
-    steps.start.push(
+    (afterTriggers ? steps.afterSync : steps.start).push(
       step(
         lock,
         `ALTER TABLE ${t} ADD CONSTRAINT ${ident(name)} ${definition} NOT VALID`,
