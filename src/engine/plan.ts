@@ -2,7 +2,7 @@ import { readSchema, serverMajor } from '../catalog/read.js';
 import { InputError } from '../errors.js';
 import { type Step, tableStep } from '../executor/step.js';
 import type { Migration } from '../migration/schema.js';
-import { mergeAdjacentAlterColumns } from '../operations/alter-column-merge.js';
+import { mergeAlterColumns } from '../operations/alter-column-merge.js';
 import { planOperation } from '../operations/index.js';
 import { qualifiedTable } from '../operations/sql.js';
 import { CompleteStage, type CompleteStep, emptySteps } from '../operations/types.js';
@@ -88,7 +88,7 @@ export async function planMigration(
   const undo: Step[][] = [];
   const paths: OperationPath[] = [];
   let afterRawSql = false;
-  for (const { operation, indexes } of mergeAdjacentAlterColumns(migration.operations, file)) {
+  for (const { operation, indexes } of mergeAlterColumns(migration.operations, file)) {
     const label = `operations[${indexes.join('] and [')}].${operation.kind}`;
     const where = `${file}: ${label}`;
     const steps =

@@ -9,34 +9,62 @@ export interface PlannedOperation {
 }
 
 /**
- * Two alter_column operations in a row on the same column become one, so the column is copied
- * (and its table backfilled) once: the second's `up` applies to what the first's `up` made, and
- * the first's `down` to what the second's `down` made. What the second sets wins; two checks,
- * two unique constraints or two foreign keys cannot be merged and are refused.
+ * Two alter_column operations on the same column become one, so the column is copied (and its
+ * table backfilled) once: the second's `up` applies to what the first's `up` made, and the
+ * first's `down` to what the second's `down` made. What the second sets wins; two checks, two
+ * unique constraints or two foreign keys cannot be merged and are refused. Only operations on
+ * other tables may stand between them (anything else could depend on the first's result).
  */
-export function mergeAdjacentAlterColumns(
-  operations: Operation[],
-  file: string,
-): PlannedOperation[] {
+export function mergeAlterColumns(operations: Operation[], file: string): PlannedOperation[] {
   const planned: PlannedOperation[] = [];
   for (const [index, operation] of operations.entries()) {
-    const last = planned.at(-1);
-    if (
-      last?.operation.kind === 'alter_column' &&
-      operation.kind === 'alter_column' &&
-      sameColumn(last.operation.options, operation.options)
-    ) {
+    const earlier =
+      operation.kind === 'alter_column' ? earlierChange(planned, operation.options) : undefined;
+    if (earlier?.operation.kind === 'alter_column' && operation.kind === 'alter_column') {
       const where = `${file}: operations[${index}].alter_column`;
-      last.operation = {
+      earlier.operation = {
         kind: 'alter_column',
-        options: merge(last.operation.options, operation.options, where),
+        options: merge(earlier.operation.options, operation.options, where),
       };
-      last.indexes.push(index);
+      earlier.indexes.push(index);
       continue;
     }
     planned.push({ operation, indexes: [index] });
   }
   return planned;
+}
+
+/** The latest alter_column of the same column, if only operations on other tables follow it. */
+function earlierChange(planned: PlannedOperation[], o: AlterColumn): PlannedOperation | undefined {
+  for (let i = planned.length - 1; i >= 0; i--) {
+    const p = planned[i] as PlannedOperation;
+    if (p.operation.kind === 'alter_column' && sameColumn(p.operation.options, o)) return p;
+    const touched = tablesTouched(p.operation);
+    if (touched === null || touched.includes(o.table)) return undefined;
+  }
+  return undefined;
+}
+
+/** The tables an operation changes or refers to; null when that cannot be told (raw SQL). */
+function tablesTouched(operation: Operation): string[] | null {
+  const o = operation.options as Record<string, unknown>;
+  switch (operation.kind) {
+    case 'sql':
+    case 'drop_index':
+      return null;
+    case 'create_table':
+    case 'drop_table':
+      return [o.name as string];
+    case 'rename_table':
+      return [o.from as string, o.to as string];
+    default: {
+      const references = (o.references as { table?: string } | undefined)?.table;
+      const column = (o.column as { references?: { table?: string } } | undefined)?.references;
+      return [o.table as string, references, column?.table].filter(
+        (t): t is string => typeof t === 'string',
+      );
+    }
+  }
 }
 
 /** Whether `second` names the column `first` changes, by the name `first` gives it. */

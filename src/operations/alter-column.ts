@@ -37,7 +37,7 @@ export const alterColumn: OperationModule<AlterColumn> = {
     const column = model.requireColumn(table, o.column, `${where}.column`);
     if (column.copied) {
       throw new InputError(
-        `${where}.column: column "${o.column}" is already changed through a copy by an earlier operation of this migration; put both changes in one alter_column, or in alter_column operations next to each other`,
+        `${where}.column: column "${o.column}" is already changed through a copy by an earlier operation of this migration; put both changes in one alter_column, or with no other change of this table between them`,
       );
     }
     if (column.added) {

@@ -576,10 +576,11 @@ operations:
 });
 
 describe('two alter_column operations on one column', () => {
-  it('next to each other, they make one copy: ups and downs compose, one backfill', async () => {
+  it('with only other tables between them, they make one copy: ups and downs compose, one backfill', async () => {
     const migration = `
 operations:
   - alter_column: {table: posts, column: n, type: integer, up: "n::integer", down: "n::text"}
+  - create_table: {name: other, columns: [{name: id, type: int, pk: true}]}
   - alter_column: {table: posts, column: n, name: score, nullable: false, up: "coalesce(n, 0) * 10", down: "score / 10"}
 `;
     await runCycle({
@@ -626,16 +627,16 @@ operations:
     });
   });
 
-  it('apart, or with two checks, they are refused before anything runs', async () => {
+  it('with a change of the same table between them, or with two checks, they are refused before anything runs', async () => {
     const db = await createTestDatabase();
     try {
       await db.query('CREATE TABLE posts (id int PRIMARY KEY, n text, m text)');
       const cases: [string, RegExp][] = [
         [
           `  - alter_column: {table: posts, column: n, type: integer, up: "n::integer"}
-  - alter_column: {table: posts, column: m, comment: between}
+  - alter_column: {table: posts, column: m, type: integer, up: "m::integer"}
   - alter_column: {table: posts, column: n, nullable: false, up: "coalesce(n, 0)"}`,
-          /operations\[2\]\.alter_column\.column: column "n" is already changed through a copy by an earlier operation of this migration; put both changes in one alter_column, or in alter_column operations next to each other/,
+          /operations\[2\]\.alter_column\.column: column "n" is already changed through a copy by an earlier operation of this migration; put both changes in one alter_column, or with no other change of this table between them/,
         ],
         [
           `  - alter_column: {table: posts, column: n, check: {name: a, constraint: "n <> ''"}, up: "coalesce(n, 'x')"}
