@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { BackfillControl } from './backfill/control.js';
 import { type BackfillProgress, runBackfill } from './backfill/run.js';
 import { readSchema, serverMajor } from './catalog/read.js';
 import type { VersionOverlay } from './engine/model.js';
@@ -16,7 +17,7 @@ import { type LoadedMigration, listMigrationFiles, loadMigrationFile } from './m
 import { connect } from './pg/connect.js';
 import { ident, literal } from './pg/quote.js';
 import { ensureStateSchema, layoutVersion } from './state/layout.js';
-import { acquireCommandLock, releaseCommandLock } from './state/lock.js';
+import { acquireCommandLock, commandLockHeld, releaseCommandLock } from './state/lock.js';
 import {
   type BackfillRecord,
   type MigrationRecord,
@@ -35,6 +36,8 @@ export interface TidalOptions {
   /** How long a statement keeps retrying lock timeouts before tidal gives up. */
   lockRetryDeadlineMs?: number;
   backfillBatchSize?: number;
+  /** How long one backfill batch should take; batch sizes follow (default 100 ms). */
+  backfillBatchMs?: number;
   /** Rows per second ceiling for the backfill. */
   backfillRate?: number;
   onEvent?: (event: TidalEvent) => void;
@@ -117,6 +120,46 @@ export class Tidal {
     } finally {
       await releaseCommandLock(this.client).catch(() => {});
     }
+  }
+
+  /**
+   * Live control of the active migration's backfill, obeyed by the process running it within a
+   * second: pause, resume, or a rows/s ceiling. `resume` with no tidal running the backfill (it
+   * was killed) continues the start from its checkpoint.
+   */
+  async backfill(command: { pause: true } | { resume: true } | { rowsPerSecond: number }): Promise<{
+    migration: string;
+    paused: boolean;
+    rowsPerSecond: number | null;
+    resumed: boolean;
+  }> {
+    const active = await this.requireActive('control');
+    const control = new BackfillControl(this.client, this.stateSchema, this.schema, active.name);
+    const state = await control.write(
+      'pause' in command
+        ? { paused: true }
+        : 'resume' in command
+          ? { paused: false }
+          : { rowsPerSecond: command.rowsPerSecond },
+    );
+    let resumed = false;
+    if (
+      'resume' in command &&
+      active.phase === 'starting' &&
+      !(await commandLockHeld(this.client))
+    ) {
+      await this.locked(`start ${active.name}`, async () => {
+        const record = await this.requireActive('resume');
+        if (record.phase !== 'starting') return;
+        this.emit({
+          type: 'notice',
+          message: `resuming the interrupted start of "${record.name}"`,
+        });
+        await this.runStartOrUndo(record);
+        resumed = true;
+      });
+    }
+    return { migration: active.name, ...state, resumed };
   }
 
   /** Creates or upgrades the state schema. */
@@ -218,7 +261,7 @@ export class Tidal {
   }
 
   async status(): Promise<MigrationStatus> {
-    if (!(await this.hasState())) {
+    if (!(await this.stateReady())) {
       return { schema: this.schema, active: null, latest: null, applied: 0 };
     }
     const store = this.store;
@@ -336,6 +379,13 @@ export class Tidal {
       await store.event(name, 'start');
       record = (await store.get(name)) as MigrationRecord;
     }
+    return this.runStartOrUndo(record);
+  }
+
+  /** Runs (or resumes) start; a failure other than a lock never obtained rolls back. */
+  private async runStartOrUndo(record: MigrationRecord): Promise<MigrationRecord> {
+    const store = this.store;
+    const { name } = record;
     try {
       await this.runStart(record);
     } catch (error) {
@@ -390,6 +440,7 @@ export class Tidal {
           stateSchema: this.stateSchema,
           migration: name,
           batchSize: this.options.backfillBatchSize ?? 1000,
+          batchTargetMs: this.options.backfillBatchMs,
           rowsPerSecond: this.options.backfillRate,
           lockTimeoutMs: this.options.lockTimeoutMs ?? DEFAULT_LOCK_POLICY.lockTimeoutMs,
           onProgress: (p) => this.emit({ type: 'backfill', ...p }),

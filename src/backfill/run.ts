@@ -5,13 +5,18 @@ import { NEEDS_BACKFILL_COLUMN } from '../engine/names.js';
 import { OperationError } from '../errors.js';
 import { backoffDelay, sleep } from '../executor/backoff.js';
 import { ident } from '../pg/quote.js';
+import { BatchSizer } from './batch-size.js';
+import { BackfillControl } from './control.js';
 
 export interface BackfillOptions {
   schema: string;
   stateSchema: string;
   migration: string;
+  /** Rows in the first batch; later ones are sized to last about `batchTargetMs`. */
   batchSize: number;
-  /** Rows per second ceiling; undefined for no ceiling. */
+  /** How long one batch should take (its transaction holds row locks that long). */
+  batchTargetMs?: number;
+  /** Rows per second ceiling; undefined for no ceiling. `tidal backfill rate` overrides it. */
   rowsPerSecond?: number;
   lockTimeoutMs: number;
   onProgress?: (progress: BackfillProgress) => void;
@@ -23,7 +28,14 @@ export interface BackfillProgress {
   rowsTotal: number;
   rowsPerSecond: number;
   done: boolean;
+  /** Rows the next batch takes. */
+  batchSize: number;
+  /** Why the backfill is slowed or stopped right now, if it is. */
+  throttle: string | null;
 }
+
+/** How often a paused backfill looks for `tidal backfill resume`. */
+const PAUSE_POLL_MS = 250;
 
 const RETRYABLE = new Set(['55P03', '40P01', '40001']);
 
@@ -45,6 +57,8 @@ export async function runBackfill(
   const keyList = spec.key.map(ident).join(', ');
   const params = spec.key.map((_, i) => `$${i + 1}::${types[i]}`).join(', ');
   const limit = `$${spec.key.length + 1}`;
+  const sizer = new BatchSizer(options.batchSize, options.batchTargetMs);
+  const control = new BackfillControl(client, stateSchema, schema, migration);
   const set = [
     ...spec.set.map((s) => `${ident(s.column)} = ${parenthesize(s.expression)}`),
     `${ident(NEEDS_BACKFILL_COLUMN)} = false`,
@@ -87,7 +101,32 @@ export async function runBackfill(
   const started = Date.now();
   let doneThisRun = 0;
 
+  const report = (done: boolean, throttle: string | null) => {
+    const elapsed = (Date.now() - started) / 1000;
+    options.onProgress?.({
+      table: spec.table,
+      rowsDone,
+      rowsTotal: done ? rowsDone : rowsTotal,
+      rowsPerSecond: elapsed > 0 ? doneThisRun / elapsed : 0,
+      done,
+      batchSize: sizer.next,
+      throttle,
+    });
+  };
+
   for (let attempt = 0; ; ) {
+    const command = await control.read();
+    if (command.paused) {
+      report(false, 'paused (tidal backfill resume continues)');
+      await recordThrottle('paused');
+      await sleep(PAUSE_POLL_MS);
+      continue;
+    }
+    const rate = command.rowsPerSecond ?? options.rowsPerSecond;
+    // Under a ceiling, a batch is at most a second's worth, so a pause or rate change is obeyed
+    // within about a second.
+    const batchSize = rate ? sizer.cap(rate) : sizer.next;
+    const throttle = rate ? `rate ${rate} rows/s` : null;
     const batchStarted = Date.now();
     let seen: number;
     try {
@@ -98,15 +137,17 @@ export async function runBackfill(
       await client.query(`SET LOCAL search_path = ${ident(schema)}, pg_catalog`);
       const result = await client.query<{ seen: number; updated: number; last: string[] | null }>(
         batchSql(last === null),
-        last === null ? [options.batchSize] : [...last, options.batchSize],
+        last === null ? [batchSize] : [...last, batchSize],
       );
       const batch = result.rows[0] ?? { seen: 0, updated: 0, last: null };
       seen = batch.seen;
       if (batch.last) last = batch.last;
       rowsDone += seen;
       rowsTotal = Math.max(rowsTotal, rowsDone);
+      const elapsed = (Date.now() - started) / 1000;
       await client.query(
-        `UPDATE ${state} SET last_key = $4, rows_done = $5, rows_total = $6, done = $7, updated_at = now()
+        `UPDATE ${state} SET last_key = $4, rows_done = $5, rows_total = $6, done = $7,
+                batch_size = $8, rows_per_second = $9, throttle = $10, updated_at = now()
           WHERE schema = $1 AND migration = $2 AND table_name = $3`,
         [
           schema,
@@ -115,7 +156,10 @@ export async function runBackfill(
           JSON.stringify(last),
           rowsDone,
           rowsTotal,
-          seen < options.batchSize,
+          seen < batchSize,
+          batchSize,
+          elapsed > 0 ? (doneThisRun + seen) / elapsed : null,
+          throttle,
         ],
       );
       await client.query('COMMIT');
@@ -129,22 +173,24 @@ export async function runBackfill(
       }
       throw new OperationError(`backfill of "${spec.table}" failed: ${(error as Error).message}`);
     }
+    const spent = Date.now() - batchStarted;
+    sizer.record(seen, spent);
     doneThisRun += seen;
-    const elapsed = (Date.now() - started) / 1000;
-    const done = seen < options.batchSize;
-    options.onProgress?.({
-      table: spec.table,
-      rowsDone,
-      rowsTotal: done ? rowsDone : rowsTotal,
-      rowsPerSecond: elapsed > 0 ? doneThisRun / elapsed : 0,
-      done,
-    });
+    const done = seen < batchSize;
+    report(done, throttle);
     if (done) return;
-    if (options.rowsPerSecond) {
-      const minimumMs = (seen / options.rowsPerSecond) * 1000;
-      const spent = Date.now() - batchStarted;
+    if (rate) {
+      const minimumMs = (seen / rate) * 1000;
       if (minimumMs > spent) await sleep(minimumMs - spent);
     }
+  }
+
+  async function recordThrottle(throttle: string): Promise<void> {
+    await client.query(
+      `UPDATE ${state} SET throttle = $4, updated_at = now()
+        WHERE schema = $1 AND migration = $2 AND table_name = $3`,
+      [schema, migration, spec.table, throttle],
+    );
   }
 }
 

@@ -14,6 +14,7 @@ interface GlobalOptions {
   lockTimeout: number;
   lockRetryDeadline: number;
   backfillBatchSize: number;
+  backfillBatchMs: number;
   backfillRate?: number;
   json: boolean;
   verbose: boolean;
@@ -43,6 +44,7 @@ async function withTidal<T>(
     lockTimeoutMs: options.lockTimeout,
     lockRetryDeadlineMs: options.lockRetryDeadline,
     backfillBatchSize: options.backfillBatchSize,
+    backfillBatchMs: options.backfillBatchMs,
     backfillRate: options.backfillRate,
     onEvent: eventRenderer(output),
   });
@@ -70,7 +72,13 @@ export function buildProgram(): Command {
       positiveInteger,
       120_000,
     )
-    .option('--backfill-batch-size <n>', 'rows per backfill batch', positiveInteger, 1000)
+    .option('--backfill-batch-size <n>', 'rows in the first backfill batch', positiveInteger, 1000)
+    .option(
+      '--backfill-batch-ms <ms>',
+      'how long a backfill batch should take; batch sizes follow',
+      positiveInteger,
+      100,
+    )
     .option('--backfill-rate <rows/s>', 'backfill rows per second ceiling', positiveInteger)
     .option('--json', 'machine-readable output on stdout', false)
     .option('--verbose', 'show every statement as it runs', false)
@@ -147,6 +155,37 @@ export function buildProgram(): Command {
         print(output, renderStatus(status), status);
       }),
     );
+
+  const backfill = program
+    .command('backfill')
+    .description(
+      "control the active migration's backfill from any machine (obeyed within a second)",
+    );
+  const control = (verb: string, command: Parameters<Tidal['backfill']>[0]): Promise<void> =>
+    withTidal(program, async (tidal, _options, output) => {
+      const state = await tidal.backfill(command);
+      const rate = state.rowsPerSecond ? `, at most ${state.rowsPerSecond} rows/s` : '';
+      print(
+        output,
+        `backfill of "${state.migration}" ${state.paused ? 'paused' : 'running'}${rate}${state.resumed ? ' (resumed from its checkpoint and finished)' : ''}`,
+        { command: verb, ...state },
+      );
+    });
+  backfill
+    .command('pause')
+    .description('pause the backfill after its current batch')
+    .action(() => control('pause', { pause: true }));
+  backfill
+    .command('resume')
+    .description(
+      'resume a paused backfill; if no tidal is running it, continue it from its checkpoint',
+    )
+    .action(() => control('resume', { resume: true }));
+  backfill
+    .command('rate')
+    .description('set a rows-per-second ceiling for the running backfill')
+    .argument('<rows/s>', 'rows per second', positiveInteger)
+    .action((rate: number) => control('rate', { rowsPerSecond: rate }));
 
   program
     .command('migrate')

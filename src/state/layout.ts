@@ -49,6 +49,22 @@ function upgrades(s: string): string[][] {
          PRIMARY KEY (schema, migration, table_name)
        )`,
     ],
+    [
+      // What the running backfill is doing, for `tidal status` on any machine.
+      `ALTER TABLE ${s}.backfills
+         ADD COLUMN batch_size integer,
+         ADD COLUMN rows_per_second double precision,
+         ADD COLUMN throttle text`,
+      // Live control: `tidal backfill pause|resume|rate`.
+      `CREATE TABLE ${s}.backfill_control (
+         schema text NOT NULL,
+         migration text NOT NULL,
+         paused boolean NOT NULL DEFAULT false,
+         rows_per_second integer CHECK (rows_per_second > 0),
+         updated_at timestamptz NOT NULL DEFAULT now(),
+         PRIMARY KEY (schema, migration)
+       )`,
+    ],
   ];
 }
 

@@ -29,6 +29,11 @@ export async function releaseCommandLock(db: Queryable): Promise<void> {
   await db.query(`SELECT pg_advisory_unlock($1)`, [LOCK_KEY.toString()]);
 }
 
+/** Whether some session (another tidal) holds the lock now. */
+export async function commandLockHeld(db: Queryable): Promise<boolean> {
+  return (await lockHolder(db)) !== undefined;
+}
+
 interface LockHolder {
   pid: number;
   application_name: string;

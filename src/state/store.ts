@@ -35,6 +35,10 @@ export interface BackfillRecord {
   rowsTotal: number | null;
   done: boolean;
   updatedAt: string;
+  batchSize: number | null;
+  rowsPerSecond: number | null;
+  /** Why the backfill is slowed or stopped, as of its last batch. */
+  throttle: string | null;
 }
 
 const COLUMNS = `schema, name, version_schema AS "versionSchema", parent, checksum, content, plan, phase,
@@ -136,10 +140,7 @@ export class StateStore {
 
   /** Forgets a rolled-back migration and its backfill checkpoints. */
   async remove(name: string): Promise<void> {
-    await this.db.query(`DELETE FROM ${this.s}.backfills WHERE schema = $1 AND migration = $2`, [
-      this.schema,
-      name,
-    ]);
+    await this.clearBackfills(name);
     await this.db.query(`DELETE FROM ${this.s}.migrations WHERE schema = $1 AND name = $2`, [
       this.schema,
       name,
@@ -147,10 +148,12 @@ export class StateStore {
   }
 
   async clearBackfills(name: string): Promise<void> {
-    await this.db.query(`DELETE FROM ${this.s}.backfills WHERE schema = $1 AND migration = $2`, [
-      this.schema,
-      name,
-    ]);
+    for (const table of ['backfills', 'backfill_control']) {
+      await this.db.query(`DELETE FROM ${this.s}.${table} WHERE schema = $1 AND migration = $2`, [
+        this.schema,
+        name,
+      ]);
+    }
   }
 
   async backfills(name: string): Promise<BackfillRecord[]> {
@@ -158,7 +161,8 @@ export class StateStore {
       BackfillRecord & { rowsDone: string; rowsTotal: string | null }
     >(
       `SELECT table_name AS "table", rows_done AS "rowsDone", rows_total AS "rowsTotal", done,
-              updated_at::text AS "updatedAt"
+              updated_at::text AS "updatedAt", batch_size AS "batchSize",
+              rows_per_second AS "rowsPerSecond", throttle
          FROM ${this.s}.backfills WHERE schema = $1 AND migration = $2 ORDER BY table_name`,
       [this.schema, name],
     );

@@ -14,6 +14,7 @@ const ROWS = 5000;
 let db: TestDatabase;
 let file: string;
 let partsFile: string;
+let ordersFile: string;
 
 function addUpperColumn(table: string): string {
   return `operations:
@@ -28,7 +29,7 @@ function addUpperColumn(table: string): string {
 
 beforeAll(async () => {
   db = await createTestDatabase();
-  for (const table of ['items', 'parts']) {
+  for (const table of ['items', 'parts', 'orders']) {
     await db.query(`CREATE TABLE ${table} (id int PRIMARY KEY, name text NOT NULL)`);
     await db.query(
       `INSERT INTO ${table} SELECT g, 'item ' || g FROM generate_series(1, ${ROWS}) g`,
@@ -39,6 +40,8 @@ beforeAll(async () => {
   partsFile = join(dir, 'parts_upper.yaml');
   await writeFile(file, addUpperColumn('items'));
   await writeFile(partsFile, addUpperColumn('parts'));
+  ordersFile = join(dir, 'orders_upper.yaml');
+  await writeFile(ordersFile, addUpperColumn('orders'));
 });
 afterAll(() => db.dispose());
 
@@ -62,7 +65,7 @@ async function killMidBackfill(file: string): Promise<void> {
   for (let i = 0; i < 200; i++) {
     const { rows } = await db
       .query(
-        `SELECT rows_done::int AS done FROM tidal.backfills WHERE to_regclass('tidal.backfills') IS NOT NULL`,
+        `SELECT rows_done::int AS done FROM tidal.backfills WHERE to_regclass('tidal.backfills') IS NOT NULL AND NOT done`,
       )
       .catch(() => ({ rows: [] as { done: number }[] }));
     if ((rows[0]?.done ?? 0) >= 1000) break;
@@ -96,6 +99,31 @@ describe('interrupted start', () => {
     expect((await runCli(['complete', '--url', db.url])).code).toBe(0);
     const { rows } = await db.query(
       `SELECT count(*)::int AS wrong FROM items WHERE shout IS DISTINCT FROM upper(name)`,
+    );
+    expect(rows).toEqual([{ wrong: 0 }]);
+  });
+
+  it('`tidal backfill resume`, without the file, continues a killed backfill from its checkpoint', async () => {
+    await killMidBackfill(ordersFile);
+    const { rows: checkpoint } = await db.query(
+      `SELECT rows_done::int AS done FROM tidal.backfills WHERE migration = 'orders_upper'`,
+    );
+    expect(checkpoint[0]?.done).toBeLessThan(ROWS);
+    const resumed = await runCli(['backfill', 'resume', '--url', db.url]);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(resumed.stdout).toMatch(/resumed from its checkpoint/);
+    const { rows: after } = await db.query(
+      `SELECT rows_done::int AS done, done AS finished FROM tidal.backfills WHERE migration = 'orders_upper'`,
+    );
+    expect(after[0]).toEqual({ done: ROWS, finished: true });
+    const status = await runCli(['status', '--json', '--url', db.url]);
+    expect(JSON.parse(status.stdout).active).toMatchObject({
+      name: 'orders_upper',
+      phase: 'active',
+    });
+    expect((await runCli(['complete', '--url', db.url])).code).toBe(0);
+    const { rows } = await db.query(
+      `SELECT count(*)::int AS wrong FROM orders WHERE shout IS DISTINCT FROM upper(name)`,
     );
     expect(rows).toEqual([{ wrong: 0 }]);
   });
