@@ -444,6 +444,7 @@ export class Tidal {
           rowsPerSecond: this.options.backfillRate,
           lockTimeoutMs: this.options.lockTimeoutMs ?? DEFAULT_LOCK_POLICY.lockTimeoutMs,
           onProgress: (p) => this.emit({ type: 'backfill', ...p }),
+          onNotice: (message) => this.emit({ type: 'notice', message }),
         });
       }
       await store.setProgress(name, { backfill: true });

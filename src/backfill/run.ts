@@ -20,6 +20,7 @@ export interface BackfillOptions {
   rowsPerSecond?: number;
   lockTimeoutMs: number;
   onProgress?: (progress: BackfillProgress) => void;
+  onNotice?: (message: string) => void;
 }
 
 export interface BackfillProgress {
@@ -58,6 +59,12 @@ export async function runBackfill(
   const params = spec.key.map((_, i) => `$${i + 1}::${types[i]}`).join(', ');
   const limit = `$${spec.key.length + 1}`;
   const sizer = new BatchSizer(options.batchSize, options.batchTargetMs);
+  const quiet = await canSilenceTriggers(client);
+  options.onNotice?.(
+    quiet
+      ? `backfill of "${spec.table}": the table's own triggers do not fire for backfilled rows (session_replication_role = replica)`
+      : `backfill of "${spec.table}": the table's own triggers fire for each backfilled row (tidal may not set session_replication_role; a superuser, or GRANT SET ON PARAMETER session_replication_role, lets it skip them)`,
+  );
   const control = new BackfillControl(client, stateSchema, schema, migration);
   const set = [
     ...spec.set.map((s) => `${ident(s.column)} = ${parenthesize(s.expression)}`),
@@ -133,6 +140,7 @@ export async function runBackfill(
       await client.query('BEGIN');
       await client.query(`SET LOCAL lock_timeout = ${options.lockTimeoutMs}`);
       await client.query(`SET LOCAL tidal.backfill = 'on'`);
+      if (quiet) await client.query(`SET LOCAL session_replication_role = replica`);
       // `up` expressions resolve unqualified names in the application schema.
       await client.query(`SET LOCAL search_path = ${ident(schema)}, pg_catalog`);
       const result = await client.query<{ seen: number; updated: number; last: string[] | null }>(
@@ -191,6 +199,25 @@ export async function runBackfill(
         WHERE schema = $1 AND migration = $2 AND table_name = $3`,
       [schema, migration, spec.table, throttle],
     );
+  }
+}
+
+/**
+ * Whether this session may set `session_replication_role = replica` for its batches, so that
+ * the application's triggers (an `updated_at` stamp, an audit log) do not fire for rows the
+ * backfill only gives a new column. Foreign key triggers are skipped too, which is safe here:
+ * the backfill changes no key the application set, and tidal's own new foreign keys are
+ * validated after the backfill.
+ */
+async function canSilenceTriggers(client: pg.Client): Promise<boolean> {
+  try {
+    await client.query('BEGIN');
+    await client.query('SET LOCAL session_replication_role = replica');
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await client.query('ROLLBACK').catch(() => {});
   }
 }
 

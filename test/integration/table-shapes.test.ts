@@ -347,23 +347,12 @@ operations:
       down: email
 `,
       async whileActive({ db, old, next, pass }) {
-        // The backfill is an UPDATE of each row not yet written since start (src/backfill/run.ts):
-        // it does not disable user triggers, so each fires once per backfilled row, under tidal's
-        // session, and updated_at moves. Pass 2 also backfills pass 1's rows (rollback dropped
-        // their new column).
-        const backfill = (id: number, email: S) => ({
-          op: 'UPDATE',
-          id,
-          email,
-          by: 'tidal start m1',
-        });
-        expect((await takeAudit(db.pool)).sort((a, b) => a.id - b.id)).toEqual([
-          backfill(1, pass === 1 ? 'Ann@X.org' : 'Ann2@X.org'),
-          backfill(2, pass === 1 ? 'bob@x.org' : 'Bob2@x.org'),
-          backfill(3, null),
-          ...(pass === 2 ? [backfill(101, 'Old1@X.org'), backfill(201, 'new1@x.org')] : []),
-        ]);
-        expect(await rows(db.pool, untouched)).toEqual([{ n: 0 }]);
+        // The backfill sets session_replication_role = replica for its batches (the tests run
+        // as a superuser): the table's own triggers do not fire for backfilled rows, so there is
+        // no audit row and no updated_at stamp from it. Pass 1: rows 1-3 keep the seed's stamp;
+        // pass 2: 3, 101 and 201 (the application updated 1 and 2 in pass 1).
+        expect(await takeAudit(db.pool)).toEqual([]);
+        expect(await rows(db.pool, untouched)).toEqual([{ n: 3 }]);
         expect(
           await rows(next, 'SELECT id, email FROM accounts WHERE id <= 3 ORDER BY id'),
         ).toEqual([
