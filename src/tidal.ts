@@ -1,6 +1,13 @@
 import type pg from 'pg';
 import { BackfillControl } from './backfill/control.js';
 import { type BackfillProgress, runBackfill } from './backfill/run.js';
+import {
+  activeSessions,
+  primaryReplicaLag,
+  standbyLag,
+  Throttler,
+  type ThrottleSignal,
+} from './backfill/throttle.js';
 import { readSchema, serverMajor } from './catalog/read.js';
 import type { VersionOverlay } from './engine/model.js';
 import {
@@ -38,6 +45,12 @@ export interface TidalOptions {
   backfillBatchSize?: number;
   /** How long one backfill batch should take; batch sizes follow (default 100 ms). */
   backfillBatchMs?: number;
+  /** Replay lag of a standby above which the backfill waits (default 10 s; 0: do not watch). */
+  maxReplicaLagMs?: number;
+  /** Standbys to watch besides those streaming from the primary. */
+  replicaUrls?: string[];
+  /** Active application sessions above which the backfill waits (default: not watched). */
+  maxActiveSessions?: number;
   /** Rows per second ceiling for the backfill. */
   backfillRate?: number;
   onEvent?: (event: TidalEvent) => void;
@@ -434,18 +447,24 @@ export class Tidal {
     }
     if (!progress.backfill) {
       this.emit({ type: 'phase', migration: name, phase: 'backfill' });
-      for (const spec of plan.backfills) {
-        await runBackfill(this.client, spec, {
-          schema: this.schema,
-          stateSchema: this.stateSchema,
-          migration: name,
-          batchSize: this.options.backfillBatchSize ?? 1000,
-          batchTargetMs: this.options.backfillBatchMs,
-          rowsPerSecond: this.options.backfillRate,
-          lockTimeoutMs: this.options.lockTimeoutMs ?? DEFAULT_LOCK_POLICY.lockTimeoutMs,
-          onProgress: (p) => this.emit({ type: 'backfill', ...p }),
-          onNotice: (message) => this.emit({ type: 'notice', message }),
-        });
+      const throttler = this.throttler();
+      try {
+        for (const spec of plan.backfills) {
+          await runBackfill(this.client, spec, {
+            schema: this.schema,
+            stateSchema: this.stateSchema,
+            migration: name,
+            batchSize: this.options.backfillBatchSize ?? 1000,
+            batchTargetMs: this.options.backfillBatchMs,
+            rowsPerSecond: this.options.backfillRate,
+            lockTimeoutMs: this.options.lockTimeoutMs ?? DEFAULT_LOCK_POLICY.lockTimeoutMs,
+            onProgress: (p) => this.emit({ type: 'backfill', ...p }),
+            onNotice: (message) => this.emit({ type: 'notice', message }),
+            throttler,
+          });
+        }
+      } finally {
+        await throttler.close();
       }
       await store.setProgress(name, { backfill: true });
     }
@@ -501,6 +520,19 @@ export class Tidal {
     await store.remove(name);
     await store.event(name, 'rolled_back');
     this.emit({ type: 'phase', migration: name, phase: 'rolled back' });
+  }
+
+  /** The signals that hold a backfill, from the options. */
+  private throttler(): Throttler {
+    const lagMs = this.options.maxReplicaLagMs ?? 10_000;
+    const signals: ThrottleSignal[] = [];
+    if (lagMs > 0) {
+      signals.push(primaryReplicaLag(this.client, lagMs));
+      for (const url of this.options.replicaUrls ?? []) signals.push(standbyLag(url, lagMs));
+    }
+    if (this.options.maxActiveSessions)
+      signals.push(activeSessions(this.client, this.options.maxActiveSessions));
+    return new Throttler(signals);
   }
 
   /** Runs stored steps from where the last run of this phase stopped, recording each. */

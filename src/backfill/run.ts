@@ -7,6 +7,7 @@ import { backoffDelay, sleep } from '../executor/backoff.js';
 import { ident } from '../pg/quote.js';
 import { BatchSizer } from './batch-size.js';
 import { BackfillControl } from './control.js';
+import type { Throttler } from './throttle.js';
 
 export interface BackfillOptions {
   schema: string;
@@ -21,6 +22,8 @@ export interface BackfillOptions {
   lockTimeoutMs: number;
   onProgress?: (progress: BackfillProgress) => void;
   onNotice?: (message: string) => void;
+  /** Signals that hold the backfill (replica lag, busy primary). */
+  throttler?: Throttler;
 }
 
 export interface BackfillProgress {
@@ -37,6 +40,8 @@ export interface BackfillProgress {
 
 /** How often a paused backfill looks for `tidal backfill resume`. */
 const PAUSE_POLL_MS = 250;
+/** How long a throttled backfill waits before it reads its signals again. */
+const THROTTLE_WAIT_MS = 1000;
 
 const RETRYABLE = new Set(['55P03', '40P01', '40001']);
 
@@ -129,6 +134,13 @@ export async function runBackfill(
       await sleep(PAUSE_POLL_MS);
       continue;
     }
+    const held = await options.throttler?.reason();
+    if (held) {
+      report(false, held);
+      await recordThrottle(held);
+      await sleep(THROTTLE_WAIT_MS);
+      continue;
+    }
     const rate = command.rowsPerSecond ?? options.rowsPerSecond;
     // Under a ceiling, a batch is at most a second's worth, so a pause or rate change is obeyed
     // within about a second.
@@ -176,6 +188,7 @@ export async function runBackfill(
       await client.query('ROLLBACK').catch(() => {});
       const code = (error as { code?: string }).code;
       if (code && RETRYABLE.has(code) && attempt < 50) {
+        report(false, 'waiting: rows locked by the application');
         await sleep(backoffDelay(attempt++));
         continue;
       }

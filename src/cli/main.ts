@@ -15,6 +15,9 @@ interface GlobalOptions {
   lockRetryDeadline: number;
   backfillBatchSize: number;
   backfillBatchMs: number;
+  maxReplicaLag: number;
+  replica?: string[];
+  maxActiveSessions?: number;
   backfillRate?: number;
   json: boolean;
   verbose: boolean;
@@ -23,6 +26,13 @@ interface GlobalOptions {
 function positiveInteger(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError('expected a positive integer');
+  return n;
+}
+
+function nonNegativeInteger(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0)
+    throw new InvalidArgumentError('expected 0 or a positive integer');
   return n;
 }
 
@@ -45,6 +55,9 @@ async function withTidal<T>(
     lockRetryDeadlineMs: options.lockRetryDeadline,
     backfillBatchSize: options.backfillBatchSize,
     backfillBatchMs: options.backfillBatchMs,
+    maxReplicaLagMs: options.maxReplicaLag,
+    replicaUrls: options.replica,
+    maxActiveSessions: options.maxActiveSessions,
     backfillRate: options.backfillRate,
     onEvent: eventRenderer(output),
   });
@@ -80,6 +93,22 @@ export function buildProgram(): Command {
       100,
     )
     .option('--backfill-rate <rows/s>', 'backfill rows per second ceiling', positiveInteger)
+    .option(
+      '--max-replica-lag <ms>',
+      'the backfill waits while a standby replays further behind than this (0: do not watch)',
+      nonNegativeInteger,
+      10_000,
+    )
+    .option(
+      '--replica <url>',
+      'also watch the replay lag of this standby (repeatable)',
+      (url: string, urls: string[] = []) => [...urls, url],
+    )
+    .option(
+      '--max-active-sessions <n>',
+      'the backfill waits while more application sessions than this run a statement',
+      positiveInteger,
+    )
     .option('--json', 'machine-readable output on stdout', false)
     .option('--verbose', 'show every statement as it runs', false)
     .showHelpAfterError()

@@ -1,0 +1,584 @@
+// @ts-check
+/**
+ * `npm run bench:backfill`: how fast tidal's backfill is next to the physical limit, whether it
+ * keeps its pace as tables grow, and what the dual-write trigger costs writers. It prints
+ * figures and never fails on them.
+ *
+ *   1. A bulk `UPDATE items SET n2 = n * 2` (one statement) against tidal's backfill of the same
+ *      expression (an `add_column` with `up: n * 2`), on the same freshly seeded table.
+ *   2. tidal's backfill rows/s on tables of several sizes, and the spread between them.
+ *   3. A bulk `UPDATE ... SET payload = payload || 'x'` over a range of rows, rolled back, with
+ *      no migration active and with the migration active (dual-write trigger installed).
+ *
+ * Runs against a fresh database on the server of DATABASE_URL (or --url), or on an embedded
+ * PostgreSQL when neither is given; the database is dropped at the end. Imports the built
+ * library from dist/, so run `npm run build` first (the npm script does).
+ *
+ * Flags: --rows N (default 2000000), --sizes a,b,c (default 100000,1000000,5000000),
+ * --update-rows N (default 500000), --repeat N (default 3), --batch-size N and --batch-ms N
+ * (tidal's defaults), --url URL, --json. Progress goes to stderr; figures to stdout.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { parseArgs } from 'node:util';
+import pg from 'pg';
+import { loadMigrationFile, Tidal } from '../dist/index.js';
+
+const USAGE = `usage: npm run bench:backfill -- [options]
+  --rows N          rows of the table for the bulk comparison and trigger overhead (2000000)
+  --sizes A,B,C     table sizes for the scaling run (100000,1000000,5000000; "" skips it)
+  --update-rows N   rows the trigger-overhead UPDATE touches (500000, at most --rows)
+  --repeat N        runs of each trigger-overhead UPDATE; the median is reported (3)
+  --batch-size N    tidal's backfill batch size, or first batch size (tidal's default)
+  --batch-ms N      tidal's target milliseconds per backfill batch, where the build has
+                    the option (backfillBatchMs; tidal's default when not given)
+  --url URL         server to create the bench database on (default DATABASE_URL, else embedded)
+  --json            print the figures as JSON instead of tables`;
+
+/** The migration every measurement runs, on a table of the `items` shape. */
+const migrationYaml = (/** @type {string} */ table) => `operations:
+  - add_column:
+      table: ${table}
+      up: n * 2
+      column:
+        name: n2
+        type: int
+        nullable: true
+`;
+
+const TARGET_RATIO = 0.8;
+const TARGET_SPREAD = 0.2;
+const TARGET_OVERHEAD = 1.5;
+
+const benchStarted = performance.now();
+
+/** A progress line on stderr, with the time since the bench started. */
+function say(/** @type {string} */ message) {
+  const elapsed = ((performance.now() - benchStarted) / 1000).toFixed(1).padStart(7);
+  process.stderr.write(`[${elapsed}s] ${message}\n`);
+}
+
+function parseOptions() {
+  const { values } = parseArgs({
+    options: {
+      rows: { type: 'string', default: '2000000' },
+      sizes: { type: 'string', default: '100000,1000000,5000000' },
+      'update-rows': { type: 'string', default: '500000' },
+      repeat: { type: 'string', default: '3' },
+      'batch-size': { type: 'string' },
+      'batch-ms': { type: 'string' },
+      url: { type: 'string' },
+      json: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    process.stdout.write(`${USAGE}\n`);
+    process.exit(0);
+  }
+  const rows = positiveInt(values.rows, '--rows');
+  const sizes = values.sizes
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '')
+    .map((s) => positiveInt(s, '--sizes'));
+  return {
+    rows,
+    sizes,
+    updateRows: Math.min(positiveInt(values['update-rows'], '--update-rows'), rows),
+    repeat: positiveInt(values.repeat, '--repeat'),
+    batchSize:
+      values['batch-size'] === undefined
+        ? undefined
+        : positiveInt(values['batch-size'], '--batch-size'),
+    batchMs:
+      values['batch-ms'] === undefined ? undefined : positiveInt(values['batch-ms'], '--batch-ms'),
+    url: values.url ?? (process.env.DATABASE_URL || undefined),
+    json: values.json,
+  };
+}
+
+function positiveInt(/** @type {string} */ text, /** @type {string} */ flag) {
+  const value = Number(text.replaceAll('_', ''));
+  if (!Number.isSafeInteger(value) || value <= 0) {
+    process.stderr.write(`${flag}: expected a positive integer, got ${JSON.stringify(text)}\n`);
+    process.exit(2);
+  }
+  return value;
+}
+
+function databaseUrl(/** @type {string} */ serverUrl, /** @type {string} */ database) {
+  const url = new URL(serverUrl);
+  url.pathname = `/${encodeURIComponent(database)}`;
+  return url.toString();
+}
+
+async function openClient(/** @type {string} */ url) {
+  const client = new pg.Client({ connectionString: url, application_name: 'tidal-bench' });
+  client.on('error', () => {});
+  await client.connect();
+  return client;
+}
+
+const seconds = (/** @type {number} */ startedMs) => (performance.now() - startedMs) / 1000;
+
+function median(/** @type {number[]} */ values) {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  const upper = sorted[mid] ?? Number.NaN;
+  return sorted.length % 2 === 1 ? upper : ((sorted[mid - 1] ?? Number.NaN) + upper) / 2;
+}
+
+/** The bench: a database, a plain client on it, and a Tidal whose events land in `recorder`. */
+class Bench {
+  /**
+   * @param {pg.Client} db
+   * @param {import('../dist/index.js').Tidal} tidal
+   * @param {string} dir temporary directory for migration files
+   * @param {{ recorder: Recorder | undefined }} events
+   */
+  constructor(db, tidal, dir, events) {
+    this.db = db;
+    this.tidal = tidal;
+    this.dir = dir;
+    this.events = events;
+    this.canCheckpoint = true;
+  }
+
+  /** Flushes dirty pages so a timed run does not pay for the previous step's writes. */
+  async checkpoint() {
+    if (!this.canCheckpoint) return;
+    try {
+      await this.db.query('CHECKPOINT');
+    } catch (error) {
+      this.canCheckpoint = false;
+      say(`CHECKPOINT not allowed (${/** @type {Error} */ (error).message}); timing without it`);
+    }
+  }
+
+  /** A fresh `table (id bigint primary key, payload text, n int)` of `rows` rows, vacuumed. */
+  async seed(/** @type {string} */ table, /** @type {number} */ rows) {
+    const started = performance.now();
+    say(`seeding ${table}: ${fmtInt(rows)} rows`);
+    await this.db.query(`DROP TABLE IF EXISTS ${table}`);
+    await this.db.query(`CREATE TABLE ${table} (id bigint NOT NULL, payload text, n int)`);
+    await this.db.query(
+      `INSERT INTO ${table} SELECT g, md5(g::text), (g % 1000)::int FROM generate_series(1, $1::bigint) g`,
+      [rows],
+    );
+    // The key after loading: one index build instead of two million inserts into it.
+    await this.db.query(`ALTER TABLE ${table} ADD PRIMARY KEY (id)`);
+    await this.db.query(`VACUUM ANALYZE ${table}`);
+    await this.checkpoint();
+    say(`seeded ${table} in ${seconds(started).toFixed(1)} s`);
+  }
+
+  /** The physical limit: one `UPDATE` of every row with the backfill's expression. */
+  async bulkUpdate(/** @type {string} */ table, /** @type {number} */ rows) {
+    await this.db.query(`ALTER TABLE ${table} ADD COLUMN n2 int`);
+    await this.checkpoint();
+    say(`bulk UPDATE ${table} SET n2 = n * 2 (${fmtInt(rows)} rows)`);
+    const started = performance.now();
+    const result = await this.db.query(`UPDATE ${table} SET n2 = n * 2`);
+    const elapsed = seconds(started);
+    if (result.rowCount !== rows) throw new Error(`bulk UPDATE touched ${result.rowCount} rows`);
+    say(`bulk UPDATE took ${elapsed.toFixed(2)} s`);
+    return { seconds: elapsed, rowsPerSecond: rows / elapsed };
+  }
+
+  /** tidal start of the `add_column` migration on `table`; the migration stays active. */
+  async startMigration(/** @type {string} */ table, /** @type {number} */ rows) {
+    const file = join(this.dir, `bench_${table}.yaml`);
+    await writeFile(file, migrationYaml(table));
+    const loaded = await loadMigrationFile(file);
+    await this.checkpoint();
+    const recorder = new Recorder(rows);
+    this.events.recorder = recorder;
+    say(`tidal start: add_column n2 (up: n * 2) on ${table}, ${fmtInt(rows)} rows`);
+    const started = performance.now();
+    try {
+      await this.tidal.start(loaded);
+    } finally {
+      this.events.recorder = undefined;
+    }
+    const startSeconds = seconds(started);
+    const backfill = recorder.backfillSeconds();
+    if (backfill === undefined) throw new Error('tidal start reported no backfill phase');
+    if (recorder.rowsDone !== rows) {
+      throw new Error(`the backfill reported ${recorder.rowsDone} rows done, expected ${rows}`);
+    }
+    say(
+      `tidal start took ${startSeconds.toFixed(2)} s, of which backfill ${backfill.toFixed(2)} s`,
+    );
+    return {
+      seconds: backfill,
+      rowsPerSecond: rows / backfill,
+      reportedRowsPerSecond: recorder.reportedRowsPerSecond,
+      batches: recorder.batchSizes.length || null,
+      maxBatchSize: recorder.batchSizes.length ? Math.max(...recorder.batchSizes) : null,
+      startSeconds,
+    };
+  }
+
+  async rollback() {
+    const started = performance.now();
+    await this.tidal.rollback();
+    const elapsed = seconds(started);
+    say(`tidal rollback took ${elapsed.toFixed(2)} s`);
+    return elapsed;
+  }
+
+  /**
+   * `UPDATE table SET payload = payload || 'x'` over the first `rows` ids, rolled back, `repeat`
+   * times. Each run starts from a compacted table (VACUUM FULL) and a checkpoint, so runs with
+   * and without a migration find the heap in the same shape.
+   */
+  async rolledBackUpdates(
+    /** @type {string} */ table,
+    /** @type {number} */ rows,
+    /** @type {number} */ repeat,
+    /** @type {string} */ label,
+  ) {
+    /** @type {number[]} */
+    const times = [];
+    for (let i = 0; i < repeat; i++) {
+      await this.db.query(`VACUUM FULL ${table}`);
+      await this.checkpoint();
+      await this.db.query('BEGIN');
+      try {
+        const started = performance.now();
+        const result = await this.db.query(
+          `UPDATE ${table} SET payload = payload || 'x' WHERE id <= $1::bigint`,
+          [rows],
+        );
+        times.push(seconds(started));
+        if (result.rowCount !== rows) throw new Error(`UPDATE touched ${result.rowCount} rows`);
+      } finally {
+        await this.db.query('ROLLBACK');
+      }
+      say(
+        `UPDATE ${fmtInt(rows)} rows ${label}, run ${i + 1}/${repeat}: ${times.at(-1)?.toFixed(2)} s`,
+      );
+    }
+    return { runs: times, median: median(times) };
+  }
+}
+
+/** Collects one start's events: when the backfill phase began and ended, and its last report. */
+class Recorder {
+  constructor(/** @type {number} */ rows) {
+    this.rows = rows;
+    /** @type {number | undefined} */
+    this.backfillStarted = undefined;
+    /** @type {number | undefined} */
+    this.backfillEnded = undefined;
+    this.rowsDone = 0;
+    this.reportedRowsPerSecond = 0;
+    /** Batch sizes tidal reported, where the build reports them (adaptive batches). */
+    /** @type {number[]} */
+    this.batchSizes = [];
+    this.nextReport = 0.1;
+  }
+
+  /** @param {import('../dist/index.js').TidalEvent} event */
+  onEvent(event) {
+    const now = performance.now();
+    if (event.type === 'phase') {
+      if (event.phase === 'backfill') this.backfillStarted = now;
+      else if (this.backfillStarted !== undefined && this.backfillEnded === undefined)
+        this.backfillEnded = now;
+    } else if (event.type === 'backfill') {
+      this.rowsDone = event.rowsDone;
+      this.reportedRowsPerSecond = event.rowsPerSecond;
+      const batchSize = /** @type {{ batchSize?: unknown }} */ (event).batchSize;
+      if (typeof batchSize === 'number') this.batchSizes.push(batchSize);
+      const fraction = event.rowsDone / this.rows;
+      if (fraction >= this.nextReport || event.done) {
+        say(
+          `  backfill ${event.table}: ${fmtInt(event.rowsDone)}/${fmtInt(this.rows)} rows, ${fmtInt(event.rowsPerSecond)} rows/s${typeof batchSize === 'number' ? `, next batch ${fmtInt(batchSize)} rows` : ''}`,
+        );
+        while (this.nextReport <= fraction) this.nextReport += 0.1;
+      }
+    } else if (event.type === 'notice') {
+      say(`  tidal: ${event.message}`);
+    }
+  }
+
+  backfillSeconds() {
+    if (this.backfillStarted === undefined || this.backfillEnded === undefined) return undefined;
+    return (this.backfillEnded - this.backfillStarted) / 1000;
+  }
+}
+
+const fmtInt = (/** @type {number} */ n) => Math.round(n).toLocaleString('en-US');
+const fmtSec = (/** @type {number} */ s) => s.toFixed(2);
+const fmtPct = (/** @type {number} */ f) => `${(f * 100).toFixed(1)}%`;
+const verdict = (/** @type {boolean} */ met) => (met ? 'met' : 'NOT met');
+
+/** Rows of cells as aligned text; the first column left-aligned, the others right-aligned. */
+function table(/** @type {string[][]} */ rows) {
+  const widths = /** @type {string[]} */ (rows[0]).map((_, i) =>
+    Math.max(...rows.map((r) => (r[i] ?? '').length)),
+  );
+  return rows
+    .map((r) =>
+      r
+        .map((cell, i) => (i === 0 ? cell.padEnd(widths[i] ?? 0) : cell.padStart(widths[i] ?? 0)))
+        .join('   ')
+        .trimEnd(),
+    )
+    .map((line) => `  ${line}`)
+    .join('\n');
+}
+
+/** @param {Record<string, any>} r */
+function render(r) {
+  const lines = [];
+  const m = r.machine;
+  lines.push('tidal backfill benchmark', '');
+  lines.push(
+    `machine     ${m.cpus} x ${m.cpuModel}, ${m.memoryGiB.toFixed(1)} GiB RAM, ${m.platform}, Node ${m.node}`,
+  );
+  lines.push(
+    `postgres    ${r.postgres.version} (${r.postgres.where}); shared_buffers ${r.postgres.sharedBuffers}, fsync ${r.postgres.fsync}, synchronous_commit ${r.postgres.synchronousCommit}, max_wal_size ${r.postgres.maxWalSize}`,
+  );
+  lines.push(
+    `backfill    batch size ${r.settings.batchSize ?? 'tidal default'}, batch ms ${r.settings.batchMs ?? 'tidal default'}`,
+  );
+  lines.push('');
+
+  const b = r.bulkVsBackfill;
+  lines.push(`1. Backfill against a bulk UPDATE (${fmtInt(b.rows)} rows, n2 = n * 2)`);
+  lines.push(
+    table([
+      ['', 'seconds', 'rows/s'],
+      ['bulk UPDATE (one statement)', fmtSec(b.bulk.seconds), fmtInt(b.bulk.rowsPerSecond)],
+      ['tidal backfill', fmtSec(b.backfill.seconds), fmtInt(b.backfill.rowsPerSecond)],
+      ['tidal start, whole', fmtSec(b.backfill.startSeconds), ''],
+    ]),
+  );
+  lines.push(
+    `  throughput ratio (backfill / bulk): ${b.ratio.toFixed(2)}x   target >= ${TARGET_RATIO}x: ${verdict(b.ratio >= TARGET_RATIO)}`,
+  );
+  lines.push(
+    `  (tidal's own last progress event said ${fmtInt(b.backfill.reportedRowsPerSecond)} rows/s${b.backfill.batches ? `; ${fmtInt(b.backfill.batches)} batches, largest ${fmtInt(b.backfill.maxBatchSize)} rows` : ''})`,
+  );
+  lines.push('');
+
+  const s = r.scaling;
+  if (s.sizes.length > 0) {
+    lines.push('2. Backfill rows/s by table size');
+    lines.push(
+      table([
+        ['rows', 'seconds', 'rows/s', 'batches'],
+        ...s.sizes.map((/** @type {any} */ x) => [
+          fmtInt(x.rows),
+          fmtSec(x.seconds),
+          fmtInt(x.rowsPerSecond),
+          x.batches ? fmtInt(x.batches) : '-',
+        ]),
+      ]),
+    );
+    if (s.sizes.length > 1) {
+      lines.push(
+        `  spread (max/min - 1): ${fmtPct(s.spread)}   target <= ${fmtPct(TARGET_SPREAD)}: ${verdict(s.spread <= TARGET_SPREAD)}`,
+      );
+    }
+    lines.push('');
+  }
+
+  const o = r.triggerOverhead;
+  lines.push(
+    `3. Write overhead of the dual-write trigger: UPDATE ... SET payload = payload || 'x' of ${fmtInt(o.rows)} rows, rolled back (median of ${o.repeat})`,
+  );
+  lines.push(
+    table([
+      ['', 'seconds', 'rows/s', 'runs (s)'],
+      [
+        'no migration active',
+        fmtSec(o.without.median),
+        fmtInt(o.rows / o.without.median),
+        o.without.runs.map(fmtSec).join(' '),
+      ],
+      [
+        'migration active',
+        fmtSec(o.with.median),
+        fmtInt(o.rows / o.with.median),
+        o.with.runs.map(fmtSec).join(' '),
+      ],
+    ]),
+  );
+  lines.push(
+    `  slowdown (active / none): ${o.ratio.toFixed(2)}x   target < ${TARGET_OVERHEAD}x: ${verdict(o.ratio < TARGET_OVERHEAD)}`,
+  );
+  lines.push('');
+  lines.push(`total bench time ${r.totalSeconds.toFixed(0)} s`);
+  return lines.join('\n');
+}
+
+async function main() {
+  const options = parseOptions();
+  /** @type {Array<() => Promise<unknown>>} */
+  const cleanups = [];
+  let cleaning;
+  const cleanup = () => {
+    cleaning ??= (async () => {
+      for (const step of cleanups.reverse()) await step().catch(() => {});
+    })();
+    return cleaning;
+  };
+  process.once('SIGINT', () => {
+    say('interrupted: cleaning up');
+    cleanup().finally(() => process.exit(130));
+  });
+
+  try {
+    let serverUrl = options.url;
+    let where = 'DATABASE_URL';
+    if (options.url && !process.env.DATABASE_URL) where = '--url';
+    if (!serverUrl) {
+      say('no DATABASE_URL: starting an embedded PostgreSQL');
+      const { startEmbeddedPostgres } = await import('../dist/pg/embedded.js');
+      const server = await startEmbeddedPostgres();
+      cleanups.push(() => server.stop());
+      serverUrl = server.url;
+      where = 'embedded';
+    }
+
+    const name = `tidal_bench_${randomBytes(6).toString('hex')}`;
+    const admin = await openClient(serverUrl);
+    cleanups.push(() => admin.end());
+    await admin.query(`CREATE DATABASE ${name}`);
+    cleanups.push(async () => {
+      say(`dropping database ${name}`);
+      await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    });
+    say(`created database ${name}`);
+    const url = databaseUrl(serverUrl, name);
+
+    const db = await openClient(url);
+    cleanups.push(() => db.end());
+    const dir = await mkdtemp(join(os.tmpdir(), 'tidal-bench-'));
+    cleanups.push(() => rm(dir, { recursive: true, force: true }));
+    /** @type {{ recorder: Recorder | undefined }} */
+    const events = { recorder: undefined };
+    const tidal = await Tidal.connect({
+      connectionString: url,
+      backfillBatchSize: options.batchSize,
+      backfillBatchMs: options.batchMs,
+      onEvent: (event) => events.recorder?.onEvent(event),
+    });
+    cleanups.push(() => tidal.close());
+    const bench = new Bench(db, tidal, dir, events);
+
+    const setting = async (/** @type {string} */ name) =>
+      (await db.query(`SELECT current_setting($1) AS v`, [name])).rows[0].v;
+    const cpus = os.cpus();
+    const report = {
+      machine: {
+        cpus: cpus.length,
+        cpuModel: cpus[0]?.model.trim() ?? 'unknown',
+        memoryGiB: os.totalmem() / 2 ** 30,
+        platform: `${os.platform()} ${os.arch()} ${os.release()}`,
+        node: process.version,
+      },
+      postgres: {
+        version: await setting('server_version'),
+        where,
+        sharedBuffers: await setting('shared_buffers'),
+        fsync: await setting('fsync'),
+        synchronousCommit: await setting('synchronous_commit'),
+        maxWalSize: await setting('max_wal_size'),
+      },
+      settings: {
+        rows: options.rows,
+        sizes: options.sizes,
+        updateRows: options.updateRows,
+        repeat: options.repeat,
+        batchSize: options.batchSize ?? null,
+        batchMs: options.batchMs ?? null,
+      },
+      /** @type {any} */ bulkVsBackfill: undefined,
+      /** @type {any} */ scaling: undefined,
+      /** @type {any} */ triggerOverhead: undefined,
+      totalSeconds: 0,
+    };
+    say(
+      `${report.machine.cpus} x ${report.machine.cpuModel}, PostgreSQL ${report.postgres.version} (${where})`,
+    );
+
+    // 1. The bulk UPDATE on a fresh table, then the same table seeded again for tidal, with the
+    //    trigger-overhead runs without a migration first and with the migration active after.
+    await bench.seed('items', options.rows);
+    const bulk = await bench.bulkUpdate('items', options.rows);
+    await bench.seed('items', options.rows);
+    const without = await bench.rolledBackUpdates(
+      'items',
+      options.updateRows,
+      options.repeat,
+      'without migration',
+    );
+    // Back to the shape a fresh seed has: compact heap, fresh statistics, visibility map set.
+    await db.query('VACUUM FULL items');
+    await db.query('VACUUM ANALYZE items');
+    const backfill = await bench.startMigration('items', options.rows);
+    report.bulkVsBackfill = {
+      rows: options.rows,
+      bulk,
+      backfill,
+      ratio: backfill.rowsPerSecond / bulk.rowsPerSecond,
+    };
+    const active = await bench.rolledBackUpdates(
+      'items',
+      options.updateRows,
+      options.repeat,
+      'with the migration active',
+    );
+    report.triggerOverhead = {
+      rows: options.updateRows,
+      repeat: options.repeat,
+      without,
+      with: active,
+      ratio: active.median / without.median,
+    };
+    await bench.rollback();
+    await db.query('DROP TABLE items');
+
+    // 2. Scaling: one table per size, each seeded fresh and dropped afterwards.
+    const sizes = [];
+    for (const rows of options.sizes) {
+      const name = `items_${rows}`;
+      await bench.seed(name, rows);
+      const result = await bench.startMigration(name, rows);
+      sizes.push({
+        rows,
+        seconds: result.seconds,
+        rowsPerSecond: result.rowsPerSecond,
+        batches: result.batches,
+      });
+      await bench.rollback();
+      await db.query(`DROP TABLE ${name}`);
+    }
+    const rates = sizes.map((x) => x.rowsPerSecond);
+    report.scaling = {
+      sizes,
+      spread: rates.length > 0 ? Math.max(...rates) / Math.min(...rates) - 1 : 0,
+    };
+
+    report.totalSeconds = seconds(benchStarted);
+    process.stdout.write(
+      options.json ? `${JSON.stringify(report, null, 2)}\n` : `${render(report)}\n`,
+    );
+  } finally {
+    await cleanup();
+  }
+}
+
+main().catch((error) => {
+  process.stderr.write(`bench failed: ${error instanceof Error ? error.stack : String(error)}\n`);
+  process.exitCode = 1;
+});

@@ -1,0 +1,116 @@
+import pg from 'pg';
+import type { Queryable } from '../pg/queryable.js';
+
+/** One thing the backfill must not push past, read before each batch. */
+export interface ThrottleSignal {
+  /** What it measures, for the reason shown to people. */
+  name: string;
+  /** The current value and its limit, or why it could not be read. */
+  read(): Promise<{ value: number; limit: number; unit: string } | { unreadable: string }>;
+}
+
+/**
+ * Decides before each backfill batch whether to wait, and says why. A signal over its limit
+ * holds the backfill; so does a signal that cannot be read: running blind is what hurts a
+ * primary, so tidal waits and says what it cannot see (grant `pg_monitor`, or drop the limit).
+ */
+export class Throttler {
+  constructor(private readonly signals: ThrottleSignal[]) {}
+
+  /** Why to wait now, or null to go on. */
+  async reason(): Promise<string | null> {
+    for (const signal of this.signals) {
+      const reading = await signal.read().catch((error: Error) => ({ unreadable: error.message }));
+      if ('unreadable' in reading) return `${signal.name} cannot be read (${reading.unreadable})`;
+      if (reading.value > reading.limit) {
+        return `${signal.name} ${Math.round(reading.value)} ${reading.unit} over ${reading.limit} ${reading.unit}`;
+      }
+    }
+    return null;
+  }
+
+  async close(): Promise<void> {
+    for (const signal of this.signals) await (signal as { close?: () => Promise<void> }).close?.();
+  }
+}
+
+/** Replay lag of the standbys streaming from this primary (pg_stat_replication). */
+export function primaryReplicaLag(db: Queryable, limitMs: number): ThrottleSignal {
+  return {
+    name: 'replica lag',
+    async read() {
+      const { rows } = await db.query<{ lag_ms: number | null; state: string | null }>(
+        `SELECT state, coalesce(extract(epoch FROM replay_lag) * 1000, 0)::float8 AS lag_ms
+           FROM pg_catalog.pg_stat_replication`,
+      );
+      // Without pg_monitor (or pg_read_all_stats) the columns of other users' sessions are NULL.
+      if (rows.some((r) => r.state === null)) {
+        return { unreadable: 'pg_stat_replication is hidden from this role; grant pg_monitor' };
+      }
+      return {
+        value: Math.max(0, ...rows.map((r) => Number(r.lag_ms ?? 0))),
+        limit: limitMs,
+        unit: 'ms',
+      };
+    },
+  };
+}
+
+/** Replay lag read on a standby itself, for standbys the primary does not list (cascading,
+ *  or watched by URL). */
+export function standbyLag(
+  url: string,
+  limitMs: number,
+): ThrottleSignal & { close(): Promise<void> } {
+  let client: pg.Client | undefined;
+  const name = `replica lag at ${new URL(url).host}`;
+  return {
+    name,
+    async read() {
+      if (!client) {
+        client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 2000 });
+        client.on('error', () => {});
+        try {
+          await client.connect();
+        } catch (error) {
+          client = undefined;
+          return { unreadable: (error as Error).message };
+        }
+      }
+      try {
+        const { rows } = await client.query<{ standby: boolean; lag_ms: number | null }>(
+          `SELECT pg_catalog.pg_is_in_recovery() AS standby,
+                  CASE WHEN pg_catalog.pg_last_wal_receive_lsn() = pg_catalog.pg_last_wal_replay_lsn() THEN 0
+                       ELSE extract(epoch FROM now() - pg_catalog.pg_last_xact_replay_timestamp()) * 1000
+                  END::float8 AS lag_ms`,
+        );
+        const row = rows[0];
+        if (!row?.standby) return { unreadable: 'not a standby' };
+        if (row.lag_ms === null) return { unreadable: 'no replay position yet' };
+        return { value: row.lag_ms, limit: limitMs, unit: 'ms' };
+      } catch (error) {
+        await client?.end().catch(() => {});
+        client = undefined;
+        return { unreadable: (error as Error).message };
+      }
+    },
+    async close() {
+      await client?.end().catch(() => {});
+    },
+  };
+}
+
+/** Sessions running a statement in this database right now: a busy primary gets room first. */
+export function activeSessions(db: Queryable, limit: number): ThrottleSignal {
+  return {
+    name: 'active sessions',
+    async read() {
+      const { rows } = await db.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM pg_catalog.pg_stat_activity
+          WHERE state = 'active' AND backend_type = 'client backend' AND pid <> pg_backend_pid()
+            AND datname = current_database()`,
+      );
+      return { value: rows[0]?.n ?? 0, limit, unit: 'sessions' };
+    },
+  };
+}

@@ -1,0 +1,103 @@
+/** A backfill waits while a signal is over its limit or cannot be read, and says why. */
+import { spawn } from 'node:child_process';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import { describe, expect, it } from 'vitest';
+import { Tidal } from '../../src/tidal.js';
+import { rows } from '../helpers/cycle.js';
+import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
+import { migrationFromYaml, runCli } from '../helpers/tidal.js';
+
+const CLI = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
+const MIGRATION =
+  'operations:\n  - add_column: {table: items, up: n * 2, column: {name: n2, type: int, nullable: true}}\n';
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+async function seeded(): Promise<TestDatabase> {
+  const db = await createTestDatabase();
+  await db.query('CREATE TABLE items (id int PRIMARY KEY, n int)');
+  await db.query('INSERT INTO items SELECT g, g FROM generate_series(1, 5000) g');
+  return db;
+}
+
+/** The backfill's row in the state schema, once it exists. */
+async function waitForThrottle(db: TestDatabase, pattern: RegExp) {
+  for (let i = 0; i < 200; i++) {
+    const [row] = await rows<{ done: number; throttle: string | null }>(
+      db.pool,
+      `SELECT rows_done::int AS done, throttle FROM tidal.backfills
+        WHERE to_regclass('tidal.backfills') IS NOT NULL`,
+    ).catch(() => []);
+    if (row?.throttle && pattern.test(row.throttle)) return row;
+    await sleep(50);
+  }
+  throw new Error(`the backfill never said ${pattern}`);
+}
+
+describe('backfill throttling', () => {
+  it('waits while more sessions than allowed are busy, then goes on', async () => {
+    const db = await seeded();
+    const busy = await Promise.all(
+      [1, 2].map(async () => {
+        const client = new pg.Client({ connectionString: db.url });
+        await client.connect();
+        return client;
+      }),
+    );
+    const runner = await Tidal.connect({ connectionString: db.url, maxActiveSessions: 1 });
+    try {
+      const sleeping = busy.map((c) => c.query('SELECT pg_sleep(2)'));
+      const started = runner.start(await migrationFromYaml('double', MIGRATION));
+      const held = await waitForThrottle(db, /^active sessions \d+ sessions over 1 sessions$/);
+      expect(held.done).toBe(0);
+      await Promise.all(sleeping);
+      await started;
+      expect(
+        await rows(
+          db.pool,
+          'SELECT count(*)::int AS wrong FROM items WHERE _tidal_new_n2 IS DISTINCT FROM n * 2',
+        ),
+      ).toEqual([{ wrong: 0 }]);
+    } finally {
+      await runner.close();
+      for (const c of busy) await c.end();
+      await db.dispose();
+    }
+  }, 60_000);
+
+  it('waits, saying so, when a standby it was told to watch cannot be read', async () => {
+    const db = await seeded();
+    try {
+      const file = join(await mkdtemp(join(tmpdir(), 'tidal-throttle-')), 'double.yaml');
+      await writeFile(file, MIGRATION);
+      // The primary itself is no standby: its replay lag cannot be read.
+      const child = spawn(
+        process.execPath,
+        [CLI, 'start', file, '--url', db.url, '--replica', db.url],
+        {
+          stdio: 'ignore',
+        },
+      );
+      const held = await waitForThrottle(
+        db,
+        /^replica lag at .+ cannot be read \(not a standby\)$/,
+      );
+      expect(held.done).toBe(0);
+      const status = await runCli(['status', '--url', db.url]);
+      expect(status.stdout).toMatch(
+        /backfill items: 0\/\d+ rows .*replica lag at .* cannot be read/,
+      );
+      child.kill('SIGKILL');
+      await new Promise((resolve) => child.once('exit', resolve));
+      expect((await runCli(['rollback', '--url', db.url])).code).toBe(0);
+    } finally {
+      await db.dispose();
+    }
+  }, 60_000);
+});
