@@ -75,20 +75,31 @@ export async function runBackfill(
     ...spec.set.map((s) => `${ident(s.column)} = ${parenthesize(s.expression)}`),
     `${ident(NEEDS_BACKFILL_COLUMN)} = false`,
   ].join(', ');
-  const lastKey = `json_build_array(${spec.key.map((k) => `k.${ident(k)}::text`).join(', ')})`;
+  // The batch's key range first (an index-only walk of at most `limit` keys), then one UPDATE
+  // over that range: an index range scan of the heap, not a join against a list of keys. The
+  // range's columns get names of tidal's own, so `up` cannot mistake them for the table's.
+  const bounds = spec.key.map((_, i) => `_tidal_k${i}`);
+  const descending = spec.key.map((k) => `${ident(k)} DESC`).join(', ');
+  const row = (alias: string, names: string[]) => names.map((k) => `${alias}.${k}`).join(', ');
+  const tableKey = row(table, spec.key.map(ident));
+  const lastKey = `json_build_array(${bounds.map((k) => `_tidal_b.${k}::text`).join(', ')})`;
   const batchSql = (first: boolean) => `
-    WITH keys AS MATERIALIZED (
-      SELECT ${keyList} FROM ${table}
-       ${first ? '' : `WHERE (${keyList}) > (${params})`}
-       ORDER BY ${keyList} LIMIT ${first ? '$1' : limit}
+    WITH bound AS MATERIALIZED (
+      SELECT count(*)::int AS _tidal_seen,
+             ${spec.key.map((k, i) => `(array_agg(${ident(k)} ORDER BY ${descending}))[1] AS ${bounds[i]}`).join(', ')}
+        FROM (SELECT ${keyList} FROM ${table}
+               ${first ? '' : `WHERE (${keyList}) > (${params})`}
+               ORDER BY ${keyList} LIMIT ${first ? '$1' : limit}) keys
     ), updated AS (
       UPDATE ${table} SET ${set}
-       WHERE (${keyList}) IN (SELECT ${keyList} FROM keys) AND ${ident(NEEDS_BACKFILL_COLUMN)}
+        FROM bound _tidal_b
+       WHERE ${first ? '' : `(${tableKey}) > (${params}) AND `}(${tableKey}) <= (${row('_tidal_b', bounds)})
+         AND ${table}.${ident(NEEDS_BACKFILL_COLUMN)}
        RETURNING 1
     )
-    SELECT (SELECT count(*) FROM keys)::int AS seen,
-           (SELECT count(*) FROM updated)::int AS updated,
-           (SELECT ${lastKey} FROM keys k ORDER BY ${spec.key.map((c) => `k.${ident(c)} DESC`).join(', ')} LIMIT 1) AS last`;
+    SELECT _tidal_b._tidal_seen AS seen, (SELECT count(*) FROM updated)::int AS updated,
+           CASE WHEN _tidal_b._tidal_seen > 0 THEN ${lastKey} END AS last
+      FROM bound _tidal_b`;
 
   await client.query(
     `INSERT INTO ${state} (schema, migration, table_name, rows_total)
@@ -150,11 +161,13 @@ export async function runBackfill(
     let seen: number;
     try {
       await client.query('BEGIN');
-      await client.query(`SET LOCAL lock_timeout = ${options.lockTimeoutMs}`);
-      await client.query(`SET LOCAL tidal.backfill = 'on'`);
-      if (quiet) await client.query(`SET LOCAL session_replication_role = replica`);
-      // `up` expressions resolve unqualified names in the application schema.
-      await client.query(`SET LOCAL search_path = ${ident(schema)}, pg_catalog`);
+      // One round trip for the batch's settings; `up` expressions resolve unqualified names in
+      // the application schema.
+      await client.query(
+        `SELECT set_config('lock_timeout', $1, true), set_config('tidal.backfill', 'on', true),
+                set_config('search_path', $2, true)${quiet ? `, set_config('session_replication_role', 'replica', true)` : ''}`,
+        [String(options.lockTimeoutMs), `${ident(schema)}, pg_catalog`],
+      );
       const result = await client.query<{ seen: number; updated: number; last: string[] | null }>(
         batchSql(last === null),
         last === null ? [batchSize] : [...last, batchSize],

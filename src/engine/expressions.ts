@@ -30,6 +30,16 @@ export async function renameColumnInExpression(
   return Buffer.concat(parts).toString();
 }
 
+/** The names SQL text may refer to columns by: its identifiers and non-reserved keywords. */
+export async function identifiersIn(sql: string): Promise<Set<string>> {
+  await initSqlParser();
+  return new Set(
+    scanSync(sql)
+      .tokens.filter((t) => t.tokenName === 'IDENT' || (t.keywordKind > 0 && t.keywordKind < 4))
+      .map((t) => identifierValue(t.text)),
+  );
+}
+
 /** Whether SQL text refers to `column` (as an identifier that is not a function name). */
 export async function mentionsColumn(sql: string, column: string): Promise<boolean> {
   return (await columnTokens(sql, column)).length > 0;

@@ -140,7 +140,14 @@ export async function planMigration(
     if (!table || (spec.up.length === 0 && spec.down.length === 0 && !backfilled.has(physical)))
       continue;
     syncInstall.push(
-      ...installSyncSteps(schema, stateSchema, table, spec, version, backfilled.has(physical)),
+      ...(await installSyncSteps(
+        schema,
+        stateSchema,
+        table,
+        spec,
+        version,
+        backfilled.has(physical),
+      )),
     );
     syncRemove.push(...removeSyncSteps(schema, stateSchema, physical));
   }
@@ -150,7 +157,7 @@ export async function planMigration(
     const table = model.versionTables().find((t) => t.physical === b.table);
     if (!table) continue;
     syncInstall.push(
-      ...installSyncSteps(schema, stateSchema, table, { up: [], down: [] }, version, true),
+      ...(await installSyncSteps(schema, stateSchema, table, { up: [], down: [] }, version, true)),
     );
     syncRemove.push(...removeSyncSteps(schema, stateSchema, b.table));
   }

@@ -1,6 +1,6 @@
 import { catalogStep, type Step, tableStep } from '../executor/step.js';
 import { ident, literal } from '../pg/quote.js';
-import { parenthesize } from './expressions.js';
+import { identifiersIn, parenthesize } from './expressions.js';
 import type { PlannedTable, SyncSpec } from './model.js';
 import { NEEDS_BACKFILL_COLUMN, SYNC_TRIGGER, syncFunctionName } from './names.js';
 
@@ -54,15 +54,25 @@ function assignments(
  * With a backfill running, every write clears the row's needs-backfill mark, and an update
  * through the new version of a row the backfill has not reached fills what it left alone.
  */
-export function syncFunctionSql(
+export async function syncFunctionSql(
   schema: string,
   stateSchema: string,
   table: PlannedTable,
   spec: SyncSpec,
   version: VersionName,
   backfilled: boolean,
-): string {
-  const oldRow: RowVariable[] = table.oldColumns.map((c) => ({ name: c.name, physical: c.name }));
+): Promise<string> {
+  // Only the columns the expressions name become variables: copying every column of a wide
+  // row into a variable on every write is most of what a trigger like this costs.
+  const named = async (items: { expression: string }[]) => {
+    const names = new Set<string>();
+    for (const { expression } of items)
+      for (const name of await identifiersIn(expression)) names.add(name);
+    return (v: RowVariable) => names.has(v.name);
+  };
+  const oldRow: RowVariable[] = table.oldColumns
+    .map((c) => ({ name: c.name, physical: c.name }))
+    .filter(await named(spec.up));
   const newNames = new Set(table.columns.map((c) => c.name));
   const newRow: RowVariable[] = [
     ...table.columns.map((c) => ({ name: c.name, physical: c.physical })),
@@ -70,7 +80,7 @@ export function syncFunctionSql(
     ...table.oldColumns
       .filter((c) => !newNames.has(c.name) && !table.columns.some((n) => n.physical === c.name))
       .map((c) => ({ name: c.name, physical: c.name })),
-  ];
+  ].filter(await named(spec.down));
   const upBlock = (onlyIfUnchanged: boolean) =>
     spec.up.length === 0
       ? ''
@@ -111,18 +121,18 @@ export function syncFunctionSql(
 }
 
 /** Steps that install a table's dual-write trigger (idempotent, so a resumed start reruns them). */
-export function installSyncSteps(
+export async function installSyncSteps(
   schema: string,
   stateSchema: string,
   table: PlannedTable,
   spec: SyncSpec,
   version: VersionName,
   backfilled: boolean,
-): Step[] {
+): Promise<Step[]> {
   const fn = `${ident(stateSchema)}.${ident(syncFunctionName(schema, table.physical))}`;
   return [
     catalogStep(
-      syncFunctionSql(schema, stateSchema, table, spec, version, backfilled),
+      await syncFunctionSql(schema, stateSchema, table, spec, version, backfilled),
       `create the dual-write function of "${table.name}"`,
     ),
     tableStep(

@@ -12,6 +12,15 @@ function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
+/** Waits until `holds` does, failing (not hanging) after ten seconds. */
+async function until(what: string, holds: () => Promise<boolean>): Promise<void> {
+  for (let i = 0; i < 500; i++) {
+    if (await holds()) return;
+    await sleep(20);
+  }
+  throw new Error(`never happened: ${what}`);
+}
+
 describe('backfill control', () => {
   it('a pause holds the backfill still until resume; a new rate applies to the next batches', async () => {
     const db = await createTestDatabase();
@@ -40,13 +49,19 @@ describe('backfill control', () => {
         )[0];
       try {
         const started = runner.start(loaded);
-        while (((await state().catch(() => undefined))?.done ?? 0) < 300) await sleep(20);
+        await until(
+          '300 rows backfilled',
+          async () => ((await state().catch(() => undefined))?.done ?? 0) >= 300,
+        );
 
         expect(await withTidal(db.url, (t) => t.backfill({ pause: true }))).toMatchObject({
           migration: 'double',
           paused: true,
         });
-        while ((await state())?.throttle !== 'paused') await sleep(20);
+        await until(
+          'the backfill reports the pause',
+          async () => (await state())?.throttle === 'paused',
+        );
         const held = (await state())?.done;
         await sleep(1000);
         expect((await state())?.done).toBe(held);
