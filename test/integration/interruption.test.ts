@@ -15,6 +15,7 @@ let db: TestDatabase;
 let file: string;
 let partsFile: string;
 let ordersFile: string;
+let eventsFile: string;
 
 function addUpperColumn(table: string): string {
   return `operations:
@@ -29,7 +30,7 @@ function addUpperColumn(table: string): string {
 
 beforeAll(async () => {
   db = await createTestDatabase();
-  for (const table of ['items', 'parts', 'orders']) {
+  for (const table of ['items', 'parts', 'orders', 'events']) {
     await db.query(`CREATE TABLE ${table} (id int PRIMARY KEY, name text NOT NULL)`);
     await db.query(
       `INSERT INTO ${table} SELECT g, 'item ' || g FROM generate_series(1, ${ROWS}) g`,
@@ -42,11 +43,14 @@ beforeAll(async () => {
   await writeFile(partsFile, addUpperColumn('parts'));
   ordersFile = join(dir, 'orders_upper.yaml');
   await writeFile(ordersFile, addUpperColumn('orders'));
+  eventsFile = join(dir, 'events_upper.yaml');
+  await writeFile(eventsFile, addUpperColumn('events'));
 });
 afterAll(() => db.dispose());
 
-/** Starts `tidal start` with a slow backfill and kills it with SIGKILL once it is under way. */
-async function killMidBackfill(file: string): Promise<void> {
+/** Starts `tidal start` with a slow backfill and kills it with SIGKILL once it is under way
+ *  (once `afterRows` more rows are done than when it started). */
+async function killMidBackfill(file: string, afterRows = 1000): Promise<void> {
   const child = spawn(
     process.execPath,
     [
@@ -62,14 +66,18 @@ async function killMidBackfill(file: string): Promise<void> {
     ],
     { stdio: 'ignore' },
   );
-  for (let i = 0; i < 200; i++) {
+  const done = async () => {
     const { rows } = await db
       .query(
         `SELECT rows_done::int AS done FROM tidal.backfills WHERE to_regclass('tidal.backfills') IS NOT NULL AND NOT done`,
       )
       .catch(() => ({ rows: [] as { done: number }[] }));
-    if ((rows[0]?.done ?? 0) >= 1000) break;
-    await new Promise((r) => setTimeout(r, 50));
+    return rows[0]?.done ?? 0;
+  };
+  const from = await done();
+  for (let i = 0; i < 200; i++) {
+    if ((await done()) >= from + afterRows) break;
+    await new Promise((r) => setTimeout(r, 20));
   }
   child.kill('SIGKILL');
   await new Promise((r) => child.once('exit', r));
@@ -127,6 +135,52 @@ describe('interrupted start', () => {
     );
     expect(rows).toEqual([{ wrong: 0 }]);
   });
+
+  it('killed ten times at random points while the application writes, it loses nothing and visits each row once', async () => {
+    // The application keeps writing through the old version: inserts and updates.
+    let writing = true;
+    let inserted = 0;
+    const writer = (async () => {
+      for (let id = ROWS + 1; writing; id++) {
+        await db.query('INSERT INTO events VALUES ($1, $2)', [id, `item ${id}`]);
+        await db.query(`UPDATE events SET name = name || '!' WHERE id = $1`, [1 + (id % ROWS)]);
+        inserted++;
+      }
+    })();
+    const checkpoints: number[] = [];
+    try {
+      for (let kill = 0; kill < 10; kill++) {
+        await killMidBackfill(eventsFile, 50 + Math.floor(Math.random() * 400));
+        const { rows } = await db.query<{ done: number }>(
+          `SELECT rows_done::int AS done FROM tidal.backfills WHERE migration = 'events_upper'`,
+        );
+        checkpoints.push(rows[0]?.done ?? 0);
+      }
+    } finally {
+      writing = false;
+      await writer;
+    }
+    // Each run went on from the last checkpoint: they only grow.
+    expect(checkpoints).toEqual([...checkpoints].sort((a, b) => a - b));
+    expect(new Set(checkpoints).size).toBe(checkpoints.length);
+    const resumed = await runCli(['start', eventsFile, '--url', db.url]);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    // The keys the backfill walked add up to the rows that existed before start, plus the ones
+    // the application inserted behind its position: every row once, none twice.
+    const { rows: after } = await db.query<{ done: number; finished: boolean }>(
+      `SELECT rows_done::int AS done, done AS finished FROM tidal.backfills WHERE migration = 'events_upper'`,
+    );
+    expect(after[0]?.finished).toBe(true);
+    const { rows: total } = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM events');
+    expect(total[0]?.n).toBe(ROWS + inserted);
+    expect(after[0]?.done).toBeGreaterThanOrEqual(ROWS);
+    expect(after[0]?.done).toBeLessThanOrEqual(ROWS + inserted);
+    expect((await runCli(['complete', '--url', db.url])).code).toBe(0);
+    const { rows } = await db.query(
+      `SELECT count(*)::int AS wrong FROM events WHERE shout IS DISTINCT FROM upper(name)`,
+    );
+    expect(rows).toEqual([{ wrong: 0 }]);
+  }, 120_000);
 
   it('rolls back to exactly the schema before after a SIGKILL mid-backfill', async () => {
     const before = await snapshotCatalog(db.pool);
