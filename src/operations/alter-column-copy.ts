@@ -600,8 +600,10 @@ async function dependentObjects(
        FROM pg_catalog.pg_depend d, col
       WHERE d.refclassid = 'pg_catalog.pg_class'::regclass AND d.refobjid = col.attrelid
         AND d.refobjsubid = col.attnum
-        -- A generated column depends on the columns it uses automatically on PostgreSQL 14.
-        AND (d.deptype = 'n' OR (d.deptype = 'a' AND d.classid = 'pg_catalog.pg_attrdef'::regclass))
+        -- A generated column depends on the columns it uses: normally through its expression on
+        -- recent majors, automatically as a column of the same table on PostgreSQL 14.
+        AND (d.deptype = 'n' OR (d.deptype = 'a' AND d.classid = 'pg_catalog.pg_class'::regclass
+                                 AND d.objid = col.attrelid AND d.objsubid > 0))
         AND d.classid <> 'pg_catalog.pg_constraint'::regclass
         AND NOT (d.classid = 'pg_catalog.pg_class'::regclass
                  AND (SELECT relkind FROM pg_catalog.pg_class WHERE oid = d.objid) IN ('i', 'I'))

@@ -469,7 +469,8 @@ describe('a column that catalog objects depend on', () => {
       'a stored generated column',
       ', total int GENERATED ALWAYS AS (c * 2) STORED',
       '',
-      'default value for column total of table t',
+      // PostgreSQL 14 names the column, later majors its expression ('default value for ...').
+      'column total of table t',
     ],
     ['a trigger UPDATE OF it', '', `${trigger} OF c ${keep}`, 'trigger t_c on table t'],
     [
@@ -495,7 +496,7 @@ describe('a column that catalog objects depend on', () => {
       const error = await withTidal(db.url, (t) => t.start(loaded)).catch((e: Error) => e);
       expect(error).toBeInstanceOf(InputError);
       expect((error as Error).message).toMatch(/not supported/);
-      expect((error as Error).message).toContain(`column "c" is used by ${named},`);
+      expect((error as Error).message).toMatch(new RegExp(`column "c" is used by [^;]*${named}`));
       expect(await snapshotCatalog(db.pool)).toEqual(before);
     } finally {
       await db.dispose();
