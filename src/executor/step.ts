@@ -45,9 +45,21 @@ export function tableStep(
   lock: LockMode,
   sql: string,
   summary: string,
-  extra: Partial<Pick<Step, 'effect' | 'transactional' | 'invalidIndex' | 'alsoLocks'>> = {},
+  extra: TableStepExtra = {},
 ): Step {
   return { sql, summary, table, lock, effect: 'none', transactional: true, ...extra };
+}
+
+/** Options of a table step beyond its lock, SQL and summary. */
+export type TableStepExtra = Partial<
+  Pick<Step, 'effect' | 'transactional' | 'invalidIndex' | 'alsoLocks'>
+>;
+
+/** `tableStep` bound to one table, for an operation that emits several steps on it. */
+export function stepsOn(
+  table: TableRef,
+): (lock: LockMode, sql: string, summary: string, extra?: TableStepExtra) => Step {
+  return (lock, sql, summary, extra = {}) => tableStep(table, lock, sql, summary, extra);
 }
 
 /** Shorthand for a step that touches no application table (schemas, views, functions). */

@@ -1,7 +1,7 @@
 import { parenthesize, renameColumnInExpression } from '../engine/expressions.js';
 import type { PlannedColumn, PlannedTable } from '../engine/model.js';
 import { notNullCheckName, prefixedName } from '../engine/names.js';
-import { type Step, type TableRef, tableStep } from '../executor/step.js';
+import { type Step, stepsOn, type TableRef, type TableStepExtra } from '../executor/step.js';
 import { ident } from '../pg/quote.js';
 import { qualifiedTable } from './sql.js';
 import { CompleteStage, emptySteps, type OperationSteps, type PlanContext } from './types.js';
@@ -42,19 +42,14 @@ export async function addConstraint(
   const { model, schema } = ctx;
   const t = qualifiedTable(schema, table.physical);
   const ref: TableRef = { schema, name: table.physical };
-  const step = (
-    lock: Step['lock'],
-    sql: string,
-    summary: string,
-    extra: Parameters<typeof tableStep>[4] = {},
-  ) => tableStep(ref, lock, sql, summary, extra);
+  const step = stepsOn(ref);
   const steps = emptySteps();
   const checkLike = (
     name: string,
     definition: string,
     what: string,
     lock: Step['lock'],
-    extra: Parameters<typeof tableStep>[4] = {},
+    extra: TableStepExtra = {},
   ) => {
     (afterTriggers ? steps.afterSync : steps.start).push(
       step(

@@ -4,7 +4,7 @@ import { mentionsColumn, parenthesize, renameColumnInExpression } from '../engin
 import type { PlannedColumn, PlannedTable } from '../engine/model.js';
 import { newColumnName, notNullCheckName, prefixedName } from '../engine/names.js';
 import { InputError } from '../errors.js';
-import { type Step, type TableRef, tableStep } from '../executor/step.js';
+import { type Step, stepsOn, type TableRef, tableStep } from '../executor/step.js';
 import type { AlterColumn } from '../migration/schema.js';
 import { ident } from '../pg/quote.js';
 import { currentConstraintName } from './rename-constraint.js';
@@ -81,12 +81,7 @@ export async function planCopyColumn(
   const t = qualifiedTable(schema, table.physical);
   const ref: TableRef = { schema, name: table.physical };
   const col = ident(physical);
-  const step = (
-    lock: Step['lock'],
-    sql: string,
-    summary: string,
-    extra: Parameters<typeof tableStep>[4] = {},
-  ) => tableStep(ref, lock, sql, summary, extra);
+  const step = stepsOn(ref);
   const renameAtComplete: Step[] = [];
 
   steps.start.push(
