@@ -1,3 +1,4 @@
+import { breaksCheck, breaksForeignKey, repeatsKey } from '../engine/breaking-rows.js';
 import type { Queryable } from '../pg/queryable.js';
 import { ident, literal } from '../pg/quote.js';
 import type { TableRef } from './step.js';
@@ -84,14 +85,9 @@ async function breaks(db: Queryable, t: string, name: string): Promise<string | 
   );
   const c = rows[0];
   if (!c) return null;
-  if (c.type === 'c') {
-    const expression = c.definition.replace(/^CHECK\s*/, '').replace(/\s+NOT VALID$/, '');
-    return `NOT coalesce(${expression.replace(/\s+NO INHERIT$/, '')}, true)`;
-  }
+  if (c.type === 'c') return breaksCheck(c.definition);
   if (c.type === 'f' && c.ref_table && c.ref_columns) {
-    const mine = c.columns.map((k) => `_tidal_row.${ident(k)}`);
-    const theirs = c.ref_columns.map((k) => `_tidal_ref.${ident(k)}`);
-    return `${mine.map((k) => `${k} IS NOT NULL`).join(' AND ')} AND NOT EXISTS (SELECT 1 FROM ${c.ref_table} AS _tidal_ref WHERE (${theirs.join(', ')}) = (${mine.join(', ')}))`;
+    return breaksForeignKey(c.columns, c.ref_table, c.ref_columns);
   }
   return null;
 }
@@ -109,7 +105,9 @@ async function duplicated(db: Queryable, t: string, name: string): Promise<strin
   );
   // Expression indexes have no column to compare.
   if (rows.length === 0 || rows.some((r) => r.name === null)) return null;
-  const columns = rows.map((r) => ident(r.name as string));
-  const row = (alias: string) => columns.map((c) => `${alias}.${c}`).join(', ');
-  return `EXISTS (SELECT 1 FROM ${t} AS _tidal_other WHERE (${row('_tidal_other')}) = (${row('_tidal_row')}) AND _tidal_other.ctid <> _tidal_row.ctid)`;
+  return repeatsKey(
+    t,
+    rows.map((r) => r.name as string),
+    'every',
+  );
 }

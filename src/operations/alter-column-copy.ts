@@ -1,4 +1,5 @@
 import type { ConstraintInfo, IndexInfo, TableInfo } from '../catalog/types.js';
+import { checkExpression } from '../engine/breaking-rows.js';
 import { checkExpressionOver, checkType, storedType } from '../engine/checks.js';
 import { mentionsColumn, parenthesize, renameColumnInExpression } from '../engine/expressions.js';
 import type { PlannedColumn, PlannedTable } from '../engine/model.js';
@@ -155,7 +156,7 @@ export async function planCopyColumn(
     if (!table.constraintNames.has(name) || options.skipConstraints?.has(name)) continue;
     const temporary = prefixedName('_tidal_', name);
     if (c.type === 'c') {
-      const expression = await renameGroup(checkExpressionOf(c));
+      const expression = await renameGroup(checkExpression(c.definition));
       steps.afterSync.push(
         step(
           'AccessExclusive',
@@ -617,14 +618,6 @@ async function dependentObjects(
 
 function columnComment(info: TableInfo | undefined, column: string): string | null {
   return info?.columns.find((c) => c.name === column)?.comment ?? null;
-}
-
-/** The expression of a check's definition, `CHECK ((a > 0)) NOT VALID` giving `(a > 0)`. */
-function checkExpressionOf(c: ConstraintInfo): string {
-  return c.definition
-    .replace(/^CHECK\s*/, '')
-    .replace(/\s+NOT VALID$/, '')
-    .replace(/\s+NO INHERIT$/, '');
 }
 
 /** The index rebuilt concurrently on the new column under a temporary name: its definition from

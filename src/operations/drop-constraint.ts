@@ -1,6 +1,7 @@
 import type { ConstraintInfo, IndexInfo } from '../catalog/types.js';
+import { breaksCheck, breaksForeignKey, repeatsKey } from '../engine/breaking-rows.js';
 import { checkExpressionOver } from '../engine/checks.js';
-import { expressionOverRow, isColumnItself, parenthesize } from '../engine/expressions.js';
+import { expressionOverRow, isColumnItself } from '../engine/expressions.js';
 import type { PlannedTable } from '../engine/model.js';
 import { InputError } from '../errors.js';
 import { type Step, type TableRef, tableStep } from '../executor/step.js';
@@ -194,23 +195,13 @@ async function planDrop(
 
 /** A condition over `_tidal_row` (a row of table `t`) that holds where the row breaks `c`. */
 function breaksConstraint(c: ConstraintInfo, t: string): string {
-  const mine = (alias: string) => c.columns.map((k) => `${alias}.${ident(k)}`).join(', ');
-  if (c.type === 'c') {
-    const expression = c.definition
-      .replace(/^CHECK\s*/, '')
-      .replace(/\s+NOT VALID$/, '')
-      .replace(/\s+NO INHERIT$/, '');
-    // A check holds unless it is false: NULL passes.
-    return `NOT coalesce(${parenthesize(expression)}, true)`;
-  }
+  if (c.type === 'c') return breaksCheck(c.definition);
   if (c.type === 'f' && c.referencedTable) {
     const target = qualifiedTable(c.referencedTable.schema, c.referencedTable.name);
-    const theirs = c.referencedColumns.map((k) => `_tidal_ref.${ident(k)}`).join(', ');
-    const present = c.columns.map((k) => `_tidal_row.${ident(k)} IS NOT NULL`).join(' AND ');
-    return `${present} AND NOT EXISTS (SELECT 1 FROM ${target} AS _tidal_ref WHERE (${theirs}) = (${mine('_tidal_row')}))`;
+    return breaksForeignKey(c.columns, target, c.referencedColumns);
   }
-  // Unique: every row but the first of each group of equal values.
-  return `EXISTS (SELECT 1 FROM ${t} AS _tidal_other WHERE (${mine('_tidal_other')}) = (${mine('_tidal_row')}) AND _tidal_other.ctid < _tidal_row.ctid)`;
+  // Unique: down for every row but the first of each group of equal values.
+  return repeatsKey(t, c.columns, 'after-first');
 }
 
 /** Steps that add the constraint back as it was, each a no-op where it already exists. */
