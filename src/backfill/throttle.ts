@@ -7,6 +7,8 @@ export interface ThrottleSignal {
   name: string;
   /** The current value and its limit, or why it could not be read. */
   read(): Promise<{ value: number; limit: number; unit: string } | { unreadable: string }>;
+  /** Releases what reading needs (a connection of its own). */
+  close?(): Promise<void>;
 }
 
 /**
@@ -30,7 +32,7 @@ export class Throttler {
   }
 
   async close(): Promise<void> {
-    for (const signal of this.signals) await (signal as { close?: () => Promise<void> }).close?.();
+    for (const signal of this.signals) await signal.close?.();
   }
 }
 
@@ -58,10 +60,7 @@ export function primaryReplicaLag(db: Queryable, limitMs: number): ThrottleSigna
 
 /** Replay lag read on a standby itself, for standbys the primary does not list (cascading,
  *  or watched by URL). */
-export function standbyLag(
-  url: string,
-  limitMs: number,
-): ThrottleSignal & { close(): Promise<void> } {
+export function standbyLag(url: string, limitMs: number): ThrottleSignal {
   let client: pg.Client | undefined;
   const name = `replica lag at ${new URL(url).host}`;
   return {

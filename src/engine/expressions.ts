@@ -30,12 +30,19 @@ export async function renameColumnInExpression(
   return Buffer.concat(parts).toString();
 }
 
+type Token = ReturnType<typeof scanSync>['tokens'][number];
+
+/** Whether a token can name a column: an identifier, or a keyword that is not reserved. */
+function isNameToken(token: Token): boolean {
+  return token.tokenName === 'IDENT' || (token.keywordKind > 0 && token.keywordKind < 4);
+}
+
 /** The names SQL text may refer to columns by: its identifiers and non-reserved keywords. */
 export async function identifiersIn(sql: string): Promise<Set<string>> {
   await initSqlParser();
   return new Set(
     scanSync(sql)
-      .tokens.filter((t) => t.tokenName === 'IDENT' || (t.keywordKind > 0 && t.keywordKind < 4))
+      .tokens.filter(isNameToken)
       .map((t) => identifierValue(t.text)),
   );
 }
@@ -53,10 +60,10 @@ async function columnTokens(
 ): Promise<{ start: number; end: number }[]> {
   await initSqlParser();
   const tokens = scanSync(sql).tokens;
-  return tokens.filter((token, i) => {
-    const isName = token.tokenName === 'IDENT' || (token.keywordKind > 0 && token.keywordKind < 4);
-    return isName && tokens[i + 1]?.text !== '(' && identifierValue(token.text) === column;
-  });
+  return tokens.filter(
+    (token, i) =>
+      isNameToken(token) && tokens[i + 1]?.text !== '(' && identifierValue(token.text) === column,
+  );
 }
 
 /** Whether an expression is just the column `column`, bare or quoted (an identity `up`). */

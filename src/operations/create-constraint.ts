@@ -19,11 +19,12 @@ import {
 /**
  * create_constraint. On a table this migration creates (new, empty, unseen by the old version)
  * the constraint is added directly. On an existing table with every `up` and `down` the column
- * itself, it goes on the columns as they are (add-constraint.ts). Otherwise every
- * constrained column goes through a copy column (alter-column-copy.ts) with its own `up` and `down`, so the old version keeps
- * writing what it always wrote and `up` decides what rows that break the constraint become; the
- * constraint is built over the copies (NOT VALID then validated, or a concurrent unique index
- * attached at complete) and takes its place when complete swaps the columns.
+ * itself, it goes on the columns as they are (add-constraint.ts). Otherwise every constrained
+ * column goes through a copy column (alter-column-copy.ts) with its own `up` and `down`, so the
+ * old version keeps writing what it always wrote and `up` decides what rows that break the
+ * constraint become; the constraint is built over the copies (NOT VALID then validated, or a
+ * concurrent unique index attached at complete) and takes its place when complete swaps the
+ * columns.
  */
 export const createConstraint: OperationModule<CreateConstraint> = {
   async plan(o, ctx) {
@@ -48,6 +49,11 @@ export const createConstraint: OperationModule<CreateConstraint> = {
     if (table.created) {
       addToNewTable(o, ctx, table, steps);
       steps.path = 'added directly: the table is new';
+      // addConstraint records these for the other two ways.
+      table.constraintNames.add(o.name);
+      if (indexBacked) model.addRelationName(o.name);
+      if (o.type === 'primary_key')
+        table.primaryKey = columns.map((c) => model.requireColumn(table, c, where).physical);
     } else if (await keepsValues(o, columns)) {
       mergeSteps(steps, await addConstraint(ctx, table, await newConstraint(o, ctx, table)));
       steps.path = IN_PLACE_PATH;
@@ -55,12 +61,6 @@ export const createConstraint: OperationModule<CreateConstraint> = {
       await buildOverCopies(o, ctx, table, columns, steps);
       steps.path = `copy columns ${columns.map((c) => `"${newColumnName(c)}"`).join(', ')} filled by up, through the dual-write trigger and the backfill of "${table.name}"; the constraint is built over them`;
     }
-    table.constraintNames.add(o.name);
-    if (indexBacked) model.addRelationName(o.name);
-    if (o.type === 'primary_key')
-      table.primaryKey = columns.map(
-        (c) => table.columns.find((col) => col.name === c)?.physical ?? c,
-      );
     return steps;
   },
 };
