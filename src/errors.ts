@@ -32,3 +32,21 @@ export class LockTimeoutError extends OperationError {
 export function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
+
+/** SQLSTATE classes and codes, and socket errors, that mean the connection itself is gone
+ *  (server shut down or restarted, network cut): nothing more can be done on it. */
+const CONNECTION_LOST_CODES = new Set([
+  '57P01',
+  '57P02',
+  '57P03',
+  'ECONNRESET',
+  'EPIPE',
+  'ECONNREFUSED',
+]);
+
+export function isConnectionLost(error: unknown): boolean {
+  const code = (error as { code?: unknown })?.code;
+  if (typeof code === 'string' && (CONNECTION_LOST_CODES.has(code) || code.startsWith('08')))
+    return true;
+  return /Connection terminated|Client was closed|not queryable/i.test(messageOf(error));
+}

@@ -5,7 +5,7 @@ import type { TidalEvent } from './tidal.js';
 
 /**
  * Prometheus metrics of a running tidal command, fed from its events: backfill rows done and
- * total, rows/s, batch size and duration, whether and why it is throttled, lock retries, and
+ * total, rows verified, rows/s, batch size and duration, whether and why it is throttled, lock retries, and
  * the phase each migration is in. `serve` exposes them at `/metrics`.
  */
 export class Metrics {
@@ -13,6 +13,11 @@ export class Metrics {
   private readonly rowsDone = this.gauge(
     'tidal_backfill_rows_done',
     'Rows the backfill has visited',
+    ['table'],
+  );
+  private readonly rowsVerified = this.gauge(
+    'tidal_backfill_rows_verified',
+    'Rows the verification pass after the fill has checked',
     ['table'],
   );
   private readonly rowsTotal = this.gauge(
@@ -61,8 +66,11 @@ export class Metrics {
     switch (event.type) {
       case 'backfill': {
         const table = event.table;
-        this.rowsDone.set({ table }, event.rowsDone);
-        this.rowsTotal.set({ table }, Math.max(event.rowsTotal, event.rowsDone));
+        if (event.pass === 'verify') this.rowsVerified.set({ table }, event.rowsDone);
+        else {
+          this.rowsDone.set({ table }, event.rowsDone);
+          this.rowsTotal.set({ table }, Math.max(event.rowsTotal, event.rowsDone));
+        }
         this.rowsPerSecond.set({ table }, event.rowsPerSecond);
         this.batchSize.set({ table }, event.batchSize);
         if (event.lastBatchMs !== null)

@@ -8,6 +8,7 @@ import {
   Throttler,
   type ThrottleSignal,
 } from './backfill/throttle.js';
+import { VerificationError } from './backfill/verify.js';
 import { readSchema, serverMajor } from './catalog/read.js';
 import type { VersionOverlay } from './engine/model.js';
 import {
@@ -17,7 +18,13 @@ import {
   plannedVersionSteps,
 } from './engine/plan.js';
 import { versionSchemaSteps, viewsFromCatalog } from './engine/versions.js';
-import { InputError, LockTimeoutError, messageOf, OperationError } from './errors.js';
+import {
+  InputError,
+  isConnectionLost,
+  LockTimeoutError,
+  messageOf,
+  OperationError,
+} from './errors.js';
 import { DEFAULT_LOCK_POLICY, type StepEvent, StepRunner } from './executor/run.js';
 import { catalogStep, type Step } from './executor/step.js';
 import { type LoadedMigration, listMigrationFiles, loadMigrationFile } from './migration/load.js';
@@ -53,6 +60,8 @@ export interface TidalOptions {
   maxActiveSessions?: number;
   /** Rows per second ceiling for the backfill. */
   backfillRate?: number;
+  /** Check every backfilled row against `up` before start finishes (default true). */
+  backfillVerify?: boolean;
   onEvent?: (event: TidalEvent) => void;
 }
 
@@ -409,6 +418,15 @@ export class Tidal {
           `${message}\nstart of "${name}" stopped; run \`tidal start\` with the same file to resume, or \`tidal rollback\``,
         );
       }
+      // Left as it stands, so the rows can be looked at: rollback stays one command away.
+      if (error instanceof VerificationError) throw error;
+      // Nothing can be undone over a dead connection, and nothing needs to be: what start did
+      // is recorded step by step, and the backfill's checkpoint is in the database.
+      if (isConnectionLost(error)) {
+        throw new OperationError(
+          `${message}\nthe connection was lost during start of "${name}"; once the server is reachable, run \`tidal start\` with the same file (or \`tidal backfill resume\`) to continue where it stopped, or \`tidal rollback\``,
+        );
+      }
       this.emit({ type: 'notice', message: `start of "${name}" failed; rolling back what it did` });
       try {
         await this.rollbackLocked((await store.get(name)) as MigrationRecord);
@@ -457,6 +475,7 @@ export class Tidal {
             batchSize: this.options.backfillBatchSize ?? 1000,
             batchTargetMs: this.options.backfillBatchMs,
             rowsPerSecond: this.options.backfillRate,
+            verify: this.options.backfillVerify,
             lockTimeoutMs: this.options.lockTimeoutMs ?? DEFAULT_LOCK_POLICY.lockTimeoutMs,
             onProgress: (p) => this.emit({ type: 'backfill', ...p }),
             onNotice: (message) => this.emit({ type: 'notice', message }),

@@ -108,6 +108,8 @@ export async function readSchema(db: Queryable, schema: string): Promise<SchemaI
     `SELECT i.indrelid::int AS table_oid, ic.relname AS name, i.indisunique AS unique,
             i.indisprimary AS primary, i.indisvalid AS valid,
             pg_get_indexdef(i.indexrelid) AS definition,
+            i.indnkeyatts::int AS "keyColumns",
+            (i.indpred IS NULL AND i.indexprs IS NULL) AS plain,
             coalesce((SELECT array_agg(a.attname::text ORDER BY k.ord)
                FROM unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord)
                JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum), '{}') AS columns

@@ -34,7 +34,12 @@ export interface IndexInfo {
   primary: boolean;
   valid: boolean;
   definition: string;
+  /** Key columns first, then INCLUDE columns. */
   columns: string[];
+  /** How many of `columns` are key columns (the rest are INCLUDE columns). */
+  keyColumns: number;
+  /** No predicate and no expression: a key over plain columns. */
+  plain: boolean;
 }
 
 export interface TriggerInfo {

@@ -22,6 +22,7 @@ interface GlobalOptions {
   replica?: string[];
   maxActiveSessions?: number;
   backfillRate?: number;
+  backfillVerify: boolean;
   json: boolean;
   verbose: boolean;
 }
@@ -73,6 +74,7 @@ async function withTidal<T>(
     replicaUrls: options.replica,
     maxActiveSessions: options.maxActiveSessions,
     backfillRate: options.backfillRate,
+    backfillVerify: options.backfillVerify,
     onEvent: (event) => {
       render(event);
       metrics?.observe(event);
@@ -114,6 +116,10 @@ export function buildProgram(): Command {
       100,
     )
     .option('--backfill-rate <rows/s>', 'backfill rows per second ceiling', positiveInteger)
+    .option(
+      '--no-backfill-verify',
+      'skip the pass that checks every backfilled row against up before start finishes',
+    )
     .option(
       '--max-replica-lag <ms>',
       'the backfill waits while a standby replays further behind than this (0: do not watch)',

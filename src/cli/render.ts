@@ -90,7 +90,7 @@ export function eventRenderer(output: Output): (event: TidalEvent) => void {
           event.rowsPerSecond > 0
             ? (total - event.rowsDone) / event.rowsPerSecond
             : Number.POSITIVE_INFINITY;
-        const line = `  backfill ${event.table}: ${event.rowsDone}/${total} rows (${percent.toFixed(1)}%), ${formatRate(event.rowsPerSecond)}${event.done ? ', done' : `, ETA ${formatDuration(eta)}`}${!event.done && event.throttle ? ` (${event.throttle})` : ''}`;
+        const line = `  ${event.pass === 'verify' ? 'verify' : 'backfill'} ${event.table}: ${event.rowsDone}/${total} rows (${percent.toFixed(1)}%), ${formatRate(event.rowsPerSecond)}${event.done ? ', done' : `, ETA ${formatDuration(eta)}`}${!event.done && event.throttle ? ` (${event.throttle})` : ''}`;
         if (isTty()) {
           process.stderr.write(`\r\x1b[2K${line}`);
           progressLineOpen = true;
@@ -112,12 +112,17 @@ export function renderStatus(status: MigrationStatus): string {
       `active migration: ${a.name} (${a.phase}), version schema ${a.versionSchema}, started ${a.startedAt}`,
     );
     for (const b of a.backfills) {
-      const total = Math.max(b.rowsTotal ?? 0, b.rowsDone);
-      const percent = total > 0 ? Math.min(100, (100 * b.rowsDone) / total).toFixed(1) : '100.0';
-      const rate = !b.done && b.rowsPerSecond ? `, ${Math.round(b.rowsPerSecond)} rows/s` : '';
-      const throttle = !b.done && b.throttle ? `, ${b.throttle}` : '';
+      // After the fill, the line follows the verification pass over the same rows.
+      const verifying = b.done && !b.verified;
+      const done = verifying ? b.rowsVerified : b.rowsDone;
+      const total = Math.max(b.rowsTotal ?? 0, done);
+      const percent = total > 0 ? Math.min(100, (100 * done) / total).toFixed(1) : '100.0';
+      const running = !b.done || verifying;
+      const rate = running && b.rowsPerSecond ? `, ${Math.round(b.rowsPerSecond)} rows/s` : '';
+      const throttle = running && b.throttle ? `, ${b.throttle}` : '';
+      const state = !b.done ? '' : verifying ? ', filled, verifying' : ', filled and verified';
       lines.push(
-        `  backfill ${b.table}: ${b.rowsDone}/${total} rows (${percent}%)${b.done ? ', done' : ''}${rate}${throttle}, updated ${b.updatedAt}`,
+        `  ${verifying ? 'verify' : 'backfill'} ${b.table}: ${done}/${total} rows (${percent}%)${state}${rate}${throttle}, updated ${b.updatedAt}`,
       );
     }
     if (a.lastError) lines.push(`  last error: ${a.lastError}`);

@@ -36,6 +36,10 @@ export interface PlannedTable {
   oldColumns: ColumnInfo[];
   /** Primary key columns, physical names. */
   primaryKey: string[];
+  /** Columns the backfill walks existing rows by, in order: the primary key, else a unique key
+   *  of NOT NULL columns, as the catalog had them before the migration. Empty when there is no
+   *  such key: the backfill then walks the table by physical location (ctid ranges). */
+  walkKey: string[];
   /** Constraint names on the table, for collision checks. */
   constraintNames: Set<string>;
 }
@@ -169,18 +173,21 @@ export class VersionModel {
     return spec;
   }
 
-  backfillFor(table: PlannedTable, where: string): BackfillSpec {
+  backfillFor(table: PlannedTable): BackfillSpec {
     let spec = this.backfills.get(table.physical);
     if (!spec) {
-      if (table.primaryKey.length === 0) {
-        throw new InputError(
-          `${where}: table "${table.name}" has no primary key; tidal walks existing rows by primary key to fill the new column`,
-        );
-      }
-      spec = { table: table.physical, key: table.primaryKey, set: [] };
+      spec = { table: table.physical, key: table.walkKey, set: [] };
       this.backfills.set(table.physical, spec);
     }
     return spec;
+  }
+
+  /** The migration drops the unique key the backfill would walk by (before the backfill runs):
+   *  walk by physical location instead. */
+  dropWalkKey(table: PlannedTable): void {
+    table.walkKey = [];
+    const spec = this.backfills.get(table.physical);
+    if (spec) spec.key = [];
   }
 
   /** Tables as the new version shows them. */
@@ -224,6 +231,21 @@ function plannedFromCatalog(info: TableInfo): PlannedTable {
     })),
     oldColumns: columns,
     primaryKey: info.constraints.find((c) => c.type === 'p')?.columns ?? [],
+    walkKey: walkKeyOf(info),
     constraintNames: new Set(info.constraints.map((c) => c.name)),
   };
+}
+
+/** The primary key, else the unique index with the fewest columns, all NOT NULL, with no
+ *  predicate or expression: keyset pagination over it visits every row exactly once. */
+function walkKeyOf(info: TableInfo): string[] {
+  const primary = info.constraints.find((c) => c.type === 'p');
+  if (primary) return primary.columns;
+  const notNull = new Set(info.columns.filter((c) => !c.nullable).map((c) => c.name));
+  const keys = info.indexes
+    .filter((i) => i.unique && i.valid && i.plain)
+    .map((i) => i.columns.slice(0, i.keyColumns))
+    .filter((columns) => columns.every((c) => notNull.has(c)))
+    .sort((a, b) => a.length - b.length);
+  return keys[0] ?? [];
 }

@@ -4,7 +4,9 @@ import { MAX_IDENTIFIER_BYTES } from '../pg/quote.js';
 /** Every object tidal adds to an application table starts with this prefix. */
 export const TIDAL_PREFIX = '_tidal_';
 
-/** Column that marks rows the backfill still has to visit; writes clear it. */
+/** Column that marks rows the backfill still has to visit: true until then. The backfill sets it
+ *  to NULL, a write by either application version to false; verification compares only the
+ *  rows the backfill filled (NULL) with `up`. */
 export const NEEDS_BACKFILL_COLUMN = '_tidal_needs_backfill';
 
 /** The dual-write trigger tidal puts on each table a migration changes. PostgreSQL fires a

@@ -126,6 +126,7 @@ export const createTable: OperationModule<CreateTable> = {
         added: false,
       })),
       oldColumns: [],
+      walkKey: [],
       primaryKey:
         pk.length > 0 ? pk : (o.constraints?.find((c) => c.type === 'primary_key')?.columns ?? []),
       constraintNames: new Set(

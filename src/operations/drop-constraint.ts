@@ -189,6 +189,9 @@ async function planDrop(
   steps.path = 'catalog only: dropped in place, no copy column, no backfill';
   table.constraintNames.delete(o.name);
   if (constraint.type === 'u') model.removeRelationName(o.name);
+  // Its index goes now, before the backfill: the rows cannot be walked by it.
+  if (constraint.type === 'u' && sameColumns(constraint.columns, table.walkKey))
+    model.dropWalkKey(table);
   model.touch(table);
   return steps;
 }
@@ -287,4 +290,8 @@ async function refuseReferencedUnique(
       `${ctx.where}.name: foreign key "${first.fk}" on ${first.on} references "${name}"; drop that foreign key first`,
     );
   }
+}
+
+function sameColumns(a: string[], b: string[]): boolean {
+  return a.length === b.length && a.every((c, i) => c === b[i]);
 }

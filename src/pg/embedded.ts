@@ -14,6 +14,9 @@ export interface EmbeddedServer {
   major: number;
   /** Stops the server and removes its directory. Safe to call twice. */
   stop(): Promise<void>;
+  /** Stops the server as a crash would (immediate shutdown: connections cut, no checkpoint)
+   *  and starts it again on the same data, which PostgreSQL recovers from its WAL. */
+  restart(): Promise<void>;
 }
 
 export interface EmbeddedOptions {
@@ -102,6 +105,16 @@ export async function startEmbeddedPostgres(
       stop() {
         stopped ??= stopServer(running).finally(() => rm(dir, { recursive: true, force: true }));
         return stopped;
+      },
+      async restart() {
+        const child = Reflect.get(running, 'process') as ChildProcess | undefined;
+        if (child && child.exitCode === null && child.signalCode === null) {
+          const exited = new Promise((resolve) => child.once('exit', resolve));
+          child.kill('SIGQUIT');
+          await withTimeout(exited, START_TIMEOUT_MS, 'postgres did not stop');
+        }
+        Reflect.set(running, 'process', undefined);
+        await withTimeout(running.start(), START_TIMEOUT_MS, 'postgres did not become ready');
       },
     };
   } catch (error) {

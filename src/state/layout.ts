@@ -65,6 +65,13 @@ function upgrades(s: string): string[][] {
          PRIMARY KEY (schema, migration)
        )`,
     ],
+    [
+      // The verification pass after the fill, with a checkpoint of its own.
+      `ALTER TABLE ${s}.backfills
+         ADD COLUMN verify_key jsonb,
+         ADD COLUMN rows_verified bigint NOT NULL DEFAULT 0,
+         ADD COLUMN verified boolean NOT NULL DEFAULT false`,
+    ],
   ];
 }
 

@@ -39,6 +39,9 @@ export interface BackfillRecord {
   rowsPerSecond: number | null;
   /** Why the backfill is slowed or stopped, as of its last batch. */
   throttle: string | null;
+  /** Rows the verification pass has checked, and whether it has checked them all. */
+  rowsVerified: number;
+  verified: boolean;
 }
 
 const COLUMNS = `schema, name, version_schema AS "versionSchema", parent, checksum, content, plan, phase,
@@ -158,11 +161,12 @@ export class StateStore {
 
   async backfills(name: string): Promise<BackfillRecord[]> {
     const { rows } = await this.db.query<
-      BackfillRecord & { rowsDone: string; rowsTotal: string | null }
+      BackfillRecord & { rowsDone: string; rowsTotal: string | null; rowsVerified: string }
     >(
       `SELECT table_name AS "table", rows_done AS "rowsDone", rows_total AS "rowsTotal", done,
               updated_at::text AS "updatedAt", batch_size AS "batchSize",
-              rows_per_second AS "rowsPerSecond", throttle
+              rows_per_second AS "rowsPerSecond", throttle,
+              rows_verified AS "rowsVerified", verified
          FROM ${this.s}.backfills WHERE schema = $1 AND migration = $2 ORDER BY table_name`,
       [this.schema, name],
     );
@@ -170,6 +174,7 @@ export class StateStore {
       ...r,
       rowsDone: Number(r.rowsDone),
       rowsTotal: r.rowsTotal === null ? null : Number(r.rowsTotal),
+      rowsVerified: Number(r.rowsVerified),
     }));
   }
 

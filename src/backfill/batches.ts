@@ -1,0 +1,126 @@
+import type pg from 'pg';
+import { OperationError } from '../errors.js';
+import { backoffDelay, sleep } from '../executor/backoff.js';
+import { ident } from '../pg/quote.js';
+import type { BatchSizer } from './batch-size.js';
+import type { BackfillControl } from './control.js';
+import type { Throttler } from './throttle.js';
+
+/** How often a paused backfill looks for `tidal backfill resume`. */
+const PAUSE_POLL_MS = 250;
+/** How long a throttled backfill waits before it reads its signals again. */
+const THROTTLE_WAIT_MS = 1000;
+/** Control and throttle signals are read before a batch at most this often: each read is a
+ *  round trip, and 250 ms keeps a pause or a lag spike obeyed well within a second. */
+const SIGNAL_INTERVAL_MS = 250;
+/** Lock timeouts and deadlocks a batch may hit in a row before the backfill gives up. */
+const MAX_RETRIES = 50;
+
+const RETRYABLE = new Set(['55P03', '40P01', '40001']);
+
+export interface BatchLoop {
+  client: pg.Client;
+  /** The application schema: `up` expressions resolve unqualified names in it. */
+  schema: string;
+  table: string;
+  control: BackfillControl;
+  throttler?: Throttler;
+  sizer: BatchSizer;
+  /** Rows per second ceiling; `tidal backfill rate` overrides it. */
+  rowsPerSecond?: number;
+  lockTimeoutMs: number;
+  /** Whether batches run with `session_replication_role = replica` (no user triggers). */
+  quiet: boolean;
+  /** The backfill waits, and why (paused, throttled, rows locked); `recorded` is what the
+   *  state schema keeps for `tidal status`, null to keep nothing. */
+  onWait(reason: string, recorded: string | null): Promise<void>;
+  /** One batch of about `rows` rows, inside its transaction; says whether the walk is over. */
+  batch(rows: number, throttle: string | null): Promise<{ seen: number; finished: boolean }>;
+  /** After each committed batch. */
+  onBatch(seen: number, ms: number, finished: boolean, throttle: string | null): void;
+}
+
+/**
+ * Runs batches until the walk is over, each in a short transaction of its own, obeying live
+ * control (pause, rate) and throttle signals between them and retrying batches that wait on
+ * the application's row locks. Shared by the fill and the verification pass.
+ */
+export async function runBatches(loop: BatchLoop): Promise<void> {
+  const { client, sizer } = loop;
+  let signalsReadAt = 0;
+  let rate = loop.rowsPerSecond;
+  for (let attempt = 0; ; ) {
+    if (Date.now() - signalsReadAt >= SIGNAL_INTERVAL_MS) {
+      const command = await loop.control.read();
+      if (command.paused) {
+        await loop.onWait('paused (tidal backfill resume continues)', 'paused');
+        await sleep(PAUSE_POLL_MS);
+        continue;
+      }
+      const held = await loop.throttler?.reason();
+      if (held) {
+        await loop.onWait(held, held);
+        await sleep(THROTTLE_WAIT_MS);
+        continue;
+      }
+      rate = command.rowsPerSecond ?? loop.rowsPerSecond;
+      signalsReadAt = Date.now();
+    }
+    // Under a ceiling, a batch is at most a second's worth, so a rate change is obeyed within
+    // about a second.
+    const rows = rate ? sizer.cap(rate) : sizer.next;
+    const throttle = rate ? `rate ${rate} rows/s` : null;
+    const started = Date.now();
+    let result: { seen: number; finished: boolean };
+    try {
+      await client.query('BEGIN');
+      // One round trip for the batch's settings. The dual-write trigger leaves a batch's rows
+      // alone (`tidal.backfill`): the batch writes the new columns itself.
+      await client.query(
+        `SELECT set_config('lock_timeout', $1, true), set_config('tidal.backfill', 'on', true),
+                set_config('search_path', $2, true)${loop.quiet ? `, set_config('session_replication_role', 'replica', true)` : ''}`,
+        [String(loop.lockTimeoutMs), `${ident(loop.schema)}, pg_catalog`],
+      );
+      result = await loop.batch(rows, throttle);
+      await client.query('COMMIT');
+      attempt = 0;
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => {});
+      if (error instanceof OperationError) throw error;
+      const code = (error as { code?: string }).code;
+      if (code && RETRYABLE.has(code) && attempt < MAX_RETRIES) {
+        await loop.onWait('waiting: rows locked by the application', null);
+        await sleep(backoffDelay(attempt++));
+        continue;
+      }
+      throw new OperationError(`backfill of "${loop.table}" failed: ${(error as Error).message}`);
+    }
+    const spent = Date.now() - started;
+    sizer.record(result.seen, spent);
+    loop.onBatch(result.seen, spent, result.finished, throttle);
+    if (result.finished) return;
+    if (rate) {
+      const minimumMs = (result.seen / rate) * 1000;
+      if (minimumMs > spent) await sleep(minimumMs - spent);
+    }
+  }
+}
+
+/**
+ * Whether this session may set `session_replication_role = replica` for its batches, so that
+ * the application's triggers (an `updated_at` stamp, an audit log) do not fire for rows the
+ * backfill only gives a new column. Foreign key triggers are skipped too, which is safe here:
+ * the backfill changes no key the application set, and tidal's own new foreign keys are
+ * validated after the backfill.
+ */
+export async function canSilenceTriggers(client: pg.Client): Promise<boolean> {
+  try {
+    await client.query('BEGIN');
+    await client.query('SET LOCAL session_replication_role = replica');
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await client.query('ROLLBACK').catch(() => {});
+  }
+}

@@ -1,0 +1,190 @@
+import type pg from 'pg';
+import { OperationError } from '../errors.js';
+import { ident } from '../pg/quote.js';
+
+/** Where a walk stopped: the last key done, or (walking by location) the next page to visit
+ *  and the page the walk ends at. */
+export type WalkPosition = string[];
+
+/**
+ * One batch's range of rows, as SQL. A batch statement starts `WITH bound AS MATERIALIZED
+ * (<bound>)`; `bound` has one row, aliased `_tidal_b`, with the rows the range holds in
+ * `_tidal_seen`. `inRange(table)` selects the range's rows of `table` (it may refer to
+ * `_tidal_b`), and `position` is where the walk stands after the batch.
+ */
+export interface WalkRange {
+  bound: string;
+  inRange: (table: string) => string;
+  position: string;
+  values: unknown[];
+}
+
+/**
+ * How a backfill moves through a table, one short batch at a time, never rescanning what it has
+ * passed: by a unique key (keyset pagination over its index), or, for a table without one, by
+ * physical location (a TID range scan over a run of pages).
+ */
+export interface TableWalk {
+  /** Says how rows are walked, for messages. */
+  readonly description: string;
+  /** A JSON array of the key of row `table` (its ctid when there is no key), for samples. */
+  rowKey(table: string): string;
+  /** The range after `from` (null: from the start) holding about `rows` rows. */
+  range(from: WalkPosition | null, rows: number): WalkRange;
+  /** Whether the table holds nothing past a batch that saw `seen` of the `rows` it asked for. */
+  finished(position: WalkPosition | null, seen: number, rows: number): boolean;
+  /** Learns from a finished batch (a location walk, how many rows a page holds). */
+  record(from: WalkPosition | null, position: WalkPosition | null, seen: number): void;
+}
+
+/**
+ * The walk for `table`: by `key` when it has columns, else by location. A location walk counts
+ * as seen only the rows that meet `counted` (a condition on the table's columns): rows the
+ * backfill has itself updated may have moved ahead of it and must not be counted twice.
+ */
+export async function walkFor(
+  client: pg.Client,
+  schema: string,
+  table: string,
+  key: string[],
+  counted = 'true',
+): Promise<TableWalk> {
+  const qualified = `${ident(schema)}.${ident(table)}`;
+  return key.length > 0
+    ? new KeyWalk(qualified, key, await keyTypes(client, qualified, table, key))
+    : await LocationWalk.open(client, qualified, counted);
+}
+
+class KeyWalk implements TableWalk {
+  readonly description: string;
+
+  constructor(
+    private readonly table: string,
+    private readonly key: string[],
+    private readonly types: string[],
+  ) {
+    this.description = `by key (${key.join(', ')})`;
+  }
+
+  rowKey(table: string): string {
+    return `json_build_array(${this.key.map((k) => `${table}.${ident(k)}::text`).join(', ')})`;
+  }
+
+  range(from: WalkPosition | null, rows: number): WalkRange {
+    const keyList = this.key.map(ident).join(', ');
+    // The range's columns get names of tidal's own, so `up` cannot mistake them for the table's.
+    const bounds = this.key.map((_, i) => `_tidal_k${i}`);
+    const descending = this.key.map((k) => `${ident(k)} DESC`).join(', ');
+    const params = this.key.map((_, i) => `$${i + 2}::${this.types[i]}`).join(', ');
+    const row = (alias: string, names: string[]) => names.map((k) => `${alias}.${k}`).join(', ');
+    // An index-only walk of at most `rows` keys finds the range's last key; the batch then reads
+    // the range by index range scan, not by a join against a list of keys.
+    const bound = `
+      SELECT count(*)::int AS _tidal_seen,
+             ${this.key.map((k, i) => `(array_agg(${ident(k)} ORDER BY ${descending}))[1] AS ${bounds[i]}`).join(', ')}
+        FROM (SELECT ${keyList} FROM ${this.table}
+               ${from ? `WHERE (${keyList}) > (${params})` : ''}
+               ORDER BY ${keyList} LIMIT $1) keys`;
+    return {
+      bound,
+      inRange: (table) => {
+        const tableKey = row(table, this.key.map(ident));
+        return `${from ? `(${tableKey}) > (${params}) AND ` : ''}(${tableKey}) <= (${row('_tidal_b', bounds)})`;
+      },
+      position: `CASE WHEN _tidal_b._tidal_seen > 0 THEN json_build_array(${bounds.map((k) => `_tidal_b.${k}::text`).join(', ')}) END`,
+      values: from ? [rows, ...from] : [rows],
+    };
+  }
+
+  finished(_position: WalkPosition | null, seen: number, rows: number): boolean {
+    return seen < rows;
+  }
+
+  record(): void {}
+}
+
+/**
+ * Walks a table without a usable key by runs of pages (`ctid` ranges, a TID range scan), up to
+ * the table's size when the walk began. Rows that needed filling were in the table when the
+ * dual-write trigger went in; rows the application moves or adds since get their new columns
+ * from the trigger, so pages added later hold nothing to fill. (A VACUUM FULL or CLUSTER during
+ * the walk can move an unfilled row behind it: the verification pass fills such a row.)
+ */
+class LocationWalk implements TableWalk {
+  readonly description =
+    'by physical location (the table has no primary key or unique NOT NULL key)';
+  private rowsPerPage: number;
+
+  private constructor(
+    private readonly table: string,
+    private readonly counted: string,
+    private readonly pages: number,
+    rowsPerPage: number,
+  ) {
+    this.rowsPerPage = rowsPerPage;
+  }
+
+  static async open(client: pg.Client, table: string, counted: string): Promise<LocationWalk> {
+    const { rows } = await client.query<{ pages: string; rows_per_page: number | null }>(
+      `SELECT pg_relation_size(c.oid) / current_setting('block_size')::int AS pages,
+              CASE WHEN c.relpages > 0 AND c.reltuples > 0 THEN c.reltuples / c.relpages END AS rows_per_page
+         FROM pg_class c WHERE c.oid = to_regclass($1)`,
+      [table],
+    );
+    const row = rows[0];
+    if (!row) throw new OperationError(`backfill: table ${table} not found`);
+    return new LocationWalk(table, counted, Number(row.pages), row.rows_per_page ?? 50);
+  }
+
+  rowKey(table: string): string {
+    return `json_build_array(${table}.ctid::text)`;
+  }
+
+  range(from: WalkPosition | null, rows: number): WalkRange {
+    const start = Number(from?.[0] ?? 0);
+    const last = this.lastPage(from);
+    const end = Math.min(last, start + Math.max(1, Math.ceil(rows / this.rowsPerPage)));
+    const page = (n: string) => `('(' || ${n} || ',0)')::tid`;
+    const inRange = (table: string) =>
+      `${table}.ctid >= ${page('$1::bigint')} AND ${table}.ctid < ${page('$2::bigint')}`;
+    return {
+      bound: `SELECT count(*)::int AS _tidal_seen FROM ${this.table} WHERE ${inRange(this.table)} AND (${this.counted})`,
+      inRange,
+      position: 'json_build_array($2::bigint::text, $3::bigint::text)',
+      values: [start, end, last],
+    };
+  }
+
+  finished(position: WalkPosition | null): boolean {
+    return Number(position?.[0] ?? 0) >= this.lastPage(position);
+  }
+
+  /** The end of the walk: the table's size when the walk first began, kept in the position so
+   *  a resumed walk does not also visit the pages its own updates appended. */
+  private lastPage(position: WalkPosition | null): number {
+    return position?.[1] === undefined ? this.pages : Number(position[1]);
+  }
+
+  record(from: WalkPosition | null, position: WalkPosition | null, seen: number): void {
+    const pages = Number(position?.[0] ?? 0) - Number(from?.[0] ?? 0);
+    if (pages > 0 && seen > 0) this.rowsPerPage = 0.5 * this.rowsPerPage + 0.5 * (seen / pages);
+  }
+}
+
+async function keyTypes(
+  client: pg.Client,
+  qualified: string,
+  table: string,
+  key: string[],
+): Promise<string[]> {
+  const { rows } = await client.query<{ name: string; type: string }>(
+    `SELECT attname AS name, format_type(atttypid, atttypmod) AS type FROM pg_attribute
+      WHERE attrelid = to_regclass($1) AND attname = ANY($2)`,
+    [qualified, key],
+  );
+  return key.map((k) => {
+    const type = rows.find((r) => r.name === k)?.type;
+    if (!type) throw new OperationError(`backfill: key column "${k}" of "${table}" not found`);
+    return type;
+  });
+}

@@ -1,0 +1,255 @@
+/** How the backfill walks tables of every shape, and the verification pass after it. */
+import { describe, expect, it } from 'vitest';
+import type { BackfillProgress } from '../../src/backfill/run.js';
+import { VerificationError } from '../../src/backfill/verify.js';
+import { Tidal } from '../../src/tidal.js';
+import { rows } from '../helpers/cycle.js';
+import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
+import { migrationFromYaml, versionClient, withTidal } from '../helpers/tidal.js';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function until(what: string, check: () => Promise<boolean>): Promise<void> {
+  for (let i = 0; i < 1000; i++) {
+    if (await check()) return;
+    await sleep(20);
+  }
+  throw new Error(`never happened: ${what}`);
+}
+
+const SHOUT = `operations:
+  - add_column:
+      table: notes
+      up: upper(body)
+      column: {name: shout, type: text, nullable: true}
+`;
+
+interface Run {
+  progress: BackfillProgress[];
+  notices: string[];
+  runner: Tidal;
+}
+
+async function runner(db: TestDatabase, rate?: number): Promise<Run> {
+  const progress: BackfillProgress[] = [];
+  const notices: string[] = [];
+  const tidal = await Tidal.connect({
+    connectionString: db.url,
+    backfillBatchSize: 200,
+    backfillRate: rate,
+    onEvent: (e) => {
+      if (e.type === 'backfill') progress.push(e);
+      if (e.type === 'notice') notices.push(e.message);
+    },
+  });
+  return { progress, notices, runner: tidal };
+}
+
+/** The state row of the one backfill in the database. */
+async function checkpoint(db: TestDatabase) {
+  return (
+    await rows<{ done: number; finished: boolean; verified: boolean; throttle: string | null }>(
+      db.pool,
+      'SELECT rows_done::int AS done, done AS finished, verified, throttle FROM tidal.backfills',
+    ).catch(() => [])
+  )[0];
+}
+
+async function pause(db: TestDatabase, paused: boolean): Promise<void> {
+  await withTidal(db.url, (t) => t.backfill(paused ? { pause: true } : { resume: true }));
+  if (paused)
+    await until('the backfill pauses', async () => (await checkpoint(db))?.throttle === 'paused');
+}
+
+describe('a table without a primary key or unique key', () => {
+  it('is walked by physical location while the application inserts and updates, losing nothing', async () => {
+    const db = await createTestDatabase();
+    try {
+      // Duplicate rows: nothing tells them apart but where they are.
+      await db.query('CREATE TABLE notes (n int, body text)');
+      await db.query(
+        `INSERT INTO notes SELECT g % 1000, 'note ' || (g % 1000) FROM generate_series(1, 20000) g`,
+      );
+      await db.query('ANALYZE notes');
+      const { progress, notices, runner: tidal } = await runner(db, 20_000);
+      const app = await versionClient(db.url, null);
+      let writing = true;
+      let inserted = 0;
+      let updated = 0;
+      const writer = (async () => {
+        for (let i = 0; writing; i++) {
+          await app.query(`INSERT INTO notes VALUES ($1::int, 'new ' || $1::int)`, [5000 + i]);
+          inserted++;
+          const result = await app.query(`UPDATE notes SET body = body || '!' WHERE n = $1`, [
+            (i * 7) % 1000,
+          ]);
+          updated += result.rowCount ?? 0;
+        }
+      })();
+      try {
+        await tidal.start(await migrationFromYaml('shout', SHOUT));
+      } finally {
+        writing = false;
+        await writer;
+        await app.end();
+        await tidal.close();
+      }
+      expect(notices.some((m) => m.includes('by physical location'))).toBe(true);
+      expect(inserted).toBeGreaterThan(0);
+      expect(updated).toBeGreaterThan(0);
+      // Many batches, each a run of pages; the progress never passed its total.
+      const fill = progress.filter((p) => p.pass === 'fill');
+      expect(fill.length).toBeGreaterThan(5);
+      for (const p of progress) expect(p.rowsDone).toBeLessThanOrEqual(p.rowsTotal);
+      expect(await checkpoint(db)).toMatchObject({ finished: true, verified: true });
+
+      expect(
+        await rows(
+          db.pool,
+          `SELECT count(*)::int AS n, count(*) FILTER (WHERE _tidal_new_shout IS DISTINCT FROM upper(body))::int AS wrong FROM notes`,
+        ),
+      ).toEqual([{ n: 20_000 + inserted, wrong: 0 }]);
+      await withTidal(db.url, (t) => t.complete());
+      expect(
+        await rows(
+          db.pool,
+          `SELECT count(*)::int AS wrong FROM notes WHERE shout IS DISTINCT FROM upper(body)`,
+        ),
+      ).toEqual([{ wrong: 0 }]);
+    } finally {
+      await db.dispose();
+    }
+  }, 60_000);
+
+  it('fills, in the verification pass, rows that VACUUM FULL moved behind the walk', async () => {
+    const db = await createTestDatabase();
+    try {
+      await db.query('CREATE TABLE notes (n int, body text)');
+      await db.query(`INSERT INTO notes SELECT g, 'note ' || g FROM generate_series(1, 20000) g`);
+      await db.query('ANALYZE notes');
+      const { notices, runner: tidal } = await runner(db, 10_000);
+      try {
+        const started = tidal.start(await migrationFromYaml('shout', SHOUT));
+        await until('5000 rows filled', async () => ((await checkpoint(db))?.done ?? 0) >= 5000);
+        await pause(db, true);
+        // The rewrite packs the rows not yet filled into the pages the walk has passed.
+        await db.query('VACUUM FULL notes');
+        const behind = await rows<{ n: number }>(
+          db.pool,
+          'SELECT count(*)::int AS n FROM notes WHERE _tidal_needs_backfill',
+        );
+        expect(behind[0]?.n).toBeGreaterThan(0);
+        await pause(db, false);
+        await started;
+      } finally {
+        await tidal.close();
+      }
+      expect(notices.find((m) => m.includes('had not reached'))).toMatch(
+        /verification of "notes" filled \d+ rows the fill had not reached/,
+      );
+      expect(
+        await rows(
+          db.pool,
+          `SELECT count(*)::int AS n, count(*) FILTER (WHERE _tidal_new_shout IS DISTINCT FROM upper(body))::int AS wrong FROM notes`,
+        ),
+      ).toEqual([{ n: 20_000, wrong: 0 }]);
+    } finally {
+      await db.dispose();
+    }
+  }, 60_000);
+});
+
+describe('a table whose only key is a unique NOT NULL column', () => {
+  it('is walked by that key, and verification skips a column whose up is not immutable', async () => {
+    const db = await createTestDatabase();
+    try {
+      await db.query('CREATE TABLE notes (code text NOT NULL UNIQUE, body text)');
+      await db.query(
+        `INSERT INTO notes SELECT 'c' || g, 'note ' || g FROM generate_series(1, 3000) g`,
+      );
+      const { notices, progress, runner: tidal } = await runner(db);
+      try {
+        await tidal.start(
+          await migrationFromYaml(
+            'two',
+            `${SHOUT}  - add_column:
+      table: notes
+      up: now()
+      column: {name: stamped_at, type: timestamptz, nullable: true}
+`,
+          ),
+        );
+      } finally {
+        await tidal.close();
+      }
+      expect(notices.some((m) => m.includes('walks rows by key (code)'))).toBe(true);
+      const skipped = notices.filter((m) => m.includes('skips column'));
+      expect(skipped).toHaveLength(1);
+      expect(skipped[0]).toMatch(/"_tidal_new_stamped_at": .*not immutable/);
+      // Verified all rows, the other column compared.
+      expect(progress.filter((p) => p.pass === 'verify').at(-1)).toMatchObject({
+        done: true,
+        rowsDone: 3000,
+      });
+      expect(
+        await rows(
+          db.pool,
+          `SELECT count(*)::int AS wrong FROM notes WHERE _tidal_new_shout IS DISTINCT FROM upper(body) OR _tidal_new_stamped_at IS NULL`,
+        ),
+      ).toEqual([{ wrong: 0 }]);
+    } finally {
+      await db.dispose();
+    }
+  }, 60_000);
+});
+
+describe('verification', () => {
+  it('stops start with sample keys when a filled row differs from up, and finishes once it is written again', async () => {
+    const db = await createTestDatabase();
+    try {
+      await db.query('CREATE TABLE notes (id int PRIMARY KEY, body text)');
+      await db.query(`INSERT INTO notes SELECT g, 'note ' || g FROM generate_series(1, 3000) g`);
+      const loaded = await migrationFromYaml('shout', SHOUT);
+      const { runner: tidal } = await runner(db, 5000);
+      let failure: unknown;
+      try {
+        const started = tidal.start(loaded);
+        await until('500 rows filled', async () => ((await checkpoint(db))?.done ?? 0) >= 500);
+        await pause(db, true);
+        // A write behind the dual-write trigger's back: the filled copy of row 7 goes stale.
+        const rogue = await db.client();
+        await rogue.query('SET session_replication_role = replica');
+        await rogue.query(`UPDATE notes SET body = 'changed' WHERE id IN (7, 9)`);
+        await pause(db, false);
+        failure = await started.catch((e: unknown) => e);
+      } finally {
+        await tidal.close();
+      }
+      expect(failure).toBeInstanceOf(VerificationError);
+      expect((failure as Error).message).toMatch(
+        /verification of the backfill of "notes" failed: 2 row\(s\) .* e\.g\. key \(7\), \(9\)/,
+      );
+      // Not rolled back: the migration waits, its fill done and its verification not.
+      expect(await checkpoint(db)).toMatchObject({ finished: true, verified: false });
+      const status = await withTidal(db.url, (t) => t.status());
+      expect(status.active).toMatchObject({ name: 'shout', phase: 'starting' });
+      expect(status.active?.lastError).toMatch(/verification/);
+      // complete refuses a start that did not finish.
+      await expect(withTidal(db.url, (t) => t.complete())).rejects.toThrow(/has not finished/);
+
+      // Written again through the old version, the rows get their copy from the trigger.
+      await db.query(`UPDATE notes SET body = body WHERE id IN (7, 9)`);
+      await withTidal(db.url, (t) => t.start(loaded));
+      expect(await checkpoint(db)).toMatchObject({ finished: true, verified: true });
+      await withTidal(db.url, (t) => t.complete());
+      expect(
+        await rows(
+          db.pool,
+          `SELECT count(*)::int AS wrong FROM notes WHERE shout IS DISTINCT FROM upper(body)`,
+        ),
+      ).toEqual([{ wrong: 0 }]);
+    } finally {
+      await db.dispose();
+    }
+  }, 60_000);
+});
