@@ -167,11 +167,6 @@ async function buildOverCopies(
   steps: OperationSteps,
 ): Promise<void> {
   const { where } = ctx;
-  if (o.type === 'primary_key') {
-    throw new InputError(
-      `${where}.type: adding a primary key to an existing table is not supported by this version of tidal yet (the backfill walks tables by their primary key)`,
-    );
-  }
   if (o.type === 'check' && o.check) {
     const row = table.columns.map((c) => ({ name: c.name, type: c.type }));
     await checkExpressionOver(ctx, o.check, { alias: table.name, columns: row }, 'check');

@@ -338,6 +338,100 @@ operations:
   });
 });
 
+describe('create_constraint primary_key with an up that changes values', () => {
+  it('builds the key over a copy whose up gives NULLs a value; the backfill walks by location', async () => {
+    const all = "SELECT code, label FROM labels WHERE label IN ('a', 'b', 'c') ORDER BY label";
+    await runCycle({
+      setup: [
+        'CREATE TABLE labels (code int, label text)',
+        `INSERT INTO labels VALUES (1, 'a'), (2, 'b'), (NULL, 'c')`,
+      ],
+      migration: `
+operations:
+  - create_constraint:
+      type: primary_key
+      table: labels
+      name: labels_pkey
+      columns: [code]
+      up:
+        code: coalesce(code, 0)
+      down:
+        code: code
+`,
+      async whileActive({ old, next, pass }) {
+        expect(await rows(next, all)).toEqual([
+          { code: 1, label: 'a' },
+          { code: 2, label: 'b' },
+          { code: 0, label: 'c' },
+        ]);
+        expect(await rows(old, "SELECT code FROM labels WHERE label = 'c'")).toEqual([
+          { code: null },
+        ]);
+        // The new version's key holds already; the old version's writes pass through up.
+        await expect(next.query(`INSERT INTO labels VALUES (1, 'dup')`)).rejects.toThrow(
+          /duplicate key/,
+        );
+        await old.query(`INSERT INTO labels VALUES ($1::int, 'old ' || $1::int)`, [10 + pass]);
+        expect(
+          await rows(next, 'SELECT code FROM labels WHERE label = $1', [`old ${10 + pass}`]),
+        ).toEqual([{ code: 10 + pass }]);
+      },
+      async afterComplete(db) {
+        expect(await constraintsOf(db.pool, 'labels')).toEqual([
+          { name: 'labels_pkey', def: 'PRIMARY KEY (code)', validated: true },
+        ]);
+        expect(await rows(db.pool, 'SELECT code FROM labels ORDER BY code')).toEqual([
+          { code: 0 },
+          { code: 1 },
+          { code: 2 },
+          { code: 11 },
+          { code: 12 },
+        ]);
+      },
+    });
+  });
+  it('replaces a primary key with one over a copy; the backfill walks the old key, which holds until complete', async () => {
+    await runCycle({
+      setup: [
+        'CREATE TABLE codes (id int PRIMARY KEY, code int)',
+        `INSERT INTO codes SELECT g, CASE WHEN g % 3 = 0 THEN NULL ELSE g + 1000 END
+           FROM generate_series(1, 3000) g`,
+      ],
+      migration: `
+operations:
+  - drop_constraint:
+      table: codes
+      name: codes_pkey
+      up: id
+      down: id
+  - create_constraint:
+      type: primary_key
+      table: codes
+      name: codes_code_pkey
+      columns: [code]
+      up:
+        code: coalesce(code, -id)
+      down:
+        code: code
+`,
+      async whileActive({ next }) {
+        expect(await rows(next, 'SELECT code FROM codes WHERE id IN (1, 3) ORDER BY id')).toEqual([
+          { code: 1001 },
+          { code: -3 },
+        ]);
+      },
+      async afterComplete(db) {
+        expect(await constraintsOf(db.pool, 'codes')).toEqual([
+          { name: 'codes_code_pkey', def: 'PRIMARY KEY (code)', validated: true },
+        ]);
+        expect(
+          await rows(db.pool, 'SELECT count(DISTINCT code)::int AS n, min(code) AS low FROM codes'),
+        ).toEqual([{ n: 3000, low: -3000 }]);
+      },
+    });
+  });
+});
+
 describe('create_constraint on a table the migration creates', () => {
   it('adds a primary key (example 55) and a unique directly, without copy columns', async () => {
     await runCycle({
