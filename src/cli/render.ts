@@ -113,14 +113,20 @@ export function renderStatus(status: MigrationStatus): string {
     );
     for (const b of a.backfills) {
       // After the fill, the line follows the verification pass over the same rows.
-      const verifying = b.done && !b.verified;
+      const verifying = b.done && !b.verified && a.phase === 'starting';
       const done = verifying ? b.rowsVerified : b.rowsDone;
       const total = Math.max(b.rowsTotal ?? 0, done);
       const percent = total > 0 ? Math.min(100, (100 * done) / total).toFixed(1) : '100.0';
       const running = !b.done || verifying;
       const rate = running && b.rowsPerSecond ? `, ${Math.round(b.rowsPerSecond)} rows/s` : '';
       const throttle = running && b.throttle ? `, ${b.throttle}` : '';
-      const state = !b.done ? '' : verifying ? ', filled, verifying' : ', filled and verified';
+      const state = !b.done
+        ? ''
+        : verifying
+          ? ', filled, verifying'
+          : b.verified
+            ? ', filled and verified'
+            : ', filled (verification skipped)';
       lines.push(
         `  ${verifying ? 'verify' : 'backfill'} ${b.table}: ${done}/${total} rows (${percent}%)${state}${rate}${throttle}, updated ${b.updatedAt}`,
       );

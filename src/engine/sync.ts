@@ -18,6 +18,9 @@ export interface VersionName {
  */
 const WRITER_VERSION = `coalesce(nullif(current_setting('tidal.version', true), ''), (current_schemas(false))[1])`;
 
+/** True except in the backfill's own transactions (`tidal.backfill`), which the trigger skips. */
+const BACKFILL_OFF = `current_setting('tidal.backfill', true) IS DISTINCT FROM 'on'`;
+
 interface RowVariable {
   name: string;
   physical: string;
@@ -94,15 +97,11 @@ export async function syncFunctionSql(
     backfilled && spec.up.length > 0
       ? `    IF TG_OP = 'UPDATE' AND OLD.${mark} THEN\n${upBlock(true)}\n    END IF;`
       : '';
+  // One expression decides the direction: each PL/pgSQL statement costs every write.
   const body = [
     `#variable_conflict use_column`,
-    `DECLARE`,
-    `  tidal_writer text;`,
     `BEGIN`,
-    // The backfill writes the new columns itself.
-    `  IF current_setting('tidal.backfill', true) = 'on' THEN RETURN NEW; END IF;`,
-    `  tidal_writer := ${WRITER_VERSION};`,
-    `  IF tidal_writer IS DISTINCT FROM ${literal(version.name)} AND tidal_writer IS DISTINCT FROM ${literal(version.schema)} THEN`,
+    `  IF NOT coalesce(${WRITER_VERSION} IN (${literal(version.name)}, ${literal(version.schema)}), false) THEN`,
     upBlock(false),
     `  ELSE`,
     downBlock,
@@ -138,7 +137,9 @@ export async function installSyncSteps(
     tableStep(
       { schema, name: table.physical },
       'ShareRowExclusive',
-      `CREATE OR REPLACE TRIGGER ${ident(SYNC_TRIGGER)} BEFORE INSERT OR UPDATE ON ${ident(schema)}.${ident(table.physical)} FOR EACH ROW EXECUTE FUNCTION ${fn}()`,
+      // The backfill writes the new columns itself; the condition is checked without calling
+      // the function, which is most of what the trigger costs a write.
+      `CREATE OR REPLACE TRIGGER ${ident(SYNC_TRIGGER)} BEFORE INSERT OR UPDATE ON ${ident(schema)}.${ident(table.physical)} FOR EACH ROW WHEN (${BACKFILL_OFF}) EXECUTE FUNCTION ${fn}()`,
       `install the dual-write trigger on "${table.name}"`,
     ),
   ];
