@@ -75,9 +75,12 @@ export async function runBatches(loop: BatchLoop): Promise<void> {
     try {
       await client.query('BEGIN');
       // One round trip for the batch's settings. The dual-write trigger leaves a batch's rows
-      // alone (`tidal.backfill`): the batch writes the new columns itself.
+      // alone (`tidal.backfill`): the batch writes the new columns itself. A batch commits
+      // without waiting for its WAL flush: a crash can undo only whole batches together with
+      // their checkpoint, which the resumed backfill then does again.
       await client.query(
         `SELECT set_config('lock_timeout', $1, true), set_config('tidal.backfill', 'on', true),
+                set_config('synchronous_commit', 'off', true),
                 set_config('search_path', $2, true)${loop.quiet ? `, set_config('session_replication_role', 'replica', true)` : ''}`,
         [String(loop.lockTimeoutMs), `${ident(loop.schema)}, pg_catalog`],
       );

@@ -159,6 +159,31 @@ describe('a table without a primary key or unique key', () => {
   }, 60_000);
 });
 
+describe('an empty table', () => {
+  it.each([
+    ['with a primary key', 'CREATE TABLE notes (id int PRIMARY KEY, body text)'],
+    ['without a key', 'CREATE TABLE notes (body text)'],
+  ])('%s: one batch finds nothing, and both passes are done', async (_shape, ddl) => {
+    const db = await createTestDatabase();
+    try {
+      await db.query(ddl);
+      const { progress, runner: tidal } = await runner(db);
+      try {
+        await tidal.start(await migrationFromYaml('shout', SHOUT));
+      } finally {
+        await tidal.close();
+      }
+      expect(progress.map((p) => [p.pass, p.rowsDone, p.done])).toEqual([
+        ['fill', 0, true],
+        ['verify', 0, true],
+      ]);
+      expect(await checkpoint(db)).toMatchObject({ done: 0, finished: true, verified: true });
+    } finally {
+      await db.dispose();
+    }
+  });
+});
+
 describe('a table whose only key is a unique NOT NULL column', () => {
   it('is walked by that key, and verification skips a column whose up is not immutable', async () => {
     const db = await createTestDatabase();
