@@ -79,9 +79,16 @@ class KeyWalk implements TableWalk {
     const row = (alias: string, names: string[]) => names.map((k) => `${alias}.${k}`).join(', ');
     // An index-only walk of at most `rows` keys finds the range's last key; the batch then reads
     // the range by index range scan, not by a join against a list of keys.
+    // The last key of the range: max() for one column; for several, the first of the keys
+    // sorted descending (max() does not take a row).
+    const last =
+      this.key.length === 1
+        ? [`max(${keyList}) AS ${bounds[0]}`]
+        : this.key.map(
+            (k, i) => `(array_agg(${ident(k)} ORDER BY ${descending}))[1] AS ${bounds[i]}`,
+          );
     const bound = `
-      SELECT count(*)::int AS _tidal_seen,
-             ${this.key.map((k, i) => `(array_agg(${ident(k)} ORDER BY ${descending}))[1] AS ${bounds[i]}`).join(', ')}
+      SELECT count(*)::int AS _tidal_seen, ${last.join(', ')}
         FROM (SELECT ${keyList} FROM ${this.table}
                ${from ? `WHERE (${keyList}) > (${params})` : ''}
                ORDER BY ${keyList} LIMIT $1) keys`;
