@@ -27,7 +27,9 @@ export interface TrafficOptions {
 }
 
 export interface Transaction {
+  /** When it was due to start, when it was sent and when it ended (performance.now(), ms). */
   due: number;
+  start: number;
   end: number;
   ok: boolean;
   kind: 'read' | 'update' | 'insert';
@@ -82,6 +84,7 @@ export class TrafficGroup {
       const roll = Math.random();
       const kind = roll < 0.6 ? 'read' : roll < 0.9 ? 'update' : 'insert';
       const id = 1 + Math.floor(Math.random() * maxId);
+      const start = performance.now();
       try {
         if (kind === 'read') await client.query(workload.read, [id]);
         else if (kind === 'update') {
@@ -91,10 +94,11 @@ export class TrafficGroup {
           const result = await client.query<{ id: string }>(workload.insert, [`owner ${id}`]);
           this.insertedIds.push(Number(result.rows[0]?.id));
         }
-        this.transactions.push({ due, end: performance.now(), ok: true, kind });
+        this.transactions.push({ due, start, end: performance.now(), ok: true, kind });
       } catch (error) {
         this.transactions.push({
           due,
+          start,
           end: performance.now(),
           ok: false,
           kind,
@@ -122,7 +126,8 @@ export function summarize(transactions: Transaction[], from: number, to: number)
   const window = transactions
     .filter((t) => t.due >= from && t.due < to)
     .sort((a, b) => a.end - b.end);
-  const latencies = window.map((t) => t.end - t.due).sort((a, b) => a - b);
+  // From when it was due, or sent if a timer fired a little early.
+  const latencies = window.map((t) => t.end - Math.min(t.due, t.start)).sort((a, b) => a - b);
   const at = (q: number) =>
     latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? 0;
   let stall = 0;

@@ -1,7 +1,7 @@
 /** Both application versions write all the way through start, backfill and complete: no
  *  transaction fails and no row or update is lost. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEMO_MIGRATION, NEW_APP, OLD_APP } from '../../src/demo/run.js';
+import { DEMO_MIGRATION, NEW_APP, OLD_APP } from '../../src/demo/compare.js';
 import { summarize, TrafficGroup } from '../../src/demo/traffic.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 import { migrationFromYaml, withTidal } from '../helpers/tidal.js';
