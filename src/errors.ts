@@ -44,9 +44,12 @@ const CONNECTION_LOST_CODES = new Set([
   'ECONNREFUSED',
 ]);
 
+/** Whether `error`, or the error it wraps (`cause`), says the connection is gone. */
 export function isConnectionLost(error: unknown): boolean {
   const code = (error as { code?: unknown })?.code;
   if (typeof code === 'string' && (CONNECTION_LOST_CODES.has(code) || code.startsWith('08')))
     return true;
-  return /Connection terminated|Client was closed|not queryable/i.test(messageOf(error));
+  if (/Connection terminated|Client was closed|not queryable/i.test(messageOf(error))) return true;
+  const cause = (error as { cause?: unknown })?.cause;
+  return cause !== undefined && isConnectionLost(cause);
 }

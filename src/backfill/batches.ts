@@ -96,7 +96,9 @@ export async function runBatches(loop: BatchLoop): Promise<void> {
         await sleep(backoffDelay(attempt++));
         continue;
       }
-      throw new OperationError(`backfill of "${loop.table}" failed: ${(error as Error).message}`);
+      throw new OperationError(`backfill of "${loop.table}" failed: ${(error as Error).message}`, {
+        cause: error,
+      });
     }
     const spent = Date.now() - started;
     sizer.record(result.seen, spent);

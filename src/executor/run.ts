@@ -191,5 +191,6 @@ function stepFailure(step: Step, error: unknown): OperationError {
     : '';
   return new OperationError(
     `${step.summary} failed: ${e.message ?? String(error)}${detail ? ` (${detail})` : ''}${rows}\n  statement: ${step.sql}`,
+    { cause: error },
   );
 }
