@@ -295,32 +295,41 @@ export function buildProgram(): Command {
   program
     .command('demo')
     .description(
-      'start a throwaway embedded PostgreSQL, run a migration under live traffic, show what the traffic felt',
+      "on a throwaway embedded PostgreSQL, make one change the Big Bang way and tidal's way under live traffic, and show what the application felt",
     )
     .option('--rows <n>', 'rows in the demo table', positiveInteger, 300_000)
     .option('--rate <tx/s>', 'application transactions per second', positiveInteger, 300)
     .option(
+      '--phase-ms <ms>',
+      'how long the traffic runs before, between and after the steps of each way',
+      positiveInteger,
+      3000,
+    )
+    .option(
       '--server <url>',
       'create the throwaway database on this server instead of an embedded one',
     )
-    .action(async (commandOptions: { rows: number; rate: number; server?: string }) => {
-      const options = program.opts<GlobalOptions>();
-      const output: Output = { json: options.json, verbose: options.verbose };
-      const report = await runDemo({
-        rows: commandOptions.rows,
-        rate: commandOptions.rate,
-        serverUrl: commandOptions.server,
-        say: (line) => {
-          if (!output.json) process.stdout.write(`${line}\n`);
-        },
-        onEvent: eventRenderer(output),
-      });
-      print(output, renderDemoReport(report), report);
-      const tidal = report.ways.find((w) => w.way === 'tidal');
-      if (tidal?.invariants.some((i) => i.expected !== i.actual)) {
-        throw new OperationError("the data checks after tidal's way failed");
-      }
-    });
+    .action(
+      async (commandOptions: { rows: number; rate: number; phaseMs: number; server?: string }) => {
+        const options = program.opts<GlobalOptions>();
+        const output: Output = { json: options.json, verbose: options.verbose };
+        const report = await runDemo({
+          rows: commandOptions.rows,
+          rate: commandOptions.rate,
+          phaseMs: commandOptions.phaseMs,
+          serverUrl: commandOptions.server,
+          say: (line) => {
+            if (!output.json) process.stdout.write(`${line}\n`);
+          },
+          onEvent: eventRenderer(output),
+        });
+        print(output, renderDemoReport(report), report);
+        const tidal = report.ways.find((w) => w.way === 'tidal');
+        if (tidal?.invariants.some((i) => i.expected !== i.actual)) {
+          throw new OperationError("the data checks after tidal's way failed");
+        }
+      },
+    );
 
   return program;
 }

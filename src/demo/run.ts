@@ -19,6 +19,8 @@ export interface DemoOptions {
   rows: number;
   /** Transactions per second of the application. */
   rate: number;
+  /** How long the traffic runs before, between and after the steps of each way. */
+  phaseMs: number;
   /** A server to create a throwaway database on; without it, an embedded PostgreSQL. */
   serverUrl?: string;
   say: (line: string) => void;
@@ -30,8 +32,6 @@ export interface DemoReport {
   lockTimeoutMs: number;
 }
 
-/** How long the traffic runs before, between and after the steps of each way. */
-const PHASE_MS = 3000;
 const LOCK_TIMEOUT_MS = 500;
 
 export async function runDemo(options: DemoOptions): Promise<DemoReport> {
@@ -55,7 +55,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport> {
       url: url.toString(),
       rows: options.rows,
       rate: options.rate,
-      phaseMs: PHASE_MS,
+      phaseMs: options.phaseMs,
       say,
       onEvent: options.onEvent,
       lockTimeoutMs: LOCK_TIMEOUT_MS,
