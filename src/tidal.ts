@@ -17,6 +17,7 @@ import {
   planMigration,
   plannedVersionSteps,
 } from './engine/plan.js';
+import { type PlanReport, planReport } from './engine/plan-report.js';
 import { versionSchemaSteps, viewsFromCatalog } from './engine/versions.js';
 import {
   InputError,
@@ -26,8 +27,9 @@ import {
   OperationError,
 } from './errors.js';
 import { DEFAULT_LOCK_POLICY, type StepEvent, StepRunner } from './executor/run.js';
-import { catalogStep, type Step } from './executor/step.js';
+import type { Step } from './executor/step.js';
 import { type LoadedMigration, listMigrationFiles, loadMigrationFile } from './migration/load.js';
+import { doBlock } from './operations/sql.js';
 import { connect } from './pg/connect.js';
 import { ident, literal } from './pg/quote.js';
 import { ensureStateSchema, layoutVersion } from './state/layout.js';
@@ -191,8 +193,11 @@ export class Tidal {
     }));
   }
 
-  /** Plans a migration without running anything: the steps start, complete and rollback run. */
-  async plan(loaded: LoadedMigration): Promise<{ plan: MigrationPlan; versionSteps: Step[] }> {
+  /** Plans a migration without running anything: the steps start, complete and rollback run,
+   *  and `report`, what `tidal plan` prints of them (locks, estimates, open transactions). */
+  async plan(
+    loaded: LoadedMigration,
+  ): Promise<{ plan: MigrationPlan; versionSteps: Step[]; report: PlanReport }> {
     const previous = await this.previousVersionSchema();
     const { plan, model, serverMajor } = await planMigration(this.client, loaded.migration, {
       schema: this.schema,
@@ -200,7 +205,8 @@ export class Tidal {
       file: loaded.file,
       previousVersionSchema: previous,
     });
-    return { plan, versionSteps: plannedVersionSteps(plan, model, serverMajor) };
+    const versionSteps = plannedVersionSteps(plan, model, serverMajor);
+    return { plan, versionSteps, report: await planReport(this.client, plan, versionSteps) };
   }
 
   /** Expand and backfill; with `complete`, also contract. */
@@ -582,19 +588,25 @@ export class Tidal {
         WHERE n.nspname = $1 AND c.relkind = 'v' GROUP BY c.relname`,
       [versionSchema],
     );
-    const current = new Map(rows.map((r) => [r.view, r.columns.join('\u0000')]));
+    // Only a view whose set of columns differs is remade (raw SQL added or dropped one): a view
+    // follows renames by itself, and the order of its columns does not matter.
+    const columnSet = (names: string[]) => [...names].sort().join('\u0000');
+    const current = new Map(rows.map((r) => [r.view, columnSet(r.columns)]));
     const views = viewsFromCatalog(catalog, EMPTY_OVERLAY).filter(
-      (v) => current.get(v.name) !== v.columns.map((c) => c.name).join('\u0000'),
+      (v) => current.get(v.name) !== columnSet(v.columns.map((c) => c.name)),
     );
-    if (views.length === 0) return;
     for (const view of views) {
       const steps = versionSchemaSteps(this.schema, versionSchema, [view], major);
-      if (current.has(view.name)) {
-        const drop = catalogStep(
-          `DROP VIEW IF EXISTS ${ident(versionSchema)}.${ident(view.name)}`,
-          `replace view "${view.name}"`,
-        );
-        steps.splice(1, 0, drop);
+      const create = steps[1];
+      if (create && current.has(view.name)) {
+        // Dropped and made again in one statement: the new version never finds it missing.
+        steps[1] = {
+          ...create,
+          sql: doBlock(
+            `DROP VIEW IF EXISTS ${ident(versionSchema)}.${ident(view.name)}; ${create.sql};`,
+          ),
+          summary: `replace view "${versionSchema}"."${view.name}"`,
+        };
       }
       for (const step of steps) await this.runner.run(step);
     }

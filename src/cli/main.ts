@@ -6,7 +6,7 @@ import { Metrics } from '../metrics.js';
 import { loadMigrationFile } from '../migration/load.js';
 import { resolveConnectionString, versionUrl } from '../pg/connect.js';
 import { Tidal } from '../tidal.js';
-import { eventRenderer, type Output, renderStatus } from './render.js';
+import { eventRenderer, type Output, renderPlan, renderStatus } from './render.js';
 
 interface GlobalOptions {
   url?: string;
@@ -179,6 +179,20 @@ export function buildProgram(): Command {
             : `migration "${record.name}" started; new version in schema ${record.versionSchema}\nrun \`tidal complete\` once no instance uses the previous version, or \`tidal rollback\``,
           { migration: record.name, phase: record.phase, versionSchema: record.versionSchema },
         );
+      });
+    });
+
+  program
+    .command('plan')
+    .description(
+      'show what start, complete and rollback would run for FILE: each statement, its lock, scans, estimates, and open transactions the first lock would wait for; runs nothing',
+    )
+    .argument('<file>', 'migration file (.yaml, .yml or .json)')
+    .action(async (file: string) => {
+      const loaded = await loadMigrationFile(file);
+      await withTidal(program, async (tidal, _options, output) => {
+        const { report } = await tidal.plan(loaded);
+        print(output, renderPlan(report), report);
       });
     });
 

@@ -1,3 +1,4 @@
+import { lockName, type PlanPhase, type PlanReport } from '../engine/plan-report.js';
 import type { MigrationStatus, TidalEvent } from '../tidal.js';
 
 /** Where command output goes: human text, or JSON on stdout for machines. */
@@ -141,5 +142,103 @@ export function renderStatus(status: MigrationStatus): string {
       : 'latest completed: none',
   );
   lines.push(`applied migrations: ${status.applied}`);
+  return lines.join('\n');
+}
+
+/** Longer statements (a trigger function's body) are cut in the text of `tidal plan`. */
+const PLAN_SQL_WIDTH = 240;
+
+const PHASE_TITLES: Record<PlanPhase, string> = {
+  start: 'start: expand',
+  'version schema': 'start: the new version schema',
+  backfill: 'start: backfill',
+  'after backfill': 'start: validate, once the backfill is done',
+  complete: 'complete: contract',
+  rollback: 'rollback (instead of complete)',
+};
+
+function formatBytes(bytes: number): string {
+  const units = ['B', 'kB', 'MB', 'GB', 'TB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return `${value.toFixed(unit === 0 ? 0 : 1)} ${units[unit]}`;
+}
+
+const about = (seconds: number | null) =>
+  seconds === null ? 'unknown' : `~${formatDuration(seconds)}`;
+
+/** `tidal plan`: each phase's statements with their locks, the backfill, estimates, and the
+ *  transactions the first lock would wait for. */
+export function renderPlan(report: PlanReport): string {
+  const lines = [
+    `plan of "${report.migration}" on schema "${report.schema}"; the new version will be schema "${report.versionSchema}"`,
+  ];
+  if (report.paths.length > 0) {
+    lines.push('', 'how each operation makes its change:');
+    for (const p of report.paths) lines.push(`  ${p.operation}: ${p.path}`);
+  }
+  lines.push('', 'open transactions now:');
+  if (report.openTransactions.length === 0) lines.push('  none older than a second');
+  for (const t of report.openTransactions) {
+    lines.push(
+      `  pid ${t.pid} (${t.application || 'no application name'}, ${t.state}) open for ${formatDuration(t.ageSeconds)}`,
+    );
+    for (const lock of t.locks) {
+      lines.push(
+        `    holds ${lock.mode} on "${lock.table}": a statement that needs ACCESS EXCLUSIVE on it waits for this transaction (tidal gives up each try after lock_timeout and retries)`,
+      );
+    }
+    if (t.query) lines.push(`    last query: ${t.query.replace(/\s+/g, ' ').slice(0, 200)}`);
+  }
+  let number = 0;
+  for (const phase of Object.keys(PHASE_TITLES) as PlanPhase[]) {
+    const steps = report.steps.filter((s) => s.phase === phase);
+    if (phase === 'backfill') {
+      if (report.backfills.length === 0) continue;
+      lines.push('', PHASE_TITLES[phase]);
+      for (const b of report.backfills) {
+        const rows =
+          b.rows === null
+            ? 'rows unknown (never analysed)'
+            : `about ${Math.round(b.rows).toLocaleString('en-US')} rows`;
+        const walk =
+          b.walkKey.length > 0 ? `by key (${b.walkKey.join(', ')})` : 'by physical location';
+        lines.push(
+          `  "${b.table}": ${rows}, ${formatBytes(b.bytes)}; ${about(b.estimatedSeconds)} in short batches (row locks only), walked ${walk}, then verified`,
+        );
+      }
+      continue;
+    }
+    if (steps.length === 0) continue;
+    lines.push('', PHASE_TITLES[phase]);
+    for (const step of steps) {
+      number++;
+      const table = step.table ? ` on "${step.table.name}"` : '';
+      const effect =
+        step.effect === 'scan'
+          ? `, reads every row (${about(step.estimatedSeconds)})`
+          : step.effect === 'rewrite'
+            ? `, rewrites the table (${about(step.estimatedSeconds)})`
+            : '';
+      const also = (step.alsoLocks ?? [])
+        .map((l) => `, ${lockName(l.lock)} on "${l.table.name}"`)
+        .join('');
+      lines.push(
+        `  ${String(number).padStart(3)}. ${lockName(step.lock)}${table}${also}${effect}: ${step.summary}`,
+      );
+      const sql = step.sql.replace(/\n\s*/g, ' ');
+      lines.push(
+        `       ${sql.length > PLAN_SQL_WIDTH ? `${sql.slice(0, PLAN_SQL_WIDTH)}... (${sql.length} characters; --json shows it whole)` : sql}`,
+      );
+    }
+  }
+  lines.push(
+    '',
+    `Estimates assume ${report.assumptions.backfillRowsPerSecond.toLocaleString('en-US')} rows/s for the backfill and ${formatBytes(report.assumptions.scanBytesPerSecond)}/s for a scan; \`npm run bench:backfill\` measures a machine's own.`,
+  );
   return lines.join('\n');
 }

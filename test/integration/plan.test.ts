@@ -1,0 +1,209 @@
+/**
+ * `tidal plan`: what it shows is what start and complete run, the locks it names are the ones
+ * PostgreSQL takes, and it names the open transactions the first lock would wait for.
+ */
+import { mkdtemp, readdir, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type pg from 'pg';
+import { describe, expect, it } from 'vitest';
+import { runBackfill } from '../../src/backfill/run.js';
+import { DEMO_MIGRATION, seedAccounts } from '../../src/demo/compare.js';
+import type { PlanReport } from '../../src/engine/plan-report.js';
+import { StepRunner } from '../../src/executor/run.js';
+import type { Step } from '../../src/executor/step.js';
+import { loadMigrationFile } from '../../src/migration/load.js';
+import { ensureStateSchema } from '../../src/state/layout.js';
+import { createTestDatabase } from '../helpers/db.js';
+import { migrationFromYaml, runCli, withTidal } from '../helpers/tidal.js';
+
+describe('tidal plan', () => {
+  it('shows the statements start and complete then run, in order', async () => {
+    const db = await createTestDatabase();
+    try {
+      await seedAccounts(db.url, 2000);
+      const loaded = await migrationFromYaml('cents', DEMO_MIGRATION);
+      const { report } = await withTidal(db.url, (t) => t.plan(loaded));
+      const ran: { sql: string }[] = [];
+      await withTidal(
+        db.url,
+        async (t) => {
+          await t.start(loaded);
+          const started = ran.length;
+          await t.complete();
+          const phases = (names: string[]) =>
+            report.steps.filter((s) => names.includes(s.phase)).map((s) => s.sql);
+          expect(ran.slice(0, started).map((s) => s.sql)).toEqual(
+            phases(['start', 'version schema', 'after backfill']),
+          );
+          expect(ran.slice(started).map((s) => s.sql)).toEqual(phases(['complete']));
+        },
+        {
+          onEvent: (e) => {
+            if (e.type === 'step-start') ran.push(e.step);
+          },
+        },
+      );
+      expect(report.backfills).toEqual([
+        expect.objectContaining({ table: 'accounts', walkKey: ['id'], rows: 2000 }),
+      ]);
+    } finally {
+      await db.dispose();
+    }
+  });
+
+  it('names a transaction open now that holds a lock the first statement needs; --json and text agree', async () => {
+    const db = await createTestDatabase();
+    try {
+      await seedAccounts(db.url, 100);
+      const holder = await db.client('report writer');
+      await holder.query('BEGIN');
+      await holder.query('SELECT count(*) FROM accounts');
+      await new Promise((r) => setTimeout(r, 1200));
+      const pid = (await holder.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]
+        ?.pid;
+      const file = join(await writeTemp(DEMO_MIGRATION), 'cents.yaml');
+      const json = await runCli(['plan', file, '--url', db.url, '--json']);
+      expect(json.code, json.stderr).toBe(0);
+      const report = JSON.parse(json.stdout) as PlanReport;
+      expect(report.openTransactions).toEqual([
+        expect.objectContaining({
+          pid,
+          application: 'report writer',
+          state: 'idle in transaction',
+          locks: [{ table: 'accounts', mode: 'AccessShareLock' }],
+        }),
+      ]);
+      expect(report.steps[0]).toMatchObject({ phase: 'start', lock: 'AccessExclusive' });
+      const text = await runCli(['plan', file, '--url', db.url]);
+      expect(text.stdout).toMatch(
+        new RegExp(
+          `pid ${pid} \\(report writer, idle in transaction\\) open for \\d+s\\n    holds AccessShareLock on "accounts"`,
+        ),
+      );
+      expect(text.stdout).toMatch(/1\. ACCESS EXCLUSIVE on "accounts": add column "balance_cents"/);
+      expect(text.stdout).toMatch(/SHARE UPDATE EXCLUSIVE on "accounts", reads every row/);
+      // Plan runs nothing.
+      const { rows } = await db.query(
+        `SELECT to_regnamespace('public_cents') AS version, count(*)::int AS columns
+           FROM pg_attribute WHERE attrelid = 'accounts'::regclass AND attnum > 0 AND NOT attisdropped`,
+      );
+      expect(rows).toEqual([{ version: null, columns: 3 }]);
+      await holder.query('ROLLBACK');
+    } finally {
+      await db.dispose();
+    }
+  });
+});
+
+async function writeTemp(content: string): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'tidal-plan-'));
+  await writeFile(join(dir, 'cents.yaml'), content);
+  return dir;
+}
+
+/** pg_locks names modes `AccessExclusiveLock`; steps name them `AccessExclusive`. */
+const MODES = [
+  'AccessShareLock',
+  'RowShareLock',
+  'RowExclusiveLock',
+  'ShareUpdateExclusiveLock',
+  'ShareLock',
+  'ShareRowExclusiveLock',
+  'ExclusiveLock',
+  'AccessExclusiveLock',
+];
+
+/** The strongest lock this session holds on the relation, after a step's statement. */
+async function strongestLock(db: pg.Client, oid: number): Promise<string> {
+  const { rows } = await db.query<{ mode: string }>(
+    `SELECT mode FROM pg_locks WHERE pid = pg_backend_pid() AND locktype = 'relation' AND relation = $1 AND granted`,
+    [oid],
+  );
+  const held = rows.map((r) => MODES.indexOf(r.mode)).sort((a, b) => b - a)[0];
+  return held === undefined ? 'none' : (MODES[held] ?? 'none').replace(/Lock$/, '');
+}
+
+describe('the locks plan names are the ones PostgreSQL takes', () => {
+  it('for every step of the pgroll example chain, and no step rewrites a table it does not say it does', async () => {
+    const examplesDir = fileURLToPath(
+      new URL('../../../shared/compat/pgroll-examples', import.meta.url),
+    );
+    const files = (await readdir(examplesDir))
+      .filter((f) => f.endsWith('.yaml') && !f.startsWith('35_'))
+      .sort();
+    const db = await createTestDatabase();
+    const client = await db.client('lock observer');
+    const mismatches: string[] = [];
+    let checked = 0;
+    try {
+      await ensureStateSchema(client, 'tidal');
+      const runner = new StepRunner(client);
+      const observe = async (step: Step, label: string) => {
+        const target = step.table;
+        const before = target
+          ? (
+              await client.query<{ oid: number | null; file: number | null }>(
+                `SELECT c.oid::int AS oid, pg_relation_filenode(c.oid)::int AS file FROM pg_class c
+                  WHERE c.oid = to_regclass($1)`,
+                [`"${target.schema}"."${target.name}"`],
+              )
+            ).rows[0]
+          : undefined;
+        let observed = 'none';
+        let after: number | null = null;
+        await runner.run(step, async (tx) => {
+          if (!target || !step.transactional) return;
+          const oid =
+            before?.oid ??
+            (
+              await tx.query<{ oid: number }>(`SELECT to_regclass($1)::oid::int AS oid`, [
+                `"${target.schema}"."${target.name}"`,
+              ])
+            ).rows[0]?.oid;
+          if (!oid) return;
+          observed = await strongestLock(client, oid);
+          after =
+            (
+              await tx.query<{ file: number | null }>(
+                'SELECT pg_relation_filenode($1)::int AS file',
+                [oid],
+              )
+            ).rows[0]?.file ?? null;
+        });
+        if (!target || !step.transactional) return;
+        checked++;
+        if (observed !== step.lock)
+          mismatches.push(
+            `${label}: declares ${step.lock}, took ${observed}: ${step.sql.slice(0, 120)}`,
+          );
+        if (before?.file && after && after !== before.file && step.effect !== 'rewrite')
+          mismatches.push(
+            `${label}: rewrote the table without saying so: ${step.sql.slice(0, 120)}`,
+          );
+      };
+      for (const file of files) {
+        const loaded = await loadMigrationFile(join(examplesDir, file));
+        const { plan, versionSteps } = await withTidal(db.url, (t) => t.plan(loaded));
+        for (const step of [...plan.start, ...versionSteps]) await observe(step, `${file} start`);
+        for (const spec of plan.backfills)
+          await runBackfill(client, spec, {
+            schema: plan.schema,
+            stateSchema: 'tidal',
+            migration: plan.migration,
+            batchSize: 1000,
+            lockTimeoutMs: 500,
+          });
+        for (const step of plan.afterBackfill) await observe(step, `${file} after backfill`);
+        for (const step of plan.complete) await observe(step, `${file} complete`);
+        // tidal's complete of the next migration would drop it; its views would hold the tables.
+        await client.query(`DROP SCHEMA IF EXISTS "${plan.version.schema}" CASCADE`);
+      }
+    } finally {
+      await db.dispose();
+    }
+    expect(mismatches).toEqual([]);
+    expect(checked).toBeGreaterThan(150);
+  }, 180_000);
+});
