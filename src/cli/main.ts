@@ -1,7 +1,9 @@
 #!/usr/bin/env node
-import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { renderDemoReport, runDemo } from '../demo/run.js';
 import { InputError, messageOf, OperationError, TidalError } from '../errors.js';
+import { lintPaths } from '../lint/lint.js';
+import { type LintFormat, renderFindings, rulesTable } from '../lint/report.js';
 import { Metrics } from '../metrics.js';
 import { loadMigrationFile } from '../migration/load.js';
 import { resolveConnectionString, versionUrl } from '../pg/connect.js';
@@ -197,6 +199,32 @@ export function buildProgram(): Command {
     });
 
   program
+    .command('lint')
+    .description(
+      'check plain SQL migrations (files, or folders searched for .sql files) for statements that lock or break a live database; exit 1 if an error-level finding remains',
+    )
+    .argument('[paths...]', 'files or folders', [])
+    .addOption(
+      new Option('--format <format>', 'output format')
+        .choices(['text', 'json', 'sarif'])
+        .default('text'),
+    )
+    .option('--rules', 'print the rules as a Markdown table and exit')
+    .action(async (paths: string[], commandOptions: { format: LintFormat; rules?: boolean }) => {
+      const options = program.opts<GlobalOptions>();
+      if (commandOptions.rules) {
+        process.stdout.write(`${rulesTable()}\n`);
+        return;
+      }
+      if (paths.length === 0) throw new InputError('lint: name at least one file or folder');
+      const result = await lintPaths(paths);
+      const format = options.json ? 'json' : commandOptions.format;
+      process.stdout.write(`${renderFindings(format, result)}\n`);
+      const errors = result.findings.filter((f) => f.level === 'error').length;
+      if (errors > 0) throw new LintFailure(`lint: ${errors} error-level finding(s)`);
+    });
+
+  program
     .command('complete')
     .description('contract the active migration')
     .action(() =>
@@ -348,6 +376,9 @@ export function buildProgram(): Command {
   return program;
 }
 
+/** Lint found error-level findings. */
+class LintFailure extends OperationError {}
+
 /** Runs the CLI and returns the exit code: 0 success, 1 failed operation, 2 bad input. */
 export async function main(argv: string[]): Promise<number> {
   const program = buildProgram();
@@ -365,8 +396,13 @@ export async function main(argv: string[]): Promise<number> {
       }
       return 2;
     }
-    const code = error instanceof TidalError ? error.exitCode : 1;
     const message = messageOf(error);
+    // The findings are already out, as the chosen format: only the exit code is left to give.
+    if (error instanceof LintFailure) {
+      process.stderr.write(`tidal: ${message}\n`);
+      return 1;
+    }
+    const code = error instanceof TidalError ? error.exitCode : 1;
     if (json) process.stdout.write(`${JSON.stringify({ error: message, exitCode: code })}\n`);
     process.stderr.write(`tidal: ${message}\n`);
     if (!(error instanceof TidalError) && argv.includes('--verbose') && error instanceof Error) {

@@ -1,0 +1,666 @@
+/**
+ * The rules of `tidal lint`, as data: what each catches in plain SQL migrations, the lock the
+ * statement takes and its effect on a live table, the safe way, and the tidal operation that
+ * makes the same change safely. `fact` is the SQL a test runs on a real server to check the
+ * lock and rewrite each rule states; the README's rule table is rendered from the same data.
+ */
+import type {
+  AlterTableCmd,
+  AlterTableStmt,
+  ColumnDef,
+  Constraint,
+  Node,
+  RangeVar,
+  TypeName,
+} from 'libpg-query';
+import type { LockMode } from '../executor/step.js';
+
+export type LintLevel = 'error' | 'warning' | 'info';
+
+/** One statement of a file, with where it sits. */
+export interface LintStatement {
+  node: Node;
+  /** 1-based line and column of its first token. */
+  line: number;
+  column: number;
+  /** Inside a DO block or a function body (reached through PL/pgSQL's parser). */
+  inBody: boolean;
+}
+
+/** What earlier statements of the file established. */
+export interface LintContext {
+  /** Inside BEGIN ... COMMIT, or a DO block or function (which run in one transaction). */
+  inTransaction: boolean;
+  lockTimeoutSet: boolean;
+  /** Tables created earlier in the file: nobody reads or writes them yet. */
+  createdTables: Set<string>;
+  /** Tables the open transaction holds a lock on that blocks their readers or writers. */
+  strongLocks: Set<string>;
+}
+
+/** A statement, its table, the lock and rewrite PostgreSQL is expected to show for it. */
+export interface LockFact {
+  setup: string[];
+  sql: string;
+  table: string;
+  lock: LockMode;
+  rewrite: boolean;
+}
+
+export interface LintRule {
+  id: string;
+  level: LintLevel;
+  title: string;
+  /** The lock taken, in PostgreSQL's words, or null when the finding is not about a lock. */
+  lock: string | null;
+  /** What the statement does to a live table or to the running application. */
+  effect: string;
+  safe: string;
+  /** The tidal operation that makes the same change safely. */
+  tidal: string | null;
+  fact?: LockFact;
+  /** The table the statement concerns when it breaks the rule, or '' when none applies. */
+  check(statement: LintStatement, context: LintContext): string | null;
+}
+
+type Cmd = AlterTableCmd & { def?: Node };
+
+const tableName = (r: RangeVar | undefined) =>
+  r ? [r.schemaname, r.relname].filter(Boolean).join('.') : '';
+
+/** The ALTER TABLE commands of a statement on a table the file did not create. */
+function alterCommands(s: LintStatement, c: LintContext): { table: string; cmds: Cmd[] } | null {
+  if (!('AlterTableStmt' in s.node)) return null;
+  const stmt = s.node.AlterTableStmt as AlterTableStmt;
+  const table = tableName(stmt.relation);
+  if (c.createdTables.has(table)) return null;
+  const cmds = (stmt.cmds ?? []).flatMap((n) => ('AlterTableCmd' in n ? [n.AlterTableCmd] : []));
+  return { table, cmds };
+}
+
+function someCommand(s: LintStatement, c: LintContext, test: (cmd: Cmd) => boolean): string | null {
+  const alter = alterCommands(s, c);
+  return alter?.cmds.some(test) ? alter.table : null;
+}
+
+function constraintOf(cmd: Cmd): Constraint | undefined {
+  return cmd.subtype === 'AT_AddConstraint' && cmd.def && 'Constraint' in cmd.def
+    ? cmd.def.Constraint
+    : undefined;
+}
+
+function columnDefOf(cmd: Cmd): ColumnDef | undefined {
+  return cmd.def && 'ColumnDef' in cmd.def ? cmd.def.ColumnDef : undefined;
+}
+
+/** Functions whose value changes per row: as a column default they force a table rewrite. */
+const VOLATILE = new Set([
+  'random',
+  'clock_timestamp',
+  'timeofday',
+  'gen_random_uuid',
+  'uuid_generate_v1',
+  'uuid_generate_v1mc',
+  'uuid_generate_v4',
+  'uuidv4',
+  'uuidv7',
+  'nextval',
+  'txid_current',
+]);
+
+function callsVolatile(node: unknown): boolean {
+  if (node === null || typeof node !== 'object') return false;
+  if ('FuncCall' in node) {
+    const names = ((node as { FuncCall: { funcname?: Node[] } }).FuncCall.funcname ?? []).map(
+      (n) => ('String' in n ? n.String.sval : ''),
+    );
+    if (VOLATILE.has(names.at(-1) ?? '')) return true;
+  }
+  return Object.values(node).some(callsVolatile);
+}
+
+/** `pg_catalog.int4` -> `int4`; `serial` stays. */
+function typeOf(t: TypeName | undefined): { name: string; modifiers: number } {
+  const names = (t?.names ?? []).map((n) => ('String' in n ? n.String.sval : ''));
+  return { name: names.at(-1) ?? '', modifiers: t?.typmods?.length ?? 0 };
+}
+
+/** Every column definition a statement declares: CREATE TABLE, ADD COLUMN, ALTER TYPE. */
+function columnDefinitions(s: LintStatement): ColumnDef[] {
+  if ('CreateStmt' in s.node)
+    return (s.node.CreateStmt.tableElts ?? []).flatMap((n) =>
+      'ColumnDef' in n ? [n.ColumnDef] : [],
+    );
+  if ('AlterTableStmt' in s.node)
+    return (s.node.AlterTableStmt.cmds ?? []).flatMap((n) => {
+      if (!('AlterTableCmd' in n)) return [];
+      const cmd = n.AlterTableCmd as Cmd;
+      if (cmd.subtype !== 'AT_AddColumn' && cmd.subtype !== 'AT_AlterColumnType') return [];
+      const def = columnDefOf(cmd);
+      return def ? [def] : [];
+    });
+  return [];
+}
+
+function statementTable(s: LintStatement): string {
+  if ('CreateStmt' in s.node) return tableName(s.node.CreateStmt.relation);
+  if ('AlterTableStmt' in s.node) return tableName(s.node.AlterTableStmt.relation);
+  return '';
+}
+
+const table = (name: string) => ({
+  setup: [
+    `CREATE TABLE ${name} (id int PRIMARY KEY, n int, note text)`,
+    `INSERT INTO ${name} SELECT g, g, 'x' FROM generate_series(1, 100) g`,
+  ],
+});
+
+export const RULES: LintRule[] = [
+  {
+    id: 'add-column-volatile-default',
+    level: 'error',
+    title: 'column added with a volatile default',
+    lock: 'ACCESS EXCLUSIVE',
+    effect: 'rewrites the whole table while every query on it waits',
+    safe: 'add the column without a default, fill it in batches, then set the default',
+    tidal: 'add_column with `up`',
+    fact: {
+      ...table('t'),
+      sql: 'ALTER TABLE t ADD COLUMN r float8 DEFAULT random()',
+      table: 't',
+      lock: 'AccessExclusive',
+      rewrite: true,
+    },
+    check: (s, c) =>
+      someCommand(s, c, (cmd) => {
+        if (cmd.subtype !== 'AT_AddColumn') return false;
+        return (columnDefOf(cmd)?.constraints ?? []).some(
+          (n) =>
+            'Constraint' in n &&
+            n.Constraint.contype === 'CONSTR_DEFAULT' &&
+            callsVolatile(n.Constraint.raw_expr),
+        );
+      }),
+  },
+  {
+    id: 'set-not-null',
+    level: 'warning',
+    title: 'SET NOT NULL on an existing column',
+    lock: 'ACCESS EXCLUSIVE',
+    effect: 'reads every row while every query on the table waits',
+    safe: 'add CHECK (column IS NOT NULL) NOT VALID, VALIDATE CONSTRAINT, then SET NOT NULL (PostgreSQL 12+ skips the scan)',
+    tidal: 'alter_column with `nullable: false`',
+    fact: {
+      ...table('t'),
+      sql: 'ALTER TABLE t ALTER COLUMN n SET NOT NULL',
+      table: 't',
+      lock: 'AccessExclusive',
+      rewrite: false,
+    },
+    check: (s, c) => someCommand(s, c, (cmd) => cmd.subtype === 'AT_SetNotNull'),
+  },
+  {
+    id: 'add-check-validated',
+    level: 'error',
+    title: 'CHECK constraint added without NOT VALID',
+    lock: 'ACCESS EXCLUSIVE',
+    effect: 'reads every row while every query on the table waits',
+    safe: 'ADD CONSTRAINT ... NOT VALID, then VALIDATE CONSTRAINT (SHARE UPDATE EXCLUSIVE: reads and writes go on)',
+    tidal: 'create_constraint with `type: check`',
+    fact: {
+      ...table('t'),
+      sql: 'ALTER TABLE t ADD CONSTRAINT n_positive CHECK (n > 0)',
+      table: 't',
+      lock: 'AccessExclusive',
+      rewrite: false,
+    },
+    check: (s, c) =>
+      someCommand(s, c, (cmd) => {
+        const con = constraintOf(cmd);
+        return con?.contype === 'CONSTR_CHECK' && !con.skip_validation;
+      }),
+  },
+  {
+    id: 'add-foreign-key-validated',
+    level: 'error',
+    title: 'foreign key added without NOT VALID',
+    lock: 'SHARE ROW EXCLUSIVE',
+    effect: 'reads every row; writes to this table and the referenced one wait',
+    safe: 'ADD CONSTRAINT ... NOT VALID, then VALIDATE CONSTRAINT',
+    tidal: 'create_constraint with `type: foreign_key`, or alter_column with `references`',
+    fact: {
+      setup: [
+        ...table('t').setup,
+        'CREATE TABLE parent (id int PRIMARY KEY)',
+        'INSERT INTO parent SELECT generate_series(1, 100)',
+      ],
+      sql: 'ALTER TABLE t ADD CONSTRAINT t_parent FOREIGN KEY (n) REFERENCES parent (id)',
+      table: 't',
+      lock: 'ShareRowExclusive',
+      rewrite: false,
+    },
+    check: (s, c) =>
+      someCommand(s, c, (cmd) => {
+        const con = constraintOf(cmd);
+        return con?.contype === 'CONSTR_FOREIGN' && !con.skip_validation;
+      }),
+  },
+  {
+    id: 'add-unique-constraint',
+    level: 'error',
+    title: 'UNIQUE or PRIMARY KEY constraint that builds its index',
+    lock: 'ACCESS EXCLUSIVE',
+    effect: 'builds the index while every query on the table waits',
+    safe: 'CREATE UNIQUE INDEX CONCURRENTLY, then ADD CONSTRAINT ... USING INDEX',
+    tidal: 'create_constraint with `type: unique`',
+    fact: {
+      ...table('t'),
+      sql: 'ALTER TABLE t ADD CONSTRAINT n_unique UNIQUE (n)',
+      table: 't',
+      lock: 'AccessExclusive',
+      rewrite: false,
+    },
+    check: (s, c) =>
+      someCommand(s, c, (cmd) => {
+        const con = constraintOf(cmd);
+        return (
+          (con?.contype === 'CONSTR_UNIQUE' || con?.contype === 'CONSTR_PRIMARY') && !con.indexname
+        );
+      }),
+  },
+  {
+    id: 'alter-column-type',
+    level: 'error',
+    title: "column's type changed in place",
+    lock: 'ACCESS EXCLUSIVE',
+    effect:
+      'rewrites the table and its indexes while every query waits (unless the types are binary compatible, e.g. varchar(n) to text); the running application may break on the new type',
+    safe: 'add a column of the new type, keep both in sync with a trigger, fill it in batches, then swap',
+    tidal: 'alter_column with `type` (tidal finds out whether PostgreSQL would rewrite)',
+    fact: {
+      ...table('t'),
+      sql: 'ALTER TABLE t ALTER COLUMN n TYPE bigint',
+      table: 't',
+      lock: 'AccessExclusive',
+      rewrite: true,
+    },
+    check: (s, c) => someCommand(s, c, (cmd) => cmd.subtype === 'AT_AlterColumnType'),
+  },
+  {
+    id: 'create-index-not-concurrently',
+    level: 'error',
+    title: 'index built without CONCURRENTLY',
+    lock: 'SHARE',
+    effect: 'reads every row while inserts, updates and deletes on the table wait',
+    safe: 'CREATE INDEX CONCURRENTLY, outside a transaction block',
+    tidal: 'create_index',
+    fact: {
+      ...table('t'),
+      sql: 'CREATE INDEX t_n ON t (n)',
+      table: 't',
+      lock: 'Share',
+      rewrite: false,
+    },
+    check: (s, c) => {
+      if (!('IndexStmt' in s.node) || s.node.IndexStmt.concurrent) return null;
+      const name = tableName(s.node.IndexStmt.relation);
+      return c.createdTables.has(name) ? null : name;
+    },
+  },
+  {
+    id: 'drop-index-not-concurrently',
+    level: 'warning',
+    title: 'index dropped without CONCURRENTLY',
+    lock: 'ACCESS EXCLUSIVE',
+    effect: "waits for every query on the index's table, and every query waits for it",
+    safe: 'DROP INDEX CONCURRENTLY, outside a transaction block',
+    tidal: 'drop_index',
+    fact: {
+      setup: [...table('t').setup, 'CREATE INDEX t_n ON t (n)'],
+      sql: 'DROP INDEX t_n',
+      table: 't',
+      lock: 'AccessExclusive',
+      rewrite: false,
+    },
+    check: (s) =>
+      'DropStmt' in s.node &&
+      s.node.DropStmt.removeType === 'OBJECT_INDEX' &&
+      !s.node.DropStmt.concurrent
+        ? ''
+        : null,
+  },
+  {
+    id: 'concurrently-in-transaction',
+    level: 'error',
+    title: 'CONCURRENTLY inside a transaction',
+    lock: null,
+    effect: 'fails: PostgreSQL runs CONCURRENTLY only outside a transaction block',
+    safe: 'run the statement on its own, outside BEGIN ... COMMIT, a DO block or a function (most migration tools have a per-file switch)',
+    tidal: 'create_index, drop_index',
+    check: (s, c) => {
+      if (!c.inTransaction) return null;
+      const n = s.node;
+      if ('IndexStmt' in n && n.IndexStmt.concurrent) return tableName(n.IndexStmt.relation);
+      if ('DropStmt' in n && n.DropStmt.concurrent) return '';
+      if (
+        'ReindexStmt' in n &&
+        JSON.stringify(n.ReindexStmt.params ?? []).includes('"concurrently"')
+      )
+        return '';
+      if ('RefreshMatViewStmt' in n && n.RefreshMatViewStmt.concurrent) return '';
+      return someCommand(s, { ...c, createdTables: new Set() }, (cmd) => {
+        const def = cmd.def;
+        return (
+          cmd.subtype === 'AT_DetachPartition' &&
+          !!def &&
+          'PartitionCmd' in def &&
+          !!def.PartitionCmd.concurrent
+        );
+      });
+    },
+  },
+  {
+    id: 'rename-column',
+    level: 'warning',
+    title: 'column renamed',
+    lock: 'ACCESS EXCLUSIVE',
+    effect: 'breaks the application version still running, which uses the old name',
+    safe: 'expand and contract: a new column kept in sync until no running version uses the old one',
+    tidal: 'rename_column (both names work until complete)',
+    fact: {
+      ...table('t'),
+      sql: 'ALTER TABLE t RENAME COLUMN note TO remark',
+      table: 't',
+      lock: 'AccessExclusive',
+      rewrite: false,
+    },
+    check: (s) =>
+      'RenameStmt' in s.node && s.node.RenameStmt.renameType === 'OBJECT_COLUMN'
+        ? tableName(s.node.RenameStmt.relation)
+        : null,
+  },
+  {
+    id: 'rename-table',
+    level: 'warning',
+    title: 'table renamed',
+    lock: 'ACCESS EXCLUSIVE',
+    effect: 'breaks the application version still running, which uses the old name',
+    safe: 'expand and contract: a view under the new name until no running version uses the old one',
+    tidal: 'rename_table (both names work until complete)',
+    fact: {
+      ...table('t'),
+      sql: 'ALTER TABLE t RENAME TO t2',
+      table: 't',
+      lock: 'AccessExclusive',
+      rewrite: false,
+    },
+    check: (s) =>
+      'RenameStmt' in s.node && s.node.RenameStmt.renameType === 'OBJECT_TABLE'
+        ? tableName(s.node.RenameStmt.relation)
+        : null,
+  },
+  {
+    id: 'drop-column',
+    level: 'warning',
+    title: 'column dropped',
+    lock: 'ACCESS EXCLUSIVE',
+    effect: 'breaks the application version still running if it reads or writes the column',
+    safe: 'stop using the column in every running version first, then drop it',
+    tidal: 'drop_column (the old version keeps it until complete)',
+    fact: {
+      ...table('t'),
+      sql: 'ALTER TABLE t DROP COLUMN note',
+      table: 't',
+      lock: 'AccessExclusive',
+      rewrite: false,
+    },
+    check: (s, c) => someCommand(s, c, (cmd) => cmd.subtype === 'AT_DropColumn'),
+  },
+  {
+    id: 'drop-table',
+    level: 'warning',
+    title: 'table dropped',
+    lock: 'ACCESS EXCLUSIVE',
+    effect: 'breaks the application version still running if it uses the table',
+    safe: 'stop using the table in every running version first, then drop it',
+    tidal: 'drop_table (the old version keeps it until complete)',
+    fact: {
+      ...table('t'),
+      sql: 'DROP TABLE t',
+      table: 't',
+      lock: 'AccessExclusive',
+      rewrite: false,
+    },
+    check: (s) =>
+      'DropStmt' in s.node && s.node.DropStmt.removeType === 'OBJECT_TABLE' ? '' : null,
+  },
+  {
+    id: 'missing-lock-timeout',
+    level: 'warning',
+    title: 'lock taken with no lock_timeout set',
+    lock: null,
+    effect:
+      'a statement that waits for its lock (behind one long transaction) makes every later query on the table wait behind it: an outage',
+    safe: "SET lock_timeout = '1s' (or SET LOCAL in a transaction) before the first DDL, and retry on timeout",
+    tidal: 'every tidal statement runs with lock_timeout and retries with backoff',
+    check: (s, c) => {
+      if (c.lockTimeoutSet) return null;
+      const n = s.node;
+      const ddl =
+        ('AlterTableStmt' in n && !c.createdTables.has(tableName(n.AlterTableStmt.relation))) ||
+        ('IndexStmt' in n &&
+          !n.IndexStmt.concurrent &&
+          !c.createdTables.has(tableName(n.IndexStmt.relation))) ||
+        'RenameStmt' in n ||
+        ('DropStmt' in n && !n.DropStmt.concurrent);
+      return ddl ? statementTable(s) : null;
+    },
+  },
+  {
+    id: 'several-strong-locks',
+    level: 'warning',
+    title: 'strong locks on several tables in one transaction',
+    lock: 'ACCESS EXCLUSIVE (or SHARE, SHARE ROW EXCLUSIVE)',
+    effect:
+      'each lock is held until COMMIT, so every table locked earlier stays blocked while the later statements wait and run; it also invites deadlocks with the application',
+    safe: 'one table per transaction, each statement with a short lock_timeout',
+    tidal: 'tidal runs each statement in its own short transaction',
+    check: (s, c) => {
+      if (!c.inTransaction) return null;
+      const locked = strongLockTable(s, c);
+      return locked !== null && [...c.strongLocks].some((t) => t !== locked) ? locked : null;
+    },
+  },
+  {
+    id: 'unbatched-update',
+    level: 'warning',
+    title: 'UPDATE or DELETE of a whole table in one statement',
+    lock: 'ROW EXCLUSIVE',
+    effect:
+      'locks every row it changes until it commits, blocking the application writing them, and makes a burst of WAL that replicas lag behind',
+    safe: 'update in batches of a few thousand rows by key range, each its own transaction',
+    tidal:
+      "add_column or alter_column with `up`: tidal's backfill is batched, throttled and resumable",
+    check: (s) => {
+      if ('UpdateStmt' in s.node && !s.node.UpdateStmt.whereClause)
+        return tableName(s.node.UpdateStmt.relation);
+      if ('DeleteStmt' in s.node && !s.node.DeleteStmt.whereClause)
+        return tableName(s.node.DeleteStmt.relation);
+      return null;
+    },
+  },
+  {
+    id: 'vacuum-full',
+    level: 'error',
+    title: 'VACUUM FULL',
+    lock: 'ACCESS EXCLUSIVE',
+    effect: 'rewrites the table while every query on it waits',
+    safe: 'pg_repack or pg_squeeze, or plain VACUUM',
+    tidal: null,
+    check: (s) =>
+      'VacuumStmt' in s.node &&
+      JSON.stringify(s.node.VacuumStmt.options ?? []).includes('"defname":"full"')
+        ? ''
+        : null,
+  },
+  {
+    id: 'cluster',
+    level: 'error',
+    title: 'CLUSTER',
+    lock: 'ACCESS EXCLUSIVE',
+    effect: 'rewrites the table in index order while every query on it waits',
+    safe: 'pg_repack --order-by',
+    tidal: null,
+    fact: {
+      setup: [...table('t').setup, 'CREATE INDEX t_n ON t (n)'],
+      sql: 'CLUSTER t USING t_n',
+      table: 't',
+      lock: 'AccessExclusive',
+      rewrite: true,
+    },
+    check: (s) => ('ClusterStmt' in s.node ? tableName(s.node.ClusterStmt.relation) : null),
+  },
+  {
+    id: 'refresh-matview-not-concurrently',
+    level: 'warning',
+    title: 'materialized view refreshed without CONCURRENTLY',
+    lock: 'ACCESS EXCLUSIVE',
+    effect: 'queries reading the view wait until the refresh ends',
+    safe: 'REFRESH MATERIALIZED VIEW CONCURRENTLY (needs a unique index on the view)',
+    tidal: null,
+    fact: {
+      setup: [...table('t').setup, 'CREATE MATERIALIZED VIEW mv AS SELECT * FROM t'],
+      sql: 'REFRESH MATERIALIZED VIEW mv',
+      table: 'mv',
+      lock: 'AccessExclusive',
+      rewrite: true,
+    },
+    check: (s) =>
+      'RefreshMatViewStmt' in s.node && !s.node.RefreshMatViewStmt.concurrent
+        ? tableName(s.node.RefreshMatViewStmt.relation)
+        : null,
+  },
+  {
+    id: 'detach-partition-not-concurrently',
+    level: 'warning',
+    title: 'partition detached without CONCURRENTLY',
+    lock: 'ACCESS EXCLUSIVE',
+    effect: 'every query on the partitioned table waits while it runs',
+    safe: 'DETACH PARTITION ... CONCURRENTLY (PostgreSQL 14+), outside a transaction block',
+    tidal: null,
+    fact: {
+      setup: [
+        'CREATE TABLE p (id int, n int) PARTITION BY RANGE (id)',
+        'CREATE TABLE p1 PARTITION OF p FOR VALUES FROM (0) TO (1000)',
+      ],
+      sql: 'ALTER TABLE p DETACH PARTITION p1',
+      table: 'p',
+      lock: 'AccessExclusive',
+      rewrite: false,
+    },
+    check: (s, c) =>
+      someCommand(s, c, (cmd) => {
+        const def = cmd.def;
+        return (
+          cmd.subtype === 'AT_DetachPartition' &&
+          !(def && 'PartitionCmd' in def && def.PartitionCmd.concurrent)
+        );
+      }),
+  },
+  {
+    id: 'alter-enum',
+    level: 'warning',
+    title: 'enum type changed',
+    lock: null,
+    effect:
+      'ADD VALUE cannot be used in the transaction that adds it, values cannot be removed, and a running version that does not know a new value fails on it',
+    safe: 'a lookup table or a text column with a CHECK constraint, which can change without these limits',
+    tidal: 'raw_sql for the type change, or a check constraint through create_constraint',
+    check: (s) => ('AlterEnumStmt' in s.node ? '' : null),
+  },
+  {
+    id: 'prefer-jsonb',
+    level: 'warning',
+    title: 'json column',
+    lock: null,
+    effect: 'json keeps the text as written: no indexing, no equality, slower to query',
+    safe: 'jsonb',
+    tidal: null,
+    check: (s) =>
+      columnDefinitions(s).some((d) => typeOf(d.typeName).name === 'json')
+        ? statementTable(s)
+        : null,
+  },
+  {
+    id: 'prefer-timestamptz',
+    level: 'warning',
+    title: 'timestamp without time zone',
+    lock: null,
+    effect: 'values lose their time zone: wrong results as soon as sessions use different zones',
+    safe: 'timestamptz',
+    tidal: null,
+    check: (s) =>
+      columnDefinitions(s).some((d) => typeOf(d.typeName).name === 'timestamp')
+        ? statementTable(s)
+        : null,
+  },
+  {
+    id: 'prefer-bigint-key',
+    level: 'warning',
+    title: 'primary key of int, smallint or serial',
+    lock: null,
+    effect: 'runs out at 2^31 rows; widening it later rewrites the table and every referencing one',
+    safe: 'bigint (bigserial, or bigint GENERATED ALWAYS AS IDENTITY)',
+    tidal: 'alter_column with `type: bigint` widens it without downtime when it is late',
+    check: (s) => {
+      const small = new Set([
+        'int4',
+        'int2',
+        'serial',
+        'serial4',
+        'smallserial',
+        'serial2',
+        'int',
+        'integer',
+        'smallint',
+      ]);
+      const primary = (d: ColumnDef) =>
+        (d.constraints ?? []).some(
+          (n) => 'Constraint' in n && n.Constraint.contype === 'CONSTR_PRIMARY',
+        );
+      return columnDefinitions(s).some((d) => primary(d) && small.has(typeOf(d.typeName).name))
+        ? statementTable(s)
+        : null;
+    },
+  },
+  {
+    id: 'prefer-text',
+    level: 'info',
+    title: 'varchar(n)',
+    lock: null,
+    effect: 'a length limit that needs a type change (and before PostgreSQL 9.2 a rewrite) to lift',
+    safe: 'text, with a CHECK (length(column) <= n) if the limit matters',
+    tidal: null,
+    check: (s) =>
+      columnDefinitions(s).some((d) => {
+        const t = typeOf(d.typeName);
+        return t.name === 'varchar' && t.modifiers > 0;
+      })
+        ? statementTable(s)
+        : null,
+  },
+];
+
+/** The table a statement takes a lock on that blocks the table's readers or writers, if any
+ *  (tables the file created itself do not count: nobody uses them yet). */
+export function strongLockTable(s: LintStatement, c: LintContext): string | null {
+  const n = s.node;
+  let name: string | null = null;
+  if ('AlterTableStmt' in n) name = tableName(n.AlterTableStmt.relation);
+  else if ('IndexStmt' in n && !n.IndexStmt.concurrent) name = tableName(n.IndexStmt.relation);
+  else if ('RenameStmt' in n && n.RenameStmt.relation) name = tableName(n.RenameStmt.relation);
+  else if ('ClusterStmt' in n) name = tableName(n.ClusterStmt.relation);
+  else if ('RefreshMatViewStmt' in n && !n.RefreshMatViewStmt.concurrent)
+    name = tableName(n.RefreshMatViewStmt.relation);
+  return name !== null && !c.createdTables.has(name) ? name : null;
+}

@@ -1,0 +1,110 @@
+/** `tidal lint` over a folder of migrations shaped like Prisma's, Drizzle's and Knex's: what
+ *  it reports, in each output format, and its exit codes. */
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { rulesTable } from '../../src/lint/report.js';
+import { runCli } from '../helpers/tidal.js';
+
+const FIXTURES = fileURLToPath(new URL('../fixtures/lint', import.meta.url));
+
+describe('tidal lint', () => {
+  it('reports what it should in the folder and nothing else, exit 1 for the errors', async () => {
+    const result = await runCli(['lint', FIXTURES, '--format', 'json']);
+    expect(result.code).toBe(1);
+    const report = JSON.parse(result.stdout) as {
+      files: string[];
+      findings: { file: string; line: number; rule: string; level: string }[];
+    };
+    expect(report.files).toHaveLength(5);
+    expect(
+      report.findings.map((f) => [f.file.slice(FIXTURES.length + 1), f.line, f.rule, f.level]),
+    ).toEqual([
+      ['drizzle/0001_orders_note.sql', 4, 'alter-column-type', 'error'],
+      ['knex/20240301_backfill.sql', 5, 'unbatched-update', 'warning'],
+      [
+        'prisma/migrations/20240201000000_add_status/migration.sql',
+        2,
+        'missing-lock-timeout',
+        'warning',
+      ],
+      [
+        'prisma/migrations/20240201000000_add_status/migration.sql',
+        5,
+        'create-index-not-concurrently',
+        'error',
+      ],
+    ]);
+    expect(result.stderr).toMatch(/2 error-level finding/);
+  });
+
+  it('exits 0 when only warnings remain, and prints text by default', async () => {
+    const result = await runCli(['lint', join(FIXTURES, 'knex')]);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(
+      /knex\/20240301_backfill\.sql:5:1: warning \[unbatched-update\] .*With tidal: add_column or alter_column with `up`/,
+    );
+    expect(result.stdout).toMatch(/1 file\(s\): 0 error\(s\), 1 warning\(s\), 0 note\(s\)/);
+  });
+
+  it('writes SARIF 2.1.0 with the rules and each result located', async () => {
+    const result = await runCli(['lint', join(FIXTURES, 'prisma'), '--format', 'sarif']);
+    const sarif = JSON.parse(result.stdout);
+    expect(sarif.version).toBe('2.1.0');
+    const run = sarif.runs[0];
+    expect(run.tool.driver.rules.map((r: { id: string }) => r.id)).toContain(
+      'create-index-not-concurrently',
+    );
+    expect(run.results).toEqual([
+      expect.objectContaining({ ruleId: 'missing-lock-timeout', level: 'warning' }),
+      expect.objectContaining({
+        ruleId: 'create-index-not-concurrently',
+        level: 'error',
+        locations: [
+          {
+            physicalLocation: {
+              artifactLocation: {
+                uri: join(FIXTURES, 'prisma/migrations/20240201000000_add_status/migration.sql'),
+              },
+              region: { startLine: 5, startColumn: 1 },
+            },
+          },
+        ],
+      }),
+    ]);
+  });
+
+  it('a file that does not parse is bad input: exit 2, naming file and line', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'tidal-lint-'));
+    const file = join(dir, 'broken.sql');
+    await writeFile(file, "SET lock_timeout = '1s';\nALTER TABLE t ADD COLUMN;\n");
+    const result = await runCli(['lint', file]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain(`${file}:2:`);
+    expect((await runCli(['lint', join(dir, 'missing.sql')])).code).toBe(2);
+  });
+
+  it("the README's rule table is the one the rules make", async () => {
+    const readme = await readFile(new URL('../../README.md', import.meta.url), 'utf8');
+    const printed = await runCli(['lint', '--rules']);
+    expect(printed.stdout.trim()).toBe(rulesTable());
+    // Compared cell by cell: the formatter pads the README's columns.
+    const section = (readme.split('<!-- lint-rules -->')[1] ?? '').trim().split('\n\n')[0] ?? '';
+    expect(cells(section)).toEqual(cells(rulesTable()));
+  });
+});
+
+/** The cells of a Markdown table's rows, trimmed; the separator row left out. */
+function cells(markdown: string): string[][] {
+  return markdown
+    .split('\n')
+    .filter((line) => line.startsWith('|') && !/^\|[\s|:-]+\|$/.test(line))
+    .map((line) =>
+      line
+        .slice(1, -1)
+        .split(/(?<!\\)\|/)
+        .map((cell) => cell.trim()),
+    );
+}
