@@ -22,6 +22,7 @@ import {
   RULES,
   strongLockTable,
 } from './rules.js';
+import { tidalMigration } from './suggest.js';
 
 export interface LintFinding {
   file: string;
@@ -32,6 +33,8 @@ export interface LintFinding {
   /** The table the statement concerns, when known. */
   table: string;
   message: string;
+  /** The same change as a tidal migration (YAML), where the statement says enough to write it. */
+  tidalMigration: string | null;
 }
 
 const IGNORE = /tidal-lint-ignore\s+([\w-]+(?:\s*,\s*[\w-]+)*)/g;
@@ -131,6 +134,7 @@ export function lintText(text: string, file: string): LintFinding[] {
           level: rule.level,
           table,
           message: describe(rule.id, table, statement.inBody),
+          tidalMigration: tidalMigration(rule.id, statement.node),
         });
       }
       track(statement, ctx === context ? context : null);

@@ -11,9 +11,12 @@ export function renderFindings(
 ): string {
   if (format === 'json') return JSON.stringify(result, null, 2);
   if (format === 'sarif') return JSON.stringify(sarif(result.findings), null, 2);
-  const lines = result.findings.map(
-    (f) => `${f.file}:${f.line}:${f.column}: ${f.level} [${f.rule}] ${f.message}`,
-  );
+  const lines = result.findings.flatMap((f) => [
+    `${f.file}:${f.line}:${f.column}: ${f.level} [${f.rule}] ${f.message}`,
+    ...(f.tidalMigration
+      ? ['  as a tidal migration:', ...f.tidalMigration.split('\n').map((l) => `    ${l}`)]
+      : []),
+  ]);
   const count = (level: string) => result.findings.filter((f) => f.level === level).length;
   lines.push(
     `${result.files.length} file(s): ${count('error')} error(s), ${count('warning')} warning(s), ${count('info')} note(s)`,
@@ -43,6 +46,7 @@ function sarif(findings: LintFinding[]): unknown {
           ruleId: f.rule,
           level: sarifLevel(f.level),
           message: { text: f.message },
+          ...(f.tidalMigration ? { properties: { tidalMigration: f.tidalMigration } } : {}),
           locations: [
             {
               physicalLocation: {

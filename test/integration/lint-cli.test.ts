@@ -5,8 +5,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { lintText } from '../../src/lint/lint.js';
 import { rulesTable } from '../../src/lint/report.js';
-import { runCli } from '../helpers/tidal.js';
+import { initSqlParser } from '../../src/migration/sql-text.js';
+import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
+import { migrationFromYaml, runCli, withTidal } from '../helpers/tidal.js';
 
 const FIXTURES = fileURLToPath(new URL('../fixtures/lint', import.meta.url));
 
@@ -86,6 +89,53 @@ describe('tidal lint', () => {
     expect((await runCli(['lint', join(dir, 'missing.sql')])).code).toBe(2);
   });
 
+  it('the tidal migrations it suggests make the change on a real database', async () => {
+    const db = await createTestDatabase();
+    try {
+      await db.query('CREATE TABLE users (id bigint PRIMARY KEY, name text, email text)');
+      await db.query('CREATE TABLE orders (id bigint PRIMARY KEY, user_id bigint, qty int)');
+      await db.query(`INSERT INTO users VALUES (1, 'a', 'a@x'), (2, 'b', 'b@x')`);
+      await db.query('INSERT INTO orders VALUES (1, 1, 3), (2, 2, 4)');
+      await initSqlParser();
+      const findings = lintText(
+        [
+          "SET lock_timeout = '1s'",
+          'ALTER TABLE users RENAME COLUMN name TO full_name',
+          'ALTER TABLE orders ALTER COLUMN qty TYPE bigint',
+          'ALTER TABLE orders ADD CONSTRAINT orders_user_fk FOREIGN KEY (user_id) REFERENCES users (id)',
+          'CREATE UNIQUE INDEX users_email ON users (email)',
+          'ALTER TABLE users ALTER COLUMN email SET NOT NULL',
+          '',
+        ].join(';\n'),
+        'm.sql',
+      );
+      const migrations = findings.flatMap((f) => (f.tidalMigration ? [f.tidalMigration] : []));
+      expect(migrations).toHaveLength(5);
+      for (const [i, yaml] of migrations.entries()) {
+        const loaded = await migrationFromYaml(`m${i}`, yaml);
+        await withTidal(db.url, (t) => t.start(loaded, { complete: true }));
+      }
+      expect(await snapshotColumns(db)).toEqual([
+        'orders.id bigint NO',
+        'orders.qty bigint YES',
+        'orders.user_id bigint YES',
+        'users.email text NO',
+        'users.full_name text YES',
+        'users.id bigint NO',
+      ]);
+      const { rows } = await db.query(
+        `SELECT conname, convalidated FROM pg_constraint WHERE conname = 'orders_user_fk'
+         UNION ALL SELECT indexname, true FROM pg_indexes WHERE indexname = 'users_email'`,
+      );
+      expect(rows).toEqual([
+        { conname: 'orders_user_fk', convalidated: true },
+        { conname: 'users_email', convalidated: true },
+      ]);
+    } finally {
+      await db.dispose();
+    }
+  });
+
   it("the README's rule table is the one the rules make", async () => {
     const readme = await readFile(new URL('../../README.md', import.meta.url), 'utf8');
     const printed = await runCli(['lint', '--rules']);
@@ -107,4 +157,12 @@ function cells(markdown: string): string[][] {
         .split(/(?<!\\)\|/)
         .map((cell) => cell.trim()),
     );
+}
+
+async function snapshotColumns(db: TestDatabase): Promise<string[]> {
+  const { rows } = await db.query<{ line: string }>(
+    `SELECT table_name || '.' || column_name || ' ' || data_type || ' ' || is_nullable AS line
+       FROM information_schema.columns WHERE table_schema = 'public' ORDER BY 1`,
+  );
+  return rows.map((r) => r.line);
 }

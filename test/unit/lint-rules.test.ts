@@ -3,6 +3,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { lintText } from '../../src/lint/lint.js';
 import { RULES } from '../../src/lint/rules.js';
+import { parseMigrationText } from '../../src/migration/load.js';
 import { initSqlParser } from '../../src/migration/sql-text.js';
 
 beforeAll(() => initSqlParser());
@@ -198,7 +199,23 @@ describe('lint rules', () => {
       message: expect.stringMatching(
         /takes SHARE on "t".*Instead: CREATE INDEX CONCURRENTLY.*With tidal: create_index/,
       ),
+      tidalMigration:
+        'operations:\n  - create_index:\n      name: t_n\n      table: t\n      columns:\n        - column: n',
     });
+  });
+
+  it('every tidal migration it writes is a valid migration file', () => {
+    let written = 0;
+    for (const { bad } of Object.values(CASES))
+      for (const sql of bad)
+        for (const finding of lintText(`${SET}${sql};\n`, 'm.sql')) {
+          if (!finding.tidalMigration) continue;
+          written++;
+          expect(() =>
+            parseMigrationText(finding.tidalMigration ?? '', 'suggested.yaml', 'yaml'),
+          ).not.toThrow();
+        }
+    expect(written).toBeGreaterThanOrEqual(12);
   });
 
   it('a syntax error is bad input naming the file and line', () => {
