@@ -65,14 +65,14 @@ const sarifLevel = (level: string) => (level === 'info' ? 'note' : level);
 
 /** The rules as a Markdown table (the README's, printed by `tidal lint --rules`). */
 export function rulesTable(): string {
-  const escape = (text: string) => text.replaceAll('|', '\\|');
+  const escapePipes = (text: string) => text.replaceAll('|', '\\|');
   const lines = [
     '| rule | level | lock | effect | instead | with tidal |',
     '| --- | --- | --- | --- | --- | --- |',
   ];
   for (const r of RULES) {
     lines.push(
-      `| \`${r.id}\` | ${r.level} | ${r.lock ?? ''} | ${escape(r.effect)} | ${escape(r.safe)} | ${escape(r.tidal ?? '')} |`,
+      `| \`${r.id}\` | ${r.level} | ${r.lock ?? ''} | ${escapePipes(r.effect)} | ${escapePipes(r.safe)} | ${escapePipes(r.tidal ?? '')} |`,
     );
   }
   return lines.join('\n');
