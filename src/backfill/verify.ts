@@ -7,6 +7,8 @@ import type { TableWalk, WalkPosition } from './walk.js';
 /** A column the backfill fills, and the `up` expression it is filled from. */
 export interface FilledColumn {
   column: string;
+  /** The column's name in the new version, for messages. */
+  name?: string;
   expression: string;
 }
 
@@ -106,7 +108,7 @@ export async function verifiableColumns(
     for (const c of columns) {
       const type = types.find((t) => t.name === c.column)?.type;
       if (!type) {
-        skipped.push({ column: c.column, reason: 'the column was not found' });
+        skipped.push({ column: c.name ?? c.column, reason: 'the column was not found' });
         continue;
       }
       await client.query('SAVEPOINT probe');
@@ -117,7 +119,7 @@ export async function verifiableColumns(
         checked.push(c);
       } catch (error) {
         skipped.push({
-          column: c.column,
+          column: c.name ?? c.column,
           reason: `its up cannot be evaluated again to the same value (${(error as Error).message})`,
         });
       }

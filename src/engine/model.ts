@@ -56,7 +56,8 @@ export interface SyncSpec {
 export interface BackfillSpec {
   table: string;
   key: string[];
-  set: { column: string; expression: string }[];
+  /** Physical column, its name in the new version (for messages), and `up`. */
+  set: { column: string; name?: string; expression: string }[];
 }
 
 /** A column of the new version: its physical column, and a default or comment of its own. */

@@ -116,7 +116,7 @@ export async function planReport(
       return {
         ...stats,
         walkKey: b.key,
-        columns: b.set.map((s) => s.column),
+        columns: b.set.map((s) => s.name ?? s.column),
         estimatedSeconds:
           stats.rows === null ? null : stats.rows / ESTIMATE_RATES.backfillRowsPerSecond,
       };

@@ -216,7 +216,7 @@ export const addColumn: OperationModule<AddColumn> = {
     if (fillExisting) {
       const expression = o.up ?? c.default;
       if (expression !== undefined) {
-        model.backfillFor(table).set.push({ column: physical, expression });
+        model.backfillFor(table).set.push({ column: physical, name: c.name, expression });
         steps.path = `new column filled for existing rows by the backfill of "${table.name}"`;
       }
     }

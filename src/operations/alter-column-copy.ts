@@ -322,7 +322,7 @@ export async function planCopyColumn(
 
   model.syncFor(table.physical).up.push({ column: physical, expression: up });
   model.syncFor(table.physical).down.push({ column: oldName, expression: down });
-  model.backfillFor(table).set.push({ column: physical, expression: up });
+  model.backfillFor(table).set.push({ column: physical, name: column.name, expression: up });
 
   // A serial column's sequence goes with the column it belongs to: hand it to the copy first.
   const sequence = await ownedSequence(ctx, table, oldName);
