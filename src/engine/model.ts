@@ -90,6 +90,9 @@ export class VersionModel {
   private readonly relationNames = new Set<string>();
   readonly sync = new Map<string, SyncSpec>();
   readonly backfills = new Map<string, BackfillSpec>();
+  /** Per physical table: a constraint's current name -> its name in the catalog, for the
+   *  constraints this migration renames (rename_constraint). */
+  readonly constraintRenames = new Map<string, Map<string, string>>();
 
   constructor(readonly catalog: SchemaInfo) {
     for (const info of catalog.tables.values()) {

@@ -96,23 +96,15 @@ function constraintKind(type: ConstraintInfo['type']): string {
   }
 }
 
-// ---------------------------------------------------------------------------------------------
-// Names of constraints renamed by the migration being planned. The model's catalog keeps the
-// names from before the migration; these maps say what each is called from then on.
-
-/** Per model, per physical table: current name -> name in the catalog, for renamed constraints. */
-const renamed = new WeakMap<VersionModel, Map<string, Map<string, string>>>();
+// Names of constraints renamed by the migration being planned: the model's catalog keeps the
+// names from before the migration; `VersionModel.constraintRenames` says what each is called
+// from then on.
 
 function renamesOf(model: VersionModel, physical: string): Map<string, string> {
-  let byTable = renamed.get(model);
-  if (!byTable) {
-    byTable = new Map();
-    renamed.set(model, byTable);
-  }
-  let names = byTable.get(physical);
+  let names = model.constraintRenames.get(physical);
   if (!names) {
     names = new Map();
-    byTable.set(physical, names);
+    model.constraintRenames.set(physical, names);
   }
   return names;
 }
@@ -189,7 +181,7 @@ async function relationNameTaken(ctx: PlanContext, name: string): Promise<boolea
   );
   if (rows.length === 0) return false;
   // A constraint index renamed away earlier in this migration frees its name at start.
-  for (const [physical, names] of renamed.get(model) ?? []) {
+  for (const [physical, names] of model.constraintRenames) {
     const info = model.catalog.tables.get(physical);
     for (const original of names.values()) {
       if (original !== name) continue;
