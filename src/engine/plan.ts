@@ -86,6 +86,7 @@ export async function planMigration(
   const afterBackfill: Step[] = [];
   const complete: CompleteStep[] = [];
   const undo: Step[][] = [];
+  const undoFirst: Step[][] = [];
   const paths: OperationPath[] = [];
   let afterRawSql = false;
   for (const { operation, indexes } of mergeAlterColumns(migration.operations, file)) {
@@ -109,6 +110,7 @@ export async function planMigration(
     afterBackfill.push(...steps.afterBackfill);
     complete.push(...steps.complete);
     undo.push(steps.rollback);
+    undoFirst.push(steps.rollbackFirst);
     if (steps.path) paths.push({ operation: label, path: steps.path });
     if (operation.kind === 'sql' && !operation.options.onComplete) afterRawSql = true;
   }
@@ -185,6 +187,7 @@ export async function planMigration(
     ],
     rollback: [
       dropVersionSchemaStep(version.schema),
+      ...undoFirst.reverse().flat(),
       ...syncRemove,
       ...undo.reverse().flat(),
       ...dropMarkSteps,

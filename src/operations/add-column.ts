@@ -114,6 +114,14 @@ export const addColumn: OperationModule<AddColumn> = {
           `enforce NOT NULL of "${c.name}" on new rows`,
         ),
       );
+      steps.rollbackFirst.push(
+        tableStep(
+          ref,
+          'AccessExclusive',
+          `ALTER TABLE ${t} DROP CONSTRAINT IF EXISTS ${ident(check)}`,
+          `stop enforcing NOT NULL of "${c.name}" before the dual-write trigger goes`,
+        ),
+      );
       steps.afterBackfill.push(
         tableStep(
           ref,

@@ -180,4 +180,5 @@ export function mergeSteps(into: OperationSteps, from: OperationSteps): void {
   into.afterBackfill.push(...from.afterBackfill);
   into.complete.push(...from.complete);
   into.rollback.unshift(...from.rollback);
+  into.rollbackFirst.unshift(...from.rollbackFirst);
 }

@@ -125,6 +125,13 @@ export async function planCopyColumn(
         `forbid NULL in the new "${column.name}" for new rows`,
       ),
     );
+    steps.rollbackFirst.push(
+      step(
+        'AccessExclusive',
+        `ALTER TABLE ${t} DROP CONSTRAINT IF EXISTS ${check}`,
+        `stop forbidding NULL in the new "${column.name}" before the dual-write trigger goes`,
+      ),
+    );
     steps.afterBackfill.push(
       step(
         'ShareUpdateExclusive',
@@ -510,6 +517,7 @@ async function carryReferencingKey(
   });
   // Before the referenced copy goes: the rebuilt key depends on its index.
   steps.rollback.unshift(...own.rollback);
+  steps.rollbackFirst.unshift(...own.rollbackFirst);
 }
 
 /** Refuses, before anything runs, what the copy path cannot carry over yet. */

@@ -36,13 +36,23 @@ export interface OperationSteps {
   complete: CompleteStep[];
   /** Undo: run by `rollback`, operations in reverse order. */
   rollback: Step[];
+  /** Undo that runs before the dual-write triggers go: a NOT NULL stand-in check on a new column
+   *  holds for the old version's writes only while the trigger fills that column. */
+  rollbackFirst: Step[];
   /** How the change is made, in words, where the operation has a choice: catalog only, or a
    *  copy column and a backfill. Shown by start and plan. */
   path?: string;
 }
 
 export function emptySteps(): OperationSteps {
-  return { start: [], afterSync: [], afterBackfill: [], complete: [], rollback: [] };
+  return {
+    start: [],
+    afterSync: [],
+    afterBackfill: [],
+    complete: [],
+    rollback: [],
+    rollbackFirst: [],
+  };
 }
 
 /** What an operation plans against. */

@@ -207,3 +207,64 @@ describe('the locks plan names are the ones PostgreSQL takes', () => {
     expect(checked).toBeGreaterThan(150);
   }, 180_000);
 });
+
+describe('between any two steps of rollback or complete, the version that stays can write', () => {
+  /** Runs `steps` one at a time, and `write` after each; returns the writes that failed. */
+  async function writeBetween(
+    db: Awaited<ReturnType<typeof createTestDatabase>>,
+    steps: Step[],
+    write: (client: pg.Client, i: number) => Promise<unknown>,
+  ): Promise<string[]> {
+    const runner = new StepRunner(await db.client('steps'));
+    const app = await db.client('app');
+    const failures: string[] = [];
+    for (const [i, step] of steps.entries()) {
+      await runner.run(step);
+      await write(app, i).catch((e: Error) =>
+        failures.push(`after "${step.summary}": ${e.message}`),
+      );
+    }
+    return failures;
+  }
+
+  it('rollback: the old version inserts and updates after every step', async () => {
+    const db = await createTestDatabase();
+    try {
+      await seedAccounts(db.url, 50);
+      const record = await withTidal(db.url, async (t) =>
+        t.start(await migrationFromYaml('cents', DEMO_MIGRATION)),
+      );
+      // Plain tables, search_path public: the old version.
+      const failures = await writeBetween(db, record.plan.rollback, async (app, i) => {
+        await app.query(`INSERT INTO accounts (owner, balance) VALUES ($1, 100)`, [`old ${i}`]);
+        await app.query('UPDATE accounts SET balance = balance + 1 WHERE id = 1');
+      });
+      expect(failures).toEqual([]);
+    } finally {
+      await db.dispose();
+    }
+  });
+
+  it('complete: the new version inserts and updates after every step', async () => {
+    const db = await createTestDatabase();
+    try {
+      await seedAccounts(db.url, 50);
+      const record = await withTidal(db.url, async (t) =>
+        t.start(await migrationFromYaml('cents', DEMO_MIGRATION)),
+      );
+      const failures = await writeBetween(db, record.plan.complete, async (app, i) => {
+        await app.query('SET search_path = public_cents, public');
+        await app.query(
+          `INSERT INTO accounts (owner, balance, balance_cents) VALUES ($1, 100, 10000)`,
+          [`new ${i}`],
+        );
+        await app.query(
+          'UPDATE accounts SET balance = balance + 1, balance_cents = balance_cents + 100 WHERE id = 1',
+        );
+      });
+      expect(failures).toEqual([]);
+    } finally {
+      await db.dispose();
+    }
+  });
+});
