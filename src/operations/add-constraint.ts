@@ -69,7 +69,8 @@ export async function addConstraint(
         },
       ),
     );
-    steps.rollback.push(
+    // Over copies, a check may reject the NULL they get once the trigger is gone: it goes first.
+    (afterTriggers ? steps.rollbackFirst : steps.rollback).push(
       step(
         'AccessExclusive',
         `ALTER TABLE ${t} DROP CONSTRAINT IF EXISTS ${ident(name)}`,

@@ -186,6 +186,14 @@ export async function planCopyColumn(
           `give check "${name}" back its name`,
         ),
       );
+      // A check may reject the NULL the new column gets once the trigger is gone.
+      steps.rollbackFirst.push(
+        step(
+          'AccessExclusive',
+          `ALTER TABLE ${t} DROP CONSTRAINT IF EXISTS ${ident(temporary)}`,
+          `drop the rebuilt check "${name}" before the dual-write trigger goes`,
+        ),
+      );
     } else if (c.type === 'f') {
       const target = c.definition
         .slice(c.definition.indexOf(' REFERENCES '))
