@@ -59,6 +59,9 @@ export interface LintRule {
   /** The tidal operation that makes the same change safely. */
   tidal: string | null;
   fact?: LockFact;
+  /** The safe way on the same setup, where it runs in a transaction: `before` committed first,
+   *  then `sql`, which must take `lock` and rewrite nothing. */
+  safeFact?: { before: string[]; sql: string; lock: LockMode };
   /** The table the statement concerns when it breaks the rule, or '' when none applies. */
   check(statement: LintStatement, context: LintContext): string | null;
 }
@@ -171,6 +174,7 @@ export const RULES: LintRule[] = [
       lock: 'AccessExclusive',
       rewrite: true,
     },
+    safeFact: { before: [], sql: 'ALTER TABLE t ADD COLUMN r float8', lock: 'AccessExclusive' },
     check: (s, c) =>
       someCommand(s, c, (cmd) => {
         if (cmd.subtype !== 'AT_AddColumn') return false;
@@ -197,6 +201,11 @@ export const RULES: LintRule[] = [
       lock: 'AccessExclusive',
       rewrite: false,
     },
+    safeFact: {
+      before: ['ALTER TABLE t ADD CONSTRAINT n_nn CHECK (n IS NOT NULL) NOT VALID'],
+      sql: 'ALTER TABLE t VALIDATE CONSTRAINT n_nn',
+      lock: 'ShareUpdateExclusive',
+    },
     check: (s, c) => someCommand(s, c, (cmd) => cmd.subtype === 'AT_SetNotNull'),
   },
   {
@@ -213,6 +222,11 @@ export const RULES: LintRule[] = [
       table: 't',
       lock: 'AccessExclusive',
       rewrite: false,
+    },
+    safeFact: {
+      before: ['ALTER TABLE t ADD CONSTRAINT n_positive CHECK (n > 0) NOT VALID'],
+      sql: 'ALTER TABLE t VALIDATE CONSTRAINT n_positive',
+      lock: 'ShareUpdateExclusive',
     },
     check: (s, c) =>
       someCommand(s, c, (cmd) => {
@@ -239,6 +253,13 @@ export const RULES: LintRule[] = [
       lock: 'ShareRowExclusive',
       rewrite: false,
     },
+    safeFact: {
+      before: [
+        'ALTER TABLE t ADD CONSTRAINT t_parent FOREIGN KEY (n) REFERENCES parent (id) NOT VALID',
+      ],
+      sql: 'ALTER TABLE t VALIDATE CONSTRAINT t_parent',
+      lock: 'ShareUpdateExclusive',
+    },
     check: (s, c) =>
       someCommand(s, c, (cmd) => {
         const con = constraintOf(cmd);
@@ -259,6 +280,11 @@ export const RULES: LintRule[] = [
       table: 't',
       lock: 'AccessExclusive',
       rewrite: false,
+    },
+    safeFact: {
+      before: ['CREATE UNIQUE INDEX n_unique_index ON t (n)'],
+      sql: 'ALTER TABLE t ADD CONSTRAINT n_unique UNIQUE USING INDEX n_unique_index',
+      lock: 'AccessExclusive',
     },
     check: (s, c) =>
       someCommand(s, c, (cmd) => {
@@ -284,6 +310,7 @@ export const RULES: LintRule[] = [
       lock: 'AccessExclusive',
       rewrite: true,
     },
+    safeFact: { before: [], sql: 'ALTER TABLE t ADD COLUMN n_new bigint', lock: 'AccessExclusive' },
     check: (s, c) => someCommand(s, c, (cmd) => cmd.subtype === 'AT_AlterColumnType'),
   },
   {
@@ -534,6 +561,11 @@ export const RULES: LintRule[] = [
       table: 'mv',
       lock: 'AccessExclusive',
       rewrite: true,
+    },
+    safeFact: {
+      before: ['CREATE UNIQUE INDEX mv_id ON mv (id)'],
+      sql: 'REFRESH MATERIALIZED VIEW CONCURRENTLY mv',
+      lock: 'Exclusive',
     },
     check: (s) =>
       'RefreshMatViewStmt' in s.node && !s.node.RefreshMatViewStmt.concurrent
