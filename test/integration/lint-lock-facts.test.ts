@@ -3,25 +3,16 @@
  *  table's relfilenode. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { lockName } from '../../src/engine/plan-report.js';
+import type { LockMode } from '../../src/executor/step.js';
 import { RULES } from '../../src/lint/rules.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
+import { strongestLock } from '../helpers/locks.js';
 
 let db: TestDatabase;
 beforeAll(async () => {
   db = await createTestDatabase();
 });
 afterAll(() => db.dispose());
-
-const MODES = [
-  'AccessShareLock',
-  'RowShareLock',
-  'RowExclusiveLock',
-  'ShareUpdateExclusiveLock',
-  'ShareLock',
-  'ShareRowExclusiveLock',
-  'ExclusiveLock',
-  'AccessExclusiveLock',
-];
 
 const withFacts = RULES.filter((r) => r.fact);
 
@@ -30,7 +21,7 @@ const withFacts = RULES.filter((r) => r.fact);
 async function observe(
   name: string,
   statements: { setup: string[]; before: string[]; sql: string; table: string },
-): Promise<{ lock: string | undefined; rewrite: boolean }> {
+): Promise<{ lock: LockMode; rewrite: boolean }> {
   const client = await db.client();
   const schema = `facts_${name.replaceAll('-', '_')}`;
   await client.query(`CREATE SCHEMA ${schema}`);
@@ -45,14 +36,10 @@ async function observe(
     const before = (await client.query('SELECT pg_relation_filenode($1) AS f', [oid])).rows[0]?.f;
     await client.query('BEGIN');
     await client.query(statements.sql);
-    const { rows } = await client.query<{ mode: string }>(
-      `SELECT mode FROM pg_locks WHERE pid = pg_backend_pid() AND locktype = 'relation' AND relation = $1 AND granted`,
-      [oid],
-    );
+    const lock = await strongestLock(client, oid ?? 0);
     const after = (await client.query('SELECT pg_relation_filenode($1) AS f', [oid])).rows[0]?.f;
     await client.query('ROLLBACK');
-    const strongest = MODES[Math.max(...rows.map((r) => MODES.indexOf(r.mode)))];
-    return { lock: strongest?.replace(/Lock$/, ''), rewrite: after !== before && after !== null };
+    return { lock, rewrite: after !== before && after !== null };
   } finally {
     await client.query('ROLLBACK').catch(() => {});
     await client.query(`DROP SCHEMA ${schema} CASCADE`);

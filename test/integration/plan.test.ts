@@ -12,10 +12,11 @@ import { runBackfill } from '../../src/backfill/run.js';
 import { DEMO_MIGRATION, seedAccounts } from '../../src/demo/compare.js';
 import type { PlanReport } from '../../src/engine/plan-report.js';
 import { StepRunner } from '../../src/executor/run.js';
-import type { Step } from '../../src/executor/step.js';
+import type { LockMode, Step } from '../../src/executor/step.js';
 import { loadMigrationFile } from '../../src/migration/load.js';
 import { ensureStateSchema } from '../../src/state/layout.js';
 import { createTestDatabase } from '../helpers/db.js';
+import { strongestLock } from '../helpers/locks.js';
 import { migrationFromYaml, runCli, withTidal } from '../helpers/tidal.js';
 
 describe('tidal plan', () => {
@@ -103,28 +104,6 @@ async function writeTemp(content: string): Promise<string> {
   return dir;
 }
 
-/** pg_locks names modes `AccessExclusiveLock`; steps name them `AccessExclusive`. */
-const MODES = [
-  'AccessShareLock',
-  'RowShareLock',
-  'RowExclusiveLock',
-  'ShareUpdateExclusiveLock',
-  'ShareLock',
-  'ShareRowExclusiveLock',
-  'ExclusiveLock',
-  'AccessExclusiveLock',
-];
-
-/** The strongest lock this session holds on the relation, after a step's statement. */
-async function strongestLock(db: pg.Client, oid: number): Promise<string> {
-  const { rows } = await db.query<{ mode: string }>(
-    `SELECT mode FROM pg_locks WHERE pid = pg_backend_pid() AND locktype = 'relation' AND relation = $1 AND granted`,
-    [oid],
-  );
-  const held = rows.map((r) => MODES.indexOf(r.mode)).sort((a, b) => b - a)[0];
-  return held === undefined ? 'none' : (MODES[held] ?? 'none').replace(/Lock$/, '');
-}
-
 describe('the locks plan names are the ones PostgreSQL takes', () => {
   it('for every step of the pgroll example chain, and no step rewrites a table it does not say it does', async () => {
     const examplesDir = fileURLToPath(
@@ -151,7 +130,7 @@ describe('the locks plan names are the ones PostgreSQL takes', () => {
               )
             ).rows[0]
           : undefined;
-        let observed = 'none';
+        let observed: LockMode = 'none';
         let after: number | null = null;
         await runner.run(step, async (tx) => {
           if (!target || !step.transactional) return;
