@@ -124,30 +124,39 @@ function group(
   });
 }
 
+/** Both traffic groups of a way, and a connection for its SQL and its checks. */
+interface WayRun {
+  old: TrafficGroup;
+  next: TrafficGroup;
+  db: pg.Client;
+}
+
 /**
- * The Big Bang way on a freshly seeded table: the old version runs, the change runs as one
- * transaction, and once it commits the new version is deployed in place of the old.
+ * One way on a freshly seeded table: the old version runs alone for a phase, then `change`
+ * runs (it starts the new version's traffic and stops the old one's when the way says so, and
+ * returns when the change ended), then the new version runs alone for a phase.
  */
-export async function bigBangWay(options: CompareOptions): Promise<WayReport> {
+async function runWay(
+  options: CompareOptions,
+  way: WayReport['way'],
+  nextVersionSchema: string | null,
+  change: (run: WayRun) => Promise<number>,
+): Promise<WayReport> {
   await seedAccounts(options.url, options.rows);
   const old = group(options, null, OLD_APP);
-  const next = group(options, null, NEW_APP);
+  const next = group(options, nextVersionSchema, NEW_APP);
   const db = new pg.Client({ connectionString: options.url });
   await db.connect();
   try {
     await old.start();
     await sleep(options.phaseMs);
     const changeStarted = performance.now();
-    options.say('  running the change as one transaction of plain SQL...');
-    for (const sql of BIG_BANG_SQL) await db.query(sql);
-    const changed = performance.now();
-    await next.start();
-    await old.stop();
+    const changed = await change({ old, next, db });
     await sleep(options.phaseMs);
     await next.stop();
     const end = performance.now();
     return {
-      way: 'Big Bang',
+      way,
       baseline: summarize(old.transactions, 0, changeStarted),
       during: summarize([...old.transactions, ...next.transactions], changeStarted, changed),
       after: summarize(next.transactions, changed, end),
@@ -162,11 +171,25 @@ export async function bigBangWay(options: CompareOptions): Promise<WayReport> {
 }
 
 /**
- * tidal's way on a freshly seeded table: the old version runs; `tidal start` expands and
- * backfills; the new version starts beside the old; the old one goes; `tidal complete`.
+ * The Big Bang way: the change runs as one transaction, and once it commits the new version is
+ * deployed in place of the old.
+ */
+export function bigBangWay(options: CompareOptions): Promise<WayReport> {
+  return runWay(options, 'Big Bang', null, async ({ old, next, db }) => {
+    options.say('  running the change as one transaction of plain SQL...');
+    for (const sql of BIG_BANG_SQL) await db.query(sql);
+    const changed = performance.now();
+    await next.start();
+    await old.stop();
+    return changed;
+  });
+}
+
+/**
+ * tidal's way: `tidal start` expands and backfills; the new version starts beside the old; the
+ * old one goes; `tidal complete`.
  */
 export async function tidalWay(options: CompareOptions): Promise<WayReport> {
-  await seedAccounts(options.url, options.rows);
   await initSqlParser();
   const file = `${DEMO_MIGRATION_NAME}.yaml`;
   const loaded = {
@@ -175,44 +198,30 @@ export async function tidalWay(options: CompareOptions): Promise<WayReport> {
     content: DEMO_MIGRATION,
     checksum: DEMO_MIGRATION_NAME,
   };
-  const old = group(options, null, OLD_APP);
-  const next = group(options, `public_${DEMO_MIGRATION_NAME}`, NEW_APP);
   const tidal = await Tidal.connect({
     connectionString: options.url,
     lockTimeoutMs: options.lockTimeoutMs,
     onEvent: options.onEvent,
   });
-  const db = new pg.Client({ connectionString: options.url });
-  await db.connect();
   try {
-    await old.start();
-    await sleep(options.phaseMs);
-    const changeStarted = performance.now();
-    options.say('  tidal start: expand, backfill, verify...');
-    await tidal.start(loaded);
-    options.say('  the new version starts beside the old one');
-    await next.start();
-    await sleep(options.phaseMs);
-    await old.stop();
-    options.say('  the old version is gone; tidal complete...');
-    await tidal.complete();
-    const changed = performance.now();
-    await sleep(options.phaseMs);
-    await next.stop();
-    const end = performance.now();
-    return {
-      way: 'tidal',
-      baseline: summarize(old.transactions, 0, changeStarted),
-      during: summarize([...old.transactions, ...next.transactions], changeStarted, changed),
-      after: summarize(next.transactions, changed, end),
-      changeMs: changed - changeStarted,
-      invariants: await checkInvariants(db, options.rows, [old, next]),
-    };
+    return await runWay(
+      options,
+      'tidal',
+      `public_${DEMO_MIGRATION_NAME}`,
+      async ({ old, next }) => {
+        options.say('  tidal start: expand, backfill, verify...');
+        await tidal.start(loaded);
+        options.say('  the new version starts beside the old one');
+        await next.start();
+        await sleep(options.phaseMs);
+        await old.stop();
+        options.say('  the old version is gone; tidal complete...');
+        await tidal.complete();
+        return performance.now();
+      },
+    );
   } finally {
-    await old.stop();
-    await next.stop();
     await tidal.close();
-    await db.end();
   }
 }
 
