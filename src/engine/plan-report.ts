@@ -72,34 +72,29 @@ export async function planReport(
   plan: MigrationPlan,
   versionSteps: Step[],
 ): Promise<PlanReport> {
-  const tables = new Set<string>();
-  const all: [PlanPhase, Step[]][] = [
+  // In the order they run.
+  const phases: [PlanPhase, Step[]][] = [
     ['start', plan.start],
     ['version schema', versionSteps],
     ['after backfill', plan.afterBackfill],
     ['complete', plan.complete],
     ['rollback', plan.rollback],
   ];
-  for (const [, steps] of all)
-    for (const step of steps) if (step.table?.schema === plan.schema) tables.add(step.table.name);
-  for (const b of plan.backfills) tables.add(b.table);
+  const tables = new Set<string>(plan.backfills.map((b) => b.table));
+  for (const [, list] of phases)
+    for (const step of list) if (step.table?.schema === plan.schema) tables.add(step.table.name);
   const statistics = await tableStatistics(db, plan.schema, [...tables]);
-  const sizeOf = (table: string | undefined) =>
-    statistics.find((s) => s.table === table)?.bytes ?? 0;
-  const scanSeconds = (step: Step) =>
-    step.effect === 'none' || !step.table
-      ? null
-      : sizeOf(step.table.name) / ESTIMATE_RATES.scanBytesPerSecond;
-
-  const steps: PlannedStep[] = [];
-  const push = (phase: PlanPhase, list: Step[]) => {
-    for (const step of list) steps.push({ ...step, phase, estimatedSeconds: scanSeconds(step) });
-  };
-  push('start', plan.start);
-  push('version schema', versionSteps);
-  push('after backfill', plan.afterBackfill);
-  push('complete', plan.complete);
-  push('rollback', plan.rollback);
+  const sizeOf = (table: string) => statistics.find((s) => s.table === table)?.bytes ?? 0;
+  const steps: PlannedStep[] = phases.flatMap(([phase, list]) =>
+    list.map((step) => ({
+      ...step,
+      phase,
+      estimatedSeconds:
+        step.effect === 'none' || !step.table
+          ? null
+          : sizeOf(step.table.name) / ESTIMATE_RATES.scanBytesPerSecond,
+    })),
+  );
 
   return {
     migration: plan.migration,
