@@ -18,7 +18,6 @@
  * --update-rows N (default 500000), --repeat N (default 3), --batch-size N and --batch-ms N
  * (tidal's defaults), --url URL, --json. Progress goes to stderr; figures to stdout.
  */
-import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { join } from 'node:path';
@@ -26,6 +25,7 @@ import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { loadMigrationFile, Tidal } from '../dist/index.js';
+import { benchDatabase, benchStarted, openClient, positiveInt, say } from './common.mjs';
 
 const USAGE = `usage: npm run bench:backfill -- [options]
   --rows N          rows of the table for the bulk comparison and trigger overhead (2000000)
@@ -52,14 +52,6 @@ const migrationYaml = (/** @type {string} */ table) => `operations:
 const TARGET_RATIO = 0.8;
 const TARGET_SPREAD = 0.2;
 const TARGET_OVERHEAD = 1.5;
-
-const benchStarted = performance.now();
-
-/** A progress line on stderr, with the time since the bench started. */
-function say(/** @type {string} */ message) {
-  const elapsed = ((performance.now() - benchStarted) / 1000).toFixed(1).padStart(7);
-  process.stderr.write(`[${elapsed}s] ${message}\n`);
-}
 
 function parseOptions() {
   const { values } = parseArgs({
@@ -97,31 +89,9 @@ function parseOptions() {
         : positiveInt(values['batch-size'], '--batch-size'),
     batchMs:
       values['batch-ms'] === undefined ? undefined : positiveInt(values['batch-ms'], '--batch-ms'),
-    url: values.url ?? (process.env.DATABASE_URL || undefined),
+    url: values.url,
     json: values.json,
   };
-}
-
-function positiveInt(/** @type {string} */ text, /** @type {string} */ flag) {
-  const value = Number(text.replaceAll('_', ''));
-  if (!Number.isSafeInteger(value) || value <= 0) {
-    process.stderr.write(`${flag}: expected a positive integer, got ${JSON.stringify(text)}\n`);
-    process.exit(2);
-  }
-  return value;
-}
-
-function databaseUrl(/** @type {string} */ serverUrl, /** @type {string} */ database) {
-  const url = new URL(serverUrl);
-  url.pathname = `/${encodeURIComponent(database)}`;
-  return url.toString();
-}
-
-async function openClient(/** @type {string} */ url) {
-  const client = new pg.Client({ connectionString: url, application_name: 'tidal-bench' });
-  client.on('error', () => {});
-  await client.connect();
-  return client;
 }
 
 const seconds = (/** @type {number} */ startedMs) => (performance.now() - startedMs) / 1000;
@@ -460,28 +430,7 @@ async function main() {
   });
 
   try {
-    let serverUrl = options.url;
-    let where = 'DATABASE_URL';
-    if (options.url && !process.env.DATABASE_URL) where = '--url';
-    if (!serverUrl) {
-      say('no DATABASE_URL: starting an embedded PostgreSQL');
-      const { startEmbeddedPostgres } = await import('../dist/pg/embedded.js');
-      const server = await startEmbeddedPostgres();
-      cleanups.push(() => server.stop());
-      serverUrl = server.url;
-      where = 'embedded';
-    }
-
-    const name = `tidal_bench_${randomBytes(6).toString('hex')}`;
-    const admin = await openClient(serverUrl);
-    cleanups.push(() => admin.end());
-    await admin.query(`CREATE DATABASE ${name}`);
-    cleanups.push(async () => {
-      say(`dropping database ${name}`);
-      await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-    });
-    say(`created database ${name}`);
-    const url = databaseUrl(serverUrl, name);
+    const { url, where } = await benchDatabase(options.url, cleanups);
 
     const db = await openClient(url);
     cleanups.push(() => db.end());

@@ -12,11 +12,10 @@
  *
  * Runs on a fresh database on the server of DATABASE_URL (or --url), or on an embedded one.
  */
-import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
-import pg from 'pg';
 import { bigBangWay, renderComparison, tidalTargets, tidalWay } from '../dist/demo/compare.js';
+import { benchDatabase, openClient, positiveInt, say } from './common.mjs';
 
 const USAGE = `usage: npm run bench:downtime -- [options]
   --rows N       rows of the table (1000000)
@@ -26,22 +25,6 @@ const USAGE = `usage: npm run bench:downtime -- [options]
   --json         print the figures as JSON instead of tables`;
 
 const LOCK_TIMEOUT_MS = 500;
-const benchStarted = performance.now();
-
-function say(/** @type {string} */ message) {
-  const elapsed = ((performance.now() - benchStarted) / 1000).toFixed(1).padStart(7);
-  process.stderr.write(`[${elapsed}s] ${message}\n`);
-}
-
-function positiveInt(/** @type {string} */ text, /** @type {string} */ flag) {
-  const value = Number(text.replaceAll('_', ''));
-  if (!Number.isSafeInteger(value) || value <= 0) {
-    process.stderr.write(`${flag}: expected a positive integer, got ${JSON.stringify(text)}\n`);
-    process.exit(2);
-  }
-  return value;
-}
-
 async function main() {
   const { values } = parseArgs({
     options: {
@@ -62,33 +45,17 @@ async function main() {
   const rate = positiveInt(values.rate, '--rate');
   const phaseMs = positiveInt(values['phase-ms'], '--phase-ms');
 
-  /** @type {(() => Promise<void>)[]} */
+  /** @type {Array<() => Promise<unknown>>} */
   const cleanups = [];
   try {
-    let serverUrl = values.url ?? (process.env.DATABASE_URL || undefined);
-    let where = 'DATABASE_URL';
-    if (!serverUrl) {
-      say('starting an embedded PostgreSQL');
-      const { startEmbeddedPostgres } = await import('../dist/pg/embedded.js');
-      const server = await startEmbeddedPostgres();
-      cleanups.push(() => server.stop());
-      serverUrl = server.url;
-      where = 'embedded';
-    }
-    const admin = new pg.Client({ connectionString: serverUrl });
-    await admin.connect();
-    cleanups.push(() => admin.end());
-    const name = `tidal_bench_${randomBytes(6).toString('hex')}`;
-    await admin.query(`CREATE DATABASE ${name}`);
-    cleanups.push(async () => {
-      say(`dropping database ${name}`);
-      await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-    });
-    const version = (await admin.query('SHOW server_version')).rows[0]?.server_version;
-    const url = new URL(serverUrl);
-    url.pathname = `/${name}`;
+    const { url, where } = await benchDatabase(values.url, cleanups);
+    const client = await openClient(url);
+    const version = await client
+      .query('SHOW server_version')
+      .then((r) => r.rows[0]?.server_version)
+      .finally(() => client.end());
     const options = {
-      url: url.toString(),
+      url,
       rows,
       rate,
       phaseMs,
