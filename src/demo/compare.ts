@@ -5,6 +5,7 @@
  * application felt in each and whether any row or update was lost.
  */
 import pg from 'pg';
+import { sleep } from '../executor/backoff.js';
 import { parseMigrationText } from '../migration/load.js';
 import { initSqlParser } from '../migration/sql-text.js';
 import type { Queryable } from '../pg/queryable.js';
@@ -87,8 +88,6 @@ export interface CompareOptions {
   /** tidal's lock_timeout, for the report's stall target. */
   lockTimeoutMs?: number;
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Seeds `accounts` on `url` with `rows` rows of balance 100. */
 export async function seedAccounts(url: string, rows: number): Promise<void> {

@@ -4,6 +4,7 @@
  * counts in full for everything queued behind it.
  */
 import pg from 'pg';
+import { sleep } from '../executor/backoff.js';
 import { ident } from '../pg/quote.js';
 
 /** The statements one application version runs; `$1` is a random existing id. */
@@ -79,7 +80,7 @@ export class TrafficGroup {
     let due = performance.now() + offsetMs;
     while (this.running) {
       const wait = due - performance.now();
-      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      if (wait > 0) await sleep(wait);
       if (!this.running) break;
       const roll = Math.random();
       const kind = roll < 0.6 ? 'read' : roll < 0.9 ? 'update' : 'insert';

@@ -5,21 +5,9 @@ import { Tidal } from '../../src/tidal.js';
 import { rows } from '../helpers/cycle.js';
 import { createTestDatabase } from '../helpers/db.js';
 import { migrationFromYaml, withTidal } from '../helpers/tidal.js';
+import { sleep, until } from '../helpers/wait.js';
 
 const ROWS = 20_000;
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-/** Waits until `holds` does, failing (not hanging) after ten seconds. */
-async function until(what: string, holds: () => Promise<boolean>): Promise<void> {
-  for (let i = 0; i < 500; i++) {
-    if (await holds()) return;
-    await sleep(20);
-  }
-  throw new Error(`never happened: ${what}`);
-}
 
 describe('backfill control', () => {
   it('a pause holds the backfill still until resume; a new rate applies to the next batches', async () => {

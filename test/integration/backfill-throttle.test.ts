@@ -10,14 +10,11 @@ import { Tidal } from '../../src/tidal.js';
 import { rows } from '../helpers/cycle.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 import { migrationFromYaml, runCli } from '../helpers/tidal.js';
+import { sleep } from '../helpers/wait.js';
 
 const CLI = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
 const MIGRATION =
   'operations:\n  - add_column: {table: items, up: n * 2, column: {name: n2, type: int, nullable: true}}\n';
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
 
 async function seeded(): Promise<TestDatabase> {
   const db = await createTestDatabase();

@@ -6,16 +6,10 @@ import { Tidal } from '../../src/tidal.js';
 import { rows } from '../helpers/cycle.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 import { migrationFromYaml, versionClient, withTidal } from '../helpers/tidal.js';
+import { until } from '../helpers/wait.js';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until(what: string, check: () => Promise<boolean>): Promise<void> {
-  for (let i = 0; i < 1000; i++) {
-    if (await check()) return;
-    await sleep(20);
-  }
-  throw new Error(`never happened: ${what}`);
-}
+/** The backfills here run at a few thousand rows/s: what they wait for can take a while. */
+const WAIT_MS = 20_000;
 
 const SHOUT = `operations:
   - add_column:
@@ -58,7 +52,11 @@ async function checkpoint(db: TestDatabase) {
 async function pause(db: TestDatabase, paused: boolean): Promise<void> {
   await withTidal(db.url, (t) => t.backfill(paused ? { pause: true } : { resume: true }));
   if (paused)
-    await until('the backfill pauses', async () => (await checkpoint(db))?.throttle === 'paused');
+    await until(
+      'the backfill pauses',
+      async () => (await checkpoint(db))?.throttle === 'paused',
+      WAIT_MS,
+    );
 }
 
 describe('a table without a primary key or unique key', () => {
@@ -130,7 +128,11 @@ describe('a table without a primary key or unique key', () => {
       const { notices, runner: tidal } = await runner(db, 10_000);
       try {
         const started = tidal.start(await migrationFromYaml('shout', SHOUT));
-        await until('5000 rows filled', async () => ((await checkpoint(db))?.done ?? 0) >= 5000);
+        await until(
+          '5000 rows filled',
+          async () => ((await checkpoint(db))?.done ?? 0) >= 5000,
+          WAIT_MS,
+        );
         await pause(db, true);
         // The rewrite packs the rows not yet filled into the pages the walk has passed.
         await db.query('VACUUM FULL notes');
@@ -239,7 +241,11 @@ describe('verification', () => {
       let failure: unknown;
       try {
         const started = tidal.start(loaded);
-        await until('500 rows filled', async () => ((await checkpoint(db))?.done ?? 0) >= 500);
+        await until(
+          '500 rows filled',
+          async () => ((await checkpoint(db))?.done ?? 0) >= 500,
+          WAIT_MS,
+        );
         await pause(db, true);
         // A write behind the dual-write trigger's back: the filled copy of row 7 goes stale.
         const rogue = await db.client();

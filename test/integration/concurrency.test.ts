@@ -13,6 +13,7 @@ import type { TidalEvent } from '../../src/tidal.js';
 import { snapshotCatalog } from '../helpers/catalog.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 import { migrationFromYaml, runCli, withTidal } from '../helpers/tidal.js';
+import { sleep } from '../helpers/wait.js';
 
 const LOCK_TIMEOUT_MS = 200;
 /**
@@ -28,8 +29,6 @@ const TRAFFIC_CONNECTIONS = 4;
 
 let db: TestDatabase;
 let dir: string;
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 function addColumnYaml(column: string): string {
   return `operations:

@@ -7,6 +7,7 @@ import { constraintsOf } from '../helpers/catalog.js';
 import { rows, runCycle } from '../helpers/cycle.js';
 import { createTestDatabase } from '../helpers/db.js';
 import { migrationFromYaml, versionClient, withTidal } from '../helpers/tidal.js';
+import { sleep } from '../helpers/wait.js';
 
 const setup = [
   'CREATE TABLE users (id serial PRIMARY KEY, name text NOT NULL)',
@@ -164,10 +165,6 @@ describe('alter_column type of a primary key that a foreign key references', () 
     }
   }, 120_000);
 });
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
 
 /** A user and two posts per transaction, as fast as the server takes them, until stopped. */
 class Writer {
