@@ -18,9 +18,11 @@ import { initSqlParser } from '../migration/sql-text.js';
 import {
   type LintContext,
   type LintLevel,
+  type LintRule,
   type LintStatement,
   RULES,
   strongLockTable,
+  tableName,
 } from './rules.js';
 import { tidalMigration } from './suggest.js';
 
@@ -95,7 +97,8 @@ export function lintText(text: string, file: string): LintFinding[] {
     strongLocks: new Set(),
   };
   const findings: LintFinding[] = [];
-  const reportedOnce = new Set<string>();
+  /** Rules reported once per file already reported. */
+  const reported = new Set<string>();
 
   // A statement starts at its first token; the comments before it run from the end of the
   // statement before.
@@ -121,10 +124,9 @@ export function lintText(text: string, file: string): LintFinding[] {
         if (ignored.has(rule.id)) continue;
         const table = rule.check(statement, ctx);
         if (table === null) continue;
-        // A file without lock_timeout is one finding, at its first statement that needs it.
-        if (rule.id === 'missing-lock-timeout') {
-          if (reportedOnce.has(rule.id)) continue;
-          reportedOnce.add(rule.id);
+        if (rule.oncePerFile) {
+          if (reported.has(rule.id)) continue;
+          reported.add(rule.id);
         }
         findings.push({
           file,
@@ -133,32 +135,32 @@ export function lintText(text: string, file: string): LintFinding[] {
           rule: rule.id,
           level: rule.level,
           table,
-          message: describe(rule.id, table, statement.inBody),
+          message: describe(rule, table, statement.inBody),
           tidalMigration: tidalMigration(rule.id, statement.node),
         });
       }
-      track(statement, ctx === context ? context : null);
+      track(statement);
     }
   }
   return findings;
 
   /** What a statement changes in what the next ones see. */
-  function track(statement: LintStatement, outer: LintContext | null): void {
+  function track(statement: LintStatement): void {
     const n = statement.node;
-    if ('TransactionStmt' in n && outer) {
+    // A DO block or function runs inside the transaction it is called in: its own transaction
+    // statements (in a procedure) do not end the file's.
+    if ('TransactionStmt' in n && !statement.inBody) {
       const kind = n.TransactionStmt.kind;
-      if (kind === 'TRANS_STMT_BEGIN' || kind === 'TRANS_STMT_START') outer.inTransaction = true;
+      if (kind === 'TRANS_STMT_BEGIN' || kind === 'TRANS_STMT_START') context.inTransaction = true;
       if (kind === 'TRANS_STMT_COMMIT' || kind === 'TRANS_STMT_ROLLBACK') {
-        outer.inTransaction = false;
-        outer.strongLocks.clear();
+        context.inTransaction = false;
+        context.strongLocks.clear();
       }
     }
     if ('VariableSetStmt' in n && n.VariableSetStmt.name === 'lock_timeout')
       context.lockTimeoutSet = setsLockTimeout(n.VariableSetStmt);
     if ('CreateStmt' in n && n.CreateStmt.relation?.relname)
-      context.createdTables.add(
-        [n.CreateStmt.relation.schemaname, n.CreateStmt.relation.relname].filter(Boolean).join('.'),
-      );
+      context.createdTables.add(tableName(n.CreateStmt.relation));
     if (context.inTransaction) {
       const locked = strongLockTable(statement, context);
       if (locked !== null) context.strongLocks.add(locked);
@@ -166,9 +168,7 @@ export function lintText(text: string, file: string): LintFinding[] {
   }
 }
 
-function describe(ruleId: string, table: string, inBody: boolean): string {
-  const rule = RULES.find((r) => r.id === ruleId);
-  if (!rule) return ruleId;
+function describe(rule: LintRule, table: string, inBody: boolean): string {
   const on = table ? ` on "${table}"` : '';
   const lock = rule.lock ? `takes ${rule.lock}${on}: ` : table ? `"${table}": ` : '';
   return [

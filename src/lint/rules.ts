@@ -62,28 +62,40 @@ export interface LintRule {
   /** The safe way on the same setup, where it runs in a transaction: `before` committed first,
    *  then `sql`, which must take `lock` and rewrite nothing. */
   safeFact?: { before: string[]; sql: string; lock: LockMode };
+  /** Reported at the first statement that breaks it only (a file-wide omission). */
+  oncePerFile?: boolean;
   /** The table the statement concerns when it breaks the rule, or '' when none applies. */
   check(statement: LintStatement, context: LintContext): string | null;
 }
 
 type Cmd = AlterTableCmd & { def?: Node };
 
-const tableName = (r: RangeVar | undefined) =>
+/** `schema.table` as written, or `table`. */
+export const tableName = (r: RangeVar | undefined) =>
   r ? [r.schemaname, r.relname].filter(Boolean).join('.') : '';
 
 /** The ALTER TABLE commands of a statement on a table the file did not create. */
-function alterCommands(s: LintStatement, c: LintContext): { table: string; cmds: Cmd[] } | null {
+/** The ALTER TABLE commands of a statement, and the table they alter. */
+function alterCommands(s: LintStatement): { table: string; cmds: Cmd[] } | null {
   if (!('AlterTableStmt' in s.node)) return null;
   const stmt = s.node.AlterTableStmt as AlterTableStmt;
-  const table = tableName(stmt.relation);
-  if (c.createdTables.has(table)) return null;
   const cmds = (stmt.cmds ?? []).flatMap((n) => ('AlterTableCmd' in n ? [n.AlterTableCmd] : []));
-  return { table, cmds };
+  return { table: tableName(stmt.relation), cmds };
 }
 
+/** The table, when an ALTER TABLE of a table the file did not create has a command `test` holds for. */
 function someCommand(s: LintStatement, c: LintContext, test: (cmd: Cmd) => boolean): string | null {
-  const alter = alterCommands(s, c);
-  return alter?.cmds.some(test) ? alter.table : null;
+  const alter = alterCommands(s);
+  if (!alter || c.createdTables.has(alter.table)) return null;
+  return alter.cmds.some(test) ? alter.table : null;
+}
+
+function detachesPartition(cmd: Cmd, concurrently: boolean): boolean {
+  const def = cmd.def;
+  return (
+    cmd.subtype === 'AT_DetachPartition' &&
+    !!(def && 'PartitionCmd' in def && def.PartitionCmd.concurrent) === concurrently
+  );
 }
 
 function constraintOf(cmd: Cmd): Constraint | undefined {
@@ -134,15 +146,11 @@ function columnDefinitions(s: LintStatement): ColumnDef[] {
     return (s.node.CreateStmt.tableElts ?? []).flatMap((n) =>
       'ColumnDef' in n ? [n.ColumnDef] : [],
     );
-  if ('AlterTableStmt' in s.node)
-    return (s.node.AlterTableStmt.cmds ?? []).flatMap((n) => {
-      if (!('AlterTableCmd' in n)) return [];
-      const cmd = n.AlterTableCmd as Cmd;
-      if (cmd.subtype !== 'AT_AddColumn' && cmd.subtype !== 'AT_AlterColumnType') return [];
-      const def = columnDefOf(cmd);
-      return def ? [def] : [];
-    });
-  return [];
+  return (alterCommands(s)?.cmds ?? []).flatMap((cmd) => {
+    if (cmd.subtype !== 'AT_AddColumn' && cmd.subtype !== 'AT_AlterColumnType') return [];
+    const def = columnDefOf(cmd);
+    return def ? [def] : [];
+  });
 }
 
 function statementTable(s: LintStatement): string {
@@ -375,15 +383,9 @@ export const RULES: LintRule[] = [
       )
         return '';
       if ('RefreshMatViewStmt' in n && n.RefreshMatViewStmt.concurrent) return '';
-      return someCommand(s, { ...c, createdTables: new Set() }, (cmd) => {
-        const def = cmd.def;
-        return (
-          cmd.subtype === 'AT_DetachPartition' &&
-          !!def &&
-          'PartitionCmd' in def &&
-          !!def.PartitionCmd.concurrent
-        );
-      });
+      // Fails whatever the table: a table the file created is no exception.
+      const alter = alterCommands(s);
+      return alter?.cmds.some((cmd) => detachesPartition(cmd, true)) ? alter.table : null;
     },
   },
   {
@@ -470,6 +472,7 @@ export const RULES: LintRule[] = [
       'a statement that waits for its lock (behind one long transaction) makes every later query on the table wait behind it: an outage',
     safe: "SET lock_timeout = '1s' (or SET LOCAL in a transaction) before the first DDL, and retry on timeout",
     tidal: 'every tidal statement runs with lock_timeout and retries with backoff',
+    oncePerFile: true,
     check: (s, c) => {
       if (c.lockTimeoutSet) return null;
       const n = s.node;
@@ -590,14 +593,7 @@ export const RULES: LintRule[] = [
       lock: 'AccessExclusive',
       rewrite: false,
     },
-    check: (s, c) =>
-      someCommand(s, c, (cmd) => {
-        const def = cmd.def;
-        return (
-          cmd.subtype === 'AT_DetachPartition' &&
-          !(def && 'PartitionCmd' in def && def.PartitionCmd.concurrent)
-        );
-      }),
+    check: (s, c) => someCommand(s, c, (cmd) => detachesPartition(cmd, false)),
   },
   {
     id: 'alter-enum',
