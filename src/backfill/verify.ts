@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { columnTypes } from '../catalog/read.js';
 import { parenthesize } from '../engine/expressions.js';
 import { OperationError } from '../errors.js';
 import { ident } from '../pg/quote.js';
@@ -94,11 +95,7 @@ export async function verifiableColumns(
   const qualified = `${ident(schema)}.${ident(table)}`;
   const checked: FilledColumn[] = [];
   const skipped: { column: string; reason: string }[] = [];
-  const { rows: types } = await client.query<{ name: string; type: string }>(
-    `SELECT attname AS name, format_type(atttypid, atttypmod) AS type FROM pg_attribute
-      WHERE attrelid = to_regclass($1) AND attnum > 0 AND NOT attisdropped`,
-    [qualified],
-  );
+  const types = await columnTypes(client, qualified);
   await client.query('BEGIN');
   try {
     await client.query(`SELECT set_config('search_path', $1, true)`, [
@@ -106,7 +103,7 @@ export async function verifiableColumns(
     ]);
     await client.query(`CREATE TEMPORARY TABLE _tidal_verify_probe (LIKE ${qualified})`);
     for (const c of columns) {
-      const type = types.find((t) => t.name === c.column)?.type;
+      const type = types.get(c.column);
       if (!type) {
         skipped.push({ column: c.name ?? c.column, reason: 'the column was not found' });
         continue;

@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { columnTypes } from '../catalog/read.js';
 import { OperationError } from '../errors.js';
 import { ident } from '../pg/quote.js';
 
@@ -184,13 +185,9 @@ async function keyTypes(
   table: string,
   key: string[],
 ): Promise<string[]> {
-  const { rows } = await client.query<{ name: string; type: string }>(
-    `SELECT attname AS name, format_type(atttypid, atttypmod) AS type FROM pg_attribute
-      WHERE attrelid = to_regclass($1) AND attname = ANY($2)`,
-    [qualified, key],
-  );
+  const types = await columnTypes(client, qualified);
   return key.map((k) => {
-    const type = rows.find((r) => r.name === k)?.type;
+    const type = types.get(k);
     if (!type) throw new OperationError(`backfill: key column "${k}" of "${table}" not found`);
     return type;
   });

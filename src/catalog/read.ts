@@ -143,3 +143,14 @@ export async function serverMajor(db: Queryable): Promise<number> {
   );
   return Math.floor(Number(rows[0]?.v) / 10000);
 }
+
+/** The type of each column of one table (`format_type`, e.g. `character varying(255)`), by
+ *  name; empty when the table does not exist. `qualified` is the quoted `schema.table`. */
+export async function columnTypes(db: Queryable, qualified: string): Promise<Map<string, string>> {
+  const { rows } = await db.query<{ name: string; type: string }>(
+    `SELECT attname AS name, format_type(atttypid, atttypmod) AS type FROM pg_attribute
+      WHERE attrelid = to_regclass($1) AND attnum > 0 AND NOT attisdropped`,
+    [qualified],
+  );
+  return new Map(rows.map((r) => [r.name, r.type]));
+}
