@@ -1,5 +1,5 @@
 /** Running tidal in tests: the library against a test database, and the CLI as a process. */
-import { execFile } from 'node:child_process';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import type { LoadedMigration } from '../../src/migration/load.js';
@@ -58,6 +58,44 @@ export interface CliResult {
   stderr: string;
 }
 
+/** The environment of a tidal process: only its flags name the database. */
+function cliEnv(env: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
+  return { ...process.env, DATABASE_URL: undefined, TIDAL_DATABASE_URL: undefined, ...env };
+}
+
+/** A `tidal` process running in the background, for tests that interrupt it. */
+export interface RunningCli {
+  child: ChildProcess;
+  /** What it has written to stderr so far. */
+  stderr(): string;
+  /** Its exit code; null when a signal ended it. */
+  exited: Promise<number | null>;
+}
+
+/** Starts the built `tidal` binary; `onLine` gets each line it writes to stdout. */
+export function startCli(args: string[], onLine?: (line: string) => void): RunningCli {
+  const child = spawn(process.execPath, [CLI, ...args], {
+    env: cliEnv(),
+    stdio: ['ignore', onLine ? 'pipe' : 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr?.on('data', (chunk) => {
+    stderr += chunk;
+  });
+  let buffered = '';
+  child.stdout?.on('data', (chunk) => {
+    buffered += chunk;
+    const lines = buffered.split('\n');
+    buffered = lines.pop() ?? '';
+    for (const line of lines) onLine?.(line);
+  });
+  return {
+    child,
+    stderr: () => stderr,
+    exited: new Promise((resolve) => child.once('exit', resolve)),
+  };
+}
+
 /** Runs the built `tidal` binary (npm test builds it first). */
 export function runCli(
   args: string[],
@@ -68,7 +106,7 @@ export function runCli(
       process.execPath,
       [CLI, ...args],
       {
-        env: { ...process.env, DATABASE_URL: undefined, TIDAL_DATABASE_URL: undefined, ...env },
+        env: cliEnv(env),
         timeout: 120_000,
       },
       (error, stdout, stderr) => {

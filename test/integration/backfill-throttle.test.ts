@@ -1,18 +1,15 @@
 /** A backfill waits while a signal is over its limit or cannot be read, and says why. */
-import { spawn } from 'node:child_process';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { Tidal } from '../../src/tidal.js';
 import { rows } from '../helpers/cycle.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
-import { migrationFromYaml, runCli } from '../helpers/tidal.js';
+import { migrationFromYaml, runCli, startCli } from '../helpers/tidal.js';
 import { sleep } from '../helpers/wait.js';
 
-const CLI = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
 const MIGRATION =
   'operations:\n  - add_column: {table: items, up: n * 2, column: {name: n2, type: int, nullable: true}}\n';
 
@@ -74,13 +71,7 @@ describe('backfill throttling', () => {
       const file = join(await mkdtemp(join(tmpdir(), 'tidal-throttle-')), 'double.yaml');
       await writeFile(file, MIGRATION);
       // The primary itself is no standby: its replay lag cannot be read.
-      const child = spawn(
-        process.execPath,
-        [CLI, 'start', file, '--url', db.url, '--replica', db.url],
-        {
-          stdio: 'ignore',
-        },
-      );
+      const { child, exited } = startCli(['start', file, '--url', db.url, '--replica', db.url]);
       const held = await waitForThrottle(
         db,
         /^replica lag at .+ cannot be read \(not a standby\)$/,
@@ -91,7 +82,7 @@ describe('backfill throttling', () => {
         /backfill items: 0\/\d+ rows .*replica lag at .* cannot be read/,
       );
       child.kill('SIGKILL');
-      await new Promise((resolve) => child.once('exit', resolve));
+      await exited;
       expect((await runCli(['rollback', '--url', db.url])).code).toBe(0);
     } finally {
       await db.dispose();

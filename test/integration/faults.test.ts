@@ -4,11 +4,9 @@
  * data intact, the migration finished by running the same command again, `tidal status` true to
  * where it stood, and the catalog the same as after a clean run.
  */
-import { spawn } from 'node:child_process';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type pg from 'pg';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -21,9 +19,8 @@ import {
 import { TrafficGroup, type Workload } from '../../src/demo/traffic.js';
 import { type CatalogSnapshot, snapshotCatalog } from '../helpers/catalog.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
-import { runCli } from '../helpers/tidal.js';
+import { runCli, startCli } from '../helpers/tidal.js';
 
-const CLI = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
 const ROWS = 5000;
 const NAME = 'cents';
 const SLOW = ['--backfill-batch-size', '100', '--backfill-rate', '5000'];
@@ -90,38 +87,23 @@ class Scenario {
     when: (event: Record<string, unknown>) => boolean,
     how: 'kill' | 'cut connection' = 'kill',
   ): Promise<{ code: number | null; stderr: string }> {
-    const child = spawn(process.execPath, [CLI, ...args, '--url', this.db.url, '--json'], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stderr = '';
-    child.stderr.on('data', (chunk) => {
-      stderr += chunk;
-    });
-    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
-    let buffered = '';
     let fired = false;
-    child.stdout.on('data', (chunk) => {
-      buffered += chunk;
-      const lines = buffered.split('\n');
-      buffered = lines.pop() ?? '';
-      for (const line of lines) {
-        if (fired || !line.startsWith('{')) continue;
-        if (!when(JSON.parse(line))) continue;
-        fired = true;
-        if (how === 'kill') child.kill('SIGKILL');
-        // tidal's sessions are named after their command.
-        else
-          void this.db
-            .query(
-              `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-                WHERE datname = current_database() AND application_name LIKE 'tidal start%'`,
-            )
-            .catch(() => {});
-      }
+    const cli = startCli([...args, '--url', this.db.url, '--json'], (line) => {
+      if (fired || !line.startsWith('{') || !when(JSON.parse(line))) return;
+      fired = true;
+      if (how === 'kill') cli.child.kill('SIGKILL');
+      // tidal's sessions are named after their command.
+      else
+        void this.db
+          .query(
+            `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+              WHERE datname = current_database() AND application_name LIKE 'tidal start%'`,
+          )
+          .catch(() => {});
     });
-    const code = await exited;
-    expect(fired, `the moment to interrupt never came; stderr:\n${stderr}`).toBe(true);
-    return { code, stderr };
+    const code = await cli.exited;
+    expect(fired, `the moment to interrupt never came; stderr:\n${cli.stderr()}`).toBe(true);
+    return { code, stderr: cli.stderr() };
   }
 
   /** An open transaction that read the table: ALTER TABLE waits for it. */

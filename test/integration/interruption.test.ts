@@ -1,15 +1,12 @@
 /** A tidal process killed mid-command leaves a state the same command finishes. */
-import { spawn } from 'node:child_process';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { snapshotCatalog } from '../helpers/catalog.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
-import { runCli } from '../helpers/tidal.js';
+import { runCli, startCli } from '../helpers/tidal.js';
 
-const CLI = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
 const ROWS = 5000;
 let db: TestDatabase;
 let file: string;
@@ -67,21 +64,16 @@ afterAll(() => db.dispose());
 /** Starts `tidal start` with a slow backfill and kills it with SIGKILL once it is under way
  *  (once `afterRows` more rows are done than when it started). */
 async function killMidBackfill(file: string, afterRows = 1000): Promise<void> {
-  const child = spawn(
-    process.execPath,
-    [
-      CLI,
-      'start',
-      file,
-      '--url',
-      db.url,
-      '--backfill-batch-size',
-      '100',
-      '--backfill-rate',
-      '2000',
-    ],
-    { stdio: 'ignore' },
-  );
+  const { child, exited } = startCli([
+    'start',
+    file,
+    '--url',
+    db.url,
+    '--backfill-batch-size',
+    '100',
+    '--backfill-rate',
+    '2000',
+  ]);
   const done = async () => {
     const { rows } = await db
       .query(
@@ -96,7 +88,7 @@ async function killMidBackfill(file: string, afterRows = 1000): Promise<void> {
     await new Promise((r) => setTimeout(r, 20));
   }
   child.kill('SIGKILL');
-  await new Promise((r) => child.once('exit', r));
+  await exited;
 }
 
 describe('interrupted start', () => {

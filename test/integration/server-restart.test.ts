@@ -1,15 +1,12 @@
 /** The server crashes and restarts mid-backfill: the backfill goes on from its checkpoint. */
-import { spawn } from 'node:child_process';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type EmbeddedServer, startEmbeddedPostgres } from '../../src/pg/embedded.js';
-import { runCli } from '../helpers/tidal.js';
+import { runCli, startCli } from '../helpers/tidal.js';
 
-const CLI = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
 const ROWS = 20_000;
 // A server of its own: restarting the shared one would break the other test files.
 let server: EmbeddedServer;
@@ -49,33 +46,23 @@ describe('a server restart mid-backfill', () => {
       'operations:\n  - add_column:\n      table: items\n      up: upper(name)\n      column: {name: shout, type: text}\n',
     );
 
-    const child = spawn(
-      process.execPath,
-      [
-        CLI,
-        'start',
-        file,
-        '--url',
-        server.url,
-        '--backfill-batch-size',
-        '200',
-        '--backfill-rate',
-        '5000',
-      ],
-      { stdio: ['ignore', 'ignore', 'pipe'] },
-    );
-    let stderr = '';
-    child.stderr.on('data', (chunk) => {
-      stderr += chunk;
-    });
-    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    const cli = startCli([
+      'start',
+      file,
+      '--url',
+      server.url,
+      '--backfill-batch-size',
+      '200',
+      '--backfill-rate',
+      '5000',
+    ]);
     for (let i = 0; i < 500 && (await checkpoint()).done < 6000; i++)
       await new Promise((r) => setTimeout(r, 20));
     expect((await checkpoint()).done).toBeGreaterThanOrEqual(6000);
 
     await server.restart();
-    expect(await exited).toBe(1);
-    expect(stderr).toMatch(/connection was lost during start of "shout".*run `tidal start`/s);
+    expect(await cli.exited).toBe(1);
+    expect(cli.stderr()).toMatch(/connection was lost during start of "shout".*run `tidal start`/s);
     // Batches commit without waiting for their WAL flush, so the crash may have undone the
     // last few, each with its checkpoint; the earlier ones survived. The table was not
     // finished: the restart cut a backfill under way.
