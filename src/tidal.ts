@@ -10,6 +10,7 @@ import {
 } from './backfill/throttle.js';
 import { VerificationError } from './backfill/verify.js';
 import { readSchema, serverMajor } from './catalog/read.js';
+import { hasSomethingToUndo, madeByStart } from './engine/made.js';
 import type { VersionOverlay } from './engine/model.js';
 import {
   type MigrationPlan,
@@ -31,6 +32,7 @@ import type { Step } from './executor/step.js';
 import { type LoadedMigration, listMigrationFiles, loadMigrationFile } from './migration/load.js';
 import { doBlock } from './operations/sql.js';
 import { connect } from './pg/connect.js';
+import type { Queryable } from './pg/queryable.js';
 import { ident, literal } from './pg/quote.js';
 import { ensureStateSchema, layoutVersion } from './state/layout.js';
 import { acquireCommandLock, commandLockHeld, releaseCommandLock } from './state/lock.js';
@@ -438,7 +440,7 @@ export class Tidal {
         await this.rollbackLocked((await store.get(name)) as MigrationRecord);
       } catch (rollbackError) {
         throw new OperationError(
-          `${message}\nrolling back also failed: ${messageOf(rollbackError)}\nrun \`tidal rollback\` to finish undoing "${name}"`,
+          `${message}\nrolling back also failed: ${messageOf(rollbackError)}`,
         );
       }
       if (error instanceof InputError) throw error;
@@ -541,7 +543,18 @@ export class Tidal {
     const store = this.store;
     await store.setPhase(name, 'rolling_back');
     this.emit({ type: 'phase', migration: name, phase: 'rollback' });
-    await this.runSteps(name, plan.rollback, 'rollback', { ...record.progress });
+    const made = madeByStart(plan, record.progress);
+    try {
+      await this.runSteps(name, plan.rollback, 'rollback', { ...record.progress }, (step) =>
+        hasSomethingToUndo(step, made),
+      );
+    } catch (error) {
+      await store.setError(name, messageOf(error)).catch(() => {});
+      throw new OperationError(
+        `${messageOf(error)}\nrollback of "${name}" stopped; fix the cause and run \`tidal rollback\` again to finish`,
+        { cause: error },
+      );
+    }
     await store.remove(name);
     await store.event(name, 'rolled_back');
     this.emit({ type: 'phase', migration: name, phase: 'rolled back' });
@@ -560,17 +573,21 @@ export class Tidal {
     return new Throttler(signals);
   }
 
-  /** Runs stored steps from where the last run of this phase stopped, recording each. */
+  /** Runs stored steps from where the last run of this phase stopped, recording each; a step
+   *  `runs` refuses is recorded as done without running. */
   private async runSteps(
     name: string,
     steps: Step[],
     phase: 'start' | 'afterBackfill' | 'complete' | 'rollback',
     progress: Progress,
+    runs: (step: Step) => boolean = () => true,
   ): Promise<void> {
     const store = this.store;
     for (let i = progress[phase] ?? 0; i < steps.length; i++) {
       const step = steps[i] as Step;
-      await this.runner.run(step, (db) => store.setProgress(name, { [phase]: i + 1 }, db));
+      const record = (db: Queryable) => store.setProgress(name, { [phase]: i + 1 }, db);
+      if (runs(step)) await this.runner.run(step, record);
+      else await record(this.client);
     }
   }
 

@@ -1,6 +1,5 @@
 import type { ColumnInfo, SchemaInfo, TableInfo } from '../catalog/types.js';
 import { InputError } from '../errors.js';
-import { isTidalColumn } from './names.js';
 
 /** A column as the new version shows it. */
 export interface PlannedColumn {
@@ -21,6 +20,9 @@ export interface PlannedColumn {
   viewDefault?: string | null;
   /** The new version's comment where it differs from the table's until complete. */
   viewComment?: string | null;
+  /** Start put `default` on the table itself (ADD COLUMN ... DEFAULT gives it to the existing
+   *  rows); while a dual-write trigger runs, the new version's view holds it instead. */
+  defaultOnTable?: boolean;
 }
 
 /** A table as the new version shows it. */
@@ -44,12 +46,22 @@ export interface PlannedTable {
   constraintNames: Set<string>;
 }
 
+/** One column the dual-write trigger sets, from an expression over the writing version's row. */
+export interface SyncAssignment {
+  /** The physical column set. */
+  column: string;
+  expression: string;
+  /** Set when the two versions hold the column in different types (a copy with a new type): a
+   *  value one version writes may not fit the other's column, and the trigger says so. */
+  typeChange?: { name: string; oldType: string; newType: string };
+}
+
 /** Per table: what the dual-write trigger computes. Expressions use the writing version's names. */
 export interface SyncSpec {
   /** Set when the old version writes: a physical column of the new version. */
-  up: { column: string; expression: string }[];
+  up: SyncAssignment[];
   /** Set when the new version writes: a physical column only the old version shows. */
-  down: { column: string; expression: string }[];
+  down: SyncAssignment[];
 }
 
 /** Per table: which physical columns the backfill fills, from which expression over old names. */
@@ -217,8 +229,10 @@ export class VersionModel {
   }
 }
 
+/** A table as the catalog has it. Planning runs with no migration active, so every column is
+ *  the application's, whatever its name (tidal's own exist only while a migration is). */
 function plannedFromCatalog(info: TableInfo): PlannedTable {
-  const columns = info.columns.filter((c) => !isTidalColumn(c.name));
+  const columns = info.columns;
   return {
     name: info.name,
     physical: info.name,

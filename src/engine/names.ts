@@ -47,7 +47,3 @@ export function syncFunctionName(schema: string, table: string): string {
 export function versionSchemaName(schema: string, version: string): string {
   return `${schema}_${version}`;
 }
-
-export function isTidalColumn(name: string): boolean {
-  return name.startsWith(TIDAL_PREFIX);
-}

@@ -1,6 +1,7 @@
 import { readSchema, serverMajor } from '../catalog/read.js';
+import type { SchemaInfo } from '../catalog/types.js';
 import { InputError } from '../errors.js';
-import { type Step, tableStep } from '../executor/step.js';
+import { type Step, tableStep, type Undoable } from '../executor/step.js';
 import type { Migration } from '../migration/schema.js';
 import { mergeAlterColumns } from '../operations/alter-column-merge.js';
 import { planOperation } from '../operations/index.js';
@@ -8,9 +9,17 @@ import { qualifiedTable } from '../operations/sql.js';
 import { CompleteStage, type CompleteStep, emptySteps } from '../operations/types.js';
 import type { Queryable } from '../pg/queryable.js';
 import { ident, MAX_IDENTIFIER_BYTES } from '../pg/quote.js';
-import { type BackfillSpec, VersionModel, type VersionOverlay } from './model.js';
-import { NEEDS_BACKFILL_COLUMN, versionSchemaName } from './names.js';
-import { installSyncSteps, removeSyncSteps, type VersionName } from './sync.js';
+import { parenthesize } from './expressions.js';
+import {
+  type BackfillSpec,
+  type PlannedColumn,
+  type PlannedTable,
+  type SyncSpec,
+  VersionModel,
+  type VersionOverlay,
+} from './model.js';
+import { NEEDS_BACKFILL_COLUMN, SYNC_TRIGGER, TIDAL_PREFIX, versionSchemaName } from './names.js';
+import { installSyncSteps, removeSyncSteps, type VersionName, versionOnlyColumns } from './sync.js';
 import { dropVersionSchemaStep, versionSchemaSteps, viewsFromModel } from './versions.js';
 
 /** Everything a migration will run, decided before anything runs and stored with the migration
@@ -118,12 +127,18 @@ export async function planMigration(
   // Rows the backfill must visit carry a mark that any write clears (added with a constant
   // default: no rewrite, existing rows read it as true).
   const backfills = [...model.backfills.values()];
+  const mark = (table: string): Undoable => ({
+    kind: 'column',
+    table,
+    name: NEEDS_BACKFILL_COLUMN,
+  });
   const markSteps = backfills.map((b) =>
     tableStep(
       { schema, name: b.table },
       'AccessExclusive',
       `ALTER TABLE ${qualifiedTable(schema, b.table)} ADD COLUMN IF NOT EXISTS ${ident(NEEDS_BACKFILL_COLUMN)} boolean DEFAULT true`,
       `mark the rows of "${b.table}" the backfill must visit`,
+      { creates: [mark(b.table)] },
     ),
   );
   const dropMarkSteps = backfills.map((b) =>
@@ -132,15 +147,25 @@ export async function planMigration(
       'AccessExclusive',
       `ALTER TABLE ${qualifiedTable(schema, b.table)} DROP COLUMN IF EXISTS ${ident(NEEDS_BACKFILL_COLUMN)}`,
       `remove the backfill mark from "${b.table}"`,
+      { undoes: mark(b.table) },
     ),
   );
   const backfilled = new Set(backfills.map((b) => b.table));
+  // Every table whose writes the trigger must see: expressions to compute, or marks to clear.
+  const synced = new Map<string, SyncSpec>();
+  for (const [physical, spec] of model.sync) {
+    if (spec.up.length > 0 || spec.down.length > 0) synced.set(physical, spec);
+  }
+  for (const b of backfills) if (!synced.has(b.table)) synced.set(b.table, model.syncFor(b.table));
   const syncInstall: Step[] = [];
   const syncRemove: Step[] = [];
-  for (const [physical, spec] of model.sync) {
+  const moveDefaults: Step[] = [];
+  const restoreDefaults: Step[] = [];
+  const rollbackDefaults: Step[] = [];
+  for (const [physical, spec] of synced) {
     const table = model.versionTables().find((t) => t.physical === physical);
-    if (!table || (spec.up.length === 0 && spec.down.length === 0 && !backfilled.has(physical)))
-      continue;
+    if (!table) continue;
+    const defaults = defaultsToViews(schema, table, spec);
     syncInstall.push(
       ...(await installSyncSteps(
         schema,
@@ -152,16 +177,13 @@ export async function planMigration(
       )),
     );
     syncRemove.push(...removeSyncSteps(schema, stateSchema, physical));
-  }
-  // A backfilled table without expressions of its own still needs its mark cleared on writes.
-  for (const b of backfills) {
-    if (model.sync.has(b.table)) continue;
-    const table = model.versionTables().find((t) => t.physical === b.table);
-    if (!table) continue;
-    syncInstall.push(
-      ...(await installSyncSteps(schema, stateSchema, table, { up: [], down: [] }, version, true)),
-    );
-    syncRemove.push(...removeSyncSteps(schema, stateSchema, b.table));
+    if (defaults?.move) moveDefaults.push(defaults.move);
+    if (defaults) {
+      restoreDefaults.push(defaults.restore);
+      // At rollback, only what start moved comes back (complete gives every column its default).
+      if (defaults.move)
+        rollbackDefaults.push({ ...defaults.restore, undoes: defaults.undoRestore });
+    }
   }
 
   const contract = complete.map((c, order) => ({ ...c, order }));
@@ -173,7 +195,7 @@ export async function planMigration(
     schema,
     version,
     previousVersionSchema: options.previousVersionSchema,
-    start: [...start, ...markSteps, ...syncInstall, ...afterSync],
+    start: [...start, ...markSteps, ...syncInstall, ...moveDefaults, ...afterSync],
     backfills,
     afterBackfill,
     complete: [
@@ -181,13 +203,15 @@ export async function planMigration(
         ? [dropVersionSchemaStep(options.previousVersionSchema)]
         : []),
       ...relax,
+      ...restoreDefaults,
       ...syncRemove,
       ...dropMarkSteps,
       ...rest,
     ],
     rollback: [
-      dropVersionSchemaStep(version.schema),
+      { ...dropVersionSchemaStep(version.schema), undoes: versionSchemaMade(version) },
       ...undoFirst.reverse().flat(),
+      ...rollbackDefaults,
       ...syncRemove,
       ...undo.reverse().flat(),
       ...dropMarkSteps,
@@ -195,7 +219,103 @@ export async function planMigration(
     overlay: model.overlay(),
     paths,
   };
+  await refuseTakenNames(db, catalog, [...plan.start, ...plan.afterBackfill], file);
   return { plan, model, serverMajor: major };
+}
+
+/**
+ * While the dual-write trigger tells the versions apart, a column only the new version shows
+ * takes its default from the new version's view, not from the table: only a write through the
+ * new version then gives it a value (see syncFunctionSql). The old version's rows get the
+ * default from the trigger, as `up` of a column that has none. The table's default is moved
+ * once the trigger is in (rows inserted before then have it) and comes back before the trigger
+ * goes, at complete and at rollback alike.
+ */
+function defaultsToViews(
+  schema: string,
+  table: PlannedTable,
+  spec: SyncSpec,
+): { move: Step | undefined; restore: Step; undoRestore: Undoable } | undefined {
+  const columns = versionOnlyColumns(table).newOnly.filter((c) => c.default !== null);
+  if (columns.length === 0) return undefined;
+  for (const column of columns) {
+    column.viewDefault ??= column.default;
+    if (!spec.up.some((u) => u.column === column.physical))
+      spec.up.push({ column: column.physical, expression: column.default as string });
+  }
+  const ref = { schema, name: table.physical };
+  const t = qualifiedTable(schema, table.physical);
+  const names = (list: PlannedColumn[]) => list.map((c) => `"${c.name}"`).join(', ');
+  const onTable = columns.filter((c) => c.defaultOnTable);
+  const moved: Undoable = {
+    kind: 'change',
+    table: table.physical,
+    name: 'defaults moved to the view',
+  };
+  return {
+    move:
+      onTable.length > 0
+        ? tableStep(
+            ref,
+            'AccessExclusive',
+            `ALTER TABLE ${t} ${onTable.map((c) => `ALTER COLUMN ${ident(c.physical)} DROP DEFAULT`).join(', ')}`,
+            `leave the default of ${names(onTable)} to the new version's view while both versions write`,
+            { creates: [moved] },
+          )
+        : undefined,
+    restore: tableStep(
+      ref,
+      'AccessExclusive',
+      `ALTER TABLE ${t} ${columns.map((c) => `ALTER COLUMN ${ident(c.physical)} SET DEFAULT ${parenthesize(c.default as string)}`).join(', ')}`,
+      `give ${names(columns)} their table default`,
+    ),
+    undoRestore: moved,
+  };
+}
+
+/**
+ * Refuses, before anything runs, a name tidal would give an object of its own (`_tidal_...`,
+ * the dual-write trigger) that the schema already uses. Going on would fail midway, or worse,
+ * take the user's object for tidal's and drop it at rollback.
+ */
+async function refuseTakenNames(
+  db: Queryable,
+  catalog: SchemaInfo,
+  steps: Step[],
+  file: string,
+): Promise<void> {
+  const own = (name: string) => name.startsWith(TIDAL_PREFIX) || name === SYNC_TRIGGER;
+  const wanted = steps.flatMap((s) => s.creates ?? []).filter((u) => own(u.name));
+  if (wanted.length === 0) return;
+  const { rows } = await db.query<{ name: string }>(
+    `SELECT c.relname AS name FROM pg_catalog.pg_class c
+       JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1`,
+    [catalog.schema],
+  );
+  const relations = new Set(rows.map((r) => r.name));
+  for (const u of wanted) {
+    const table = u.table === undefined ? undefined : catalog.tables.get(u.table);
+    const taken =
+      u.kind === 'column'
+        ? table?.columns.some((c) => c.name === u.name)
+        : u.kind === 'constraint'
+          ? table?.constraints.some((c) => c.name === u.name)
+          : u.kind === 'trigger'
+            ? table?.triggers.some((t) => t.name === u.name)
+            : u.kind === 'index'
+              ? relations.has(u.name)
+              : false;
+    if (!taken) continue;
+    const where = u.kind === 'index' ? `schema "${catalog.schema}"` : `table "${u.table}"`;
+    throw new InputError(
+      `${file}: tidal needs the name "${u.name}" for a ${u.kind} of its own on ${where}, and ${where} already has one of that name; rename it first (tidal never takes over or drops what it did not create)`,
+    );
+  }
+}
+
+/** The version schema start makes after its steps (see Tidal.runStart), for rollback. */
+export function versionSchemaMade(version: VersionName): Undoable {
+  return { kind: 'schema', name: version.schema };
 }
 
 /** The version schema steps as `plan` shows them (start builds them from the live catalog). */

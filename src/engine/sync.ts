@@ -1,7 +1,8 @@
-import { catalogStep, type Step, tableStep } from '../executor/step.js';
-import { ident, literal } from '../pg/quote.js';
+import type { ColumnInfo } from '../catalog/types.js';
+import { catalogStep, type Step, tableStep, type Undoable } from '../executor/step.js';
+import { dollarQuoted, ident, literal } from '../pg/quote.js';
 import { identifiersIn, parenthesize } from './expressions.js';
-import type { PlannedTable, SyncSpec } from './model.js';
+import type { PlannedColumn, PlannedTable, SyncAssignment, SyncSpec } from './model.js';
 import { NEEDS_BACKFILL_COLUMN, SYNC_TRIGGER, syncFunctionName } from './names.js';
 
 /** The version a migration creates, as triggers and sessions name it. */
@@ -13,13 +14,22 @@ export interface VersionName {
 }
 
 /**
- * The SQL expression a session's version is read from: `tidal.version` when set, else the first
- * schema of its search_path. Either the version name or the version schema's name selects it.
+ * Whether the writing session says it is the new version: `tidal.version` names it (by version
+ * name or version schema), else the first schema of its search_path is the version schema. NULL
+ * when the session says nothing (it then counts as the old version). Only the version schema
+ * is compared with search_path: a version named like a schema already on the path (`public`)
+ * must not claim every default session.
  */
-const WRITER_VERSION = `coalesce(nullif(current_setting('tidal.version', true), ''), (current_schemas(false))[1])`;
+function claimsNewVersion(version: VersionName): string {
+  const setting = `nullif(current_setting('tidal.version', true), '')`;
+  return `coalesce(${setting} IN (${literal(version.name)}, ${literal(version.schema)}), (current_schemas(false))[1] = ${literal(version.schema)})`;
+}
 
 /** True except in the backfill's own transactions (`tidal.backfill`), which the trigger skips. */
 const BACKFILL_OFF = `current_setting('tidal.backfill', true) IS DISTINCT FROM 'on'`;
+
+/** The trigger's own variable: true when the row is the new version's write. */
+const FROM_NEW = '_tidal_from_new';
 
 interface RowVariable {
   name: string;
@@ -35,18 +45,57 @@ function declareRow(schema: string, table: string, row: RowVariable[]): string {
     .join('\n');
 }
 
+/** `NEW`'s columns differ from `OLD`'s, byte for byte: works for every type (json has no `=`). */
+function changed(columns: string[]): string {
+  const row = (record: string) =>
+    `ROW(${columns.map((c) => `${record}.${ident(c)}`).join(', ')})::record`;
+  return `NOT (${row('NEW')} *= ${row('OLD')})`;
+}
+
+/** What one direction of the trigger computes, over which row. */
+interface Direction {
+  items: SyncAssignment[];
+  /** The writing version's row: variables under its names, over physical columns. */
+  row: RowVariable[];
+  /** Which version wrote, for messages when a value does not fit the other's column. */
+  writer: 'old' | 'new';
+}
+
+/** The assignments of one direction; `onlyIfUnchanged` sets only columns the write left alone. */
 function assignments(
-  items: { column: string; expression: string }[],
+  direction: Direction,
+  version: VersionName,
+  table: PlannedTable,
   onlyIfUnchanged = false,
 ): string {
-  return items
-    .map(({ column, expression }) => {
-      const assign = `NEW.${ident(column)} := ${parenthesize(expression)};`;
+  return direction.items
+    .map((item) => {
+      let assign = `NEW.${ident(item.column)} := ${parenthesize(item.expression)};`;
+      if (item.typeChange)
+        assign = explainedAssignment(assign, item, direction.writer, version, table);
       return onlyIfUnchanged
-        ? `        IF NEW.${ident(column)} IS NOT DISTINCT FROM OLD.${ident(column)} THEN ${assign} END IF;`
+        ? `        IF NOT ${changed([item.column])} THEN ${assign} END IF;`
         : `        ${assign}`;
     })
     .join('\n');
+}
+
+/** An assignment between columns of different types, whose failure names the column, the
+ *  versions and why: until complete, both versions' columns hold every row. */
+function explainedAssignment(
+  assign: string,
+  item: SyncAssignment,
+  writer: 'old' | 'new',
+  version: VersionName,
+  table: PlannedTable,
+): string {
+  const change = item.typeChange as NonNullable<SyncAssignment['typeChange']>;
+  const [wrote, target] =
+    writer === 'new'
+      ? [`version "${version.name}"`, `the previous version's column (${change.oldType})`]
+      : ['the previous version', `version "${version.name}"'s column (${change.newType})`];
+  const message = `tidal: ${wrote} wrote a value of "${table.name}"."${change.name}" that ${target} cannot hold: until the migration to "${version.name}" completes, every row is kept in both versions' columns`;
+  return `BEGIN ${assign} EXCEPTION WHEN data_exception THEN RAISE EXCEPTION USING ERRCODE = SQLSTATE, MESSAGE = ${literal(message)}, DETAIL = SQLERRM; END;`;
 }
 
 /**
@@ -54,6 +103,18 @@ function assignments(
  * version's columns from `up`; a write from the new version gets the old version's columns from
  * `down`. Expressions see the writing version's columns under that version's names, as
  * PL/pgSQL variables (`use_column` makes a column of a table in a subquery win over them).
+ *
+ * Which version wrote is told first by what the write holds, then by what the session says:
+ * - an INSERT that gives a value to a column only the new version shows came through the new
+ *   version (tidal leaves those columns without a table default while the migration is active,
+ *   so only the new version's views fill them);
+ * - an UPDATE that changes a column only the new version shows is the new version's, one that
+ *   changes a column only the old version shows is the old version's, and one that changes both
+ *   cannot be told: it fails, saying so, rather than overwrite either;
+ * - otherwise `tidal.version`, else the first schema of search_path (claimsNewVersion); a
+ *   session that says nothing counts as the old version.
+ * So a write through a version schema's view is that version's, however the table is named.
+ *
  * With a backfill running, every write clears the row's needs-backfill mark, and an update
  * through the new version of a row the backfill has not reached fills what it left alone.
  */
@@ -65,17 +126,8 @@ export async function syncFunctionSql(
   version: VersionName,
   backfilled: boolean,
 ): Promise<string> {
-  // Only the columns the expressions name become variables: copying every column of a wide
-  // row into a variable on every write is most of what a trigger like this costs.
-  const named = async (items: { expression: string }[]) => {
-    const names = new Set<string>();
-    for (const { expression } of items)
-      for (const name of await identifiersIn(expression)) names.add(name);
-    return (v: RowVariable) => names.has(v.name);
-  };
-  const oldRow: RowVariable[] = table.oldColumns
-    .map((c) => ({ name: c.name, physical: c.name }))
-    .filter(await named(spec.up));
+  const { newOnly, oldOnly } = versionOnlyColumns(table);
+  const oldRow: RowVariable[] = table.oldColumns.map((c) => ({ name: c.name, physical: c.name }));
   const newNames = new Set(table.columns.map((c) => c.name));
   const newRow: RowVariable[] = [
     ...table.columns.map((c) => ({ name: c.name, physical: c.physical })),
@@ -83,26 +135,65 @@ export async function syncFunctionSql(
     ...table.oldColumns
       .filter((c) => !newNames.has(c.name) && !table.columns.some((n) => n.physical === c.name))
       .map((c) => ({ name: c.name, physical: c.name })),
-  ].filter(await named(spec.down));
-  const upBlock = (onlyIfUnchanged: boolean) =>
-    spec.up.length === 0
-      ? ''
-      : `    DECLARE\n${declareRow(schema, table.physical, oldRow)}\n    BEGIN\n${assignments(spec.up, onlyIfUnchanged)}\n    END;`;
-  const downBlock =
-    spec.down.length === 0
-      ? ''
-      : `    DECLARE\n${declareRow(schema, table.physical, newRow)}\n    BEGIN\n${assignments(spec.down)}\n    END;`;
+  ];
+  const up: Direction = { items: spec.up, row: oldRow, writer: 'old' };
+  const down: Direction = { items: spec.down, row: newRow, writer: 'new' };
+  // Only the columns the expressions name become variables: copying every column of a wide
+  // row into a variable on every write is most of what a trigger like this costs.
+  const block = async (direction: Direction, lines: string) => {
+    if (direction.items.length === 0) return '';
+    const names = new Set<string>();
+    for (const { expression } of direction.items)
+      for (const name of await identifiersIn(expression)) names.add(name);
+    const row = direction.row.filter((v) => names.has(v.name));
+    return `    DECLARE\n${declareRow(schema, table.physical, row)}\n    BEGIN\n${lines}\n    END;`;
+  };
   const mark = ident(NEEDS_BACKFILL_COLUMN);
+  const claim = `coalesce(${claimsNewVersion(version)}, false)`;
+  const upBlock = await block(up, assignments(up, version, table));
+  const downBlock = await block(down, assignments(down, version, table));
   const catchUp =
     backfilled && spec.up.length > 0
-      ? `    IF TG_OP = 'UPDATE' AND OLD.${mark} THEN\n${upBlock(true)}\n    END IF;`
+      ? `    IF TG_OP = 'UPDATE' AND OLD.${mark} THEN\n${await block(up, assignments(up, version, table, true))}\n    END IF;`
       : '';
-  // One expression decides the direction: each PL/pgSQL statement costs every write.
+  const newOnlyNames = newOnly.map((c) => ident(c.name)).join(', ');
+  const oldOnlyNames = oldOnly.map((c) => ident(c.name)).join(', ');
+  const undecidable = `tidal: cannot tell which version wrote this row of "${table.name}": the write changed ${oldOnlyNames}, which only the previous version shows, and ${newOnlyNames}, which only version "${version.name}" shows; write through one version, or set tidal.version on the session`;
+  const newPhysical = newOnly.map((c) => c.physical);
+  const oldPhysical = oldOnly.map((c) => c.name);
+  const who = [
+    `  IF TG_OP = 'INSERT' THEN`,
+    newPhysical.length > 0
+      ? `    ${FROM_NEW} := num_nonnulls(${newPhysical.map((c) => `NEW.${ident(c)}`).join(', ')}) > 0 OR ${claim};`
+      : `    ${FROM_NEW} := ${claim};`,
+    ...(newPhysical.length > 0
+      ? [
+          `  ELSIF ${changed(newPhysical)} THEN`,
+          ...(oldPhysical.length > 0
+            ? [
+                `    IF ${changed(oldPhysical)} THEN`,
+                `      RAISE EXCEPTION USING ERRCODE = 'P0001', MESSAGE = ${literal(undecidable)};`,
+                `    END IF;`,
+              ]
+            : []),
+          `    ${FROM_NEW} := true;`,
+        ]
+      : []),
+    ...(oldPhysical.length > 0
+      ? [`  ELSIF ${changed(oldPhysical)} THEN`, `    ${FROM_NEW} := false;`]
+      : []),
+    `  ELSE`,
+    `    ${FROM_NEW} := ${claim};`,
+    `  END IF;`,
+  ];
   const body = [
     `#variable_conflict use_column`,
+    `DECLARE`,
+    `  ${FROM_NEW} boolean;`,
     `BEGIN`,
-    `  IF NOT coalesce(${WRITER_VERSION} IN (${literal(version.name)}, ${literal(version.schema)}), false) THEN`,
-    upBlock(false),
+    ...who,
+    `  IF NOT ${FROM_NEW} THEN`,
+    upBlock,
     `  ELSE`,
     downBlock,
     catchUp,
@@ -115,8 +206,34 @@ export async function syncFunctionSql(
     .join('\n');
   return (
     `CREATE OR REPLACE FUNCTION ${ident(stateSchema)}.${ident(syncFunctionName(schema, table.physical))}() ` +
-    `RETURNS trigger LANGUAGE plpgsql AS $tidal_sync$\n${body}\n$tidal_sync$`
+    `RETURNS trigger LANGUAGE plpgsql AS ${dollarQuoted(`\n${body}\n`, 'tidal_sync')}`
   );
+}
+
+/**
+ * The physical columns only one version shows: the new version's columns this migration adds
+ * (new columns and copies), and the old version's columns the new one no longer shows (dropped
+ * or replaced by a copy). Only a version that shows a column writes it, which is how the
+ * trigger tells the versions apart. A table this migration creates has no old version.
+ */
+export function versionOnlyColumns(table: PlannedTable): {
+  newOnly: PlannedColumn[];
+  oldOnly: ColumnInfo[];
+} {
+  if (table.created) return { newOnly: [], oldOnly: [] };
+  const shown = new Set(table.columns.map((c) => c.physical));
+  return {
+    newOnly: table.columns.filter((c) => c.added),
+    oldOnly: table.oldColumns.filter((c) => !shown.has(c.name)),
+  };
+}
+
+/** What start makes for a table's dual-write trigger, for rollback. */
+function syncObjects(schema: string, physicalTable: string): { fn: Undoable; trigger: Undoable } {
+  return {
+    fn: { kind: 'function', name: syncFunctionName(schema, physicalTable) },
+    trigger: { kind: 'trigger', table: physicalTable, name: SYNC_TRIGGER },
+  };
 }
 
 /** Steps that install a table's dual-write trigger (idempotent, so a resumed start reruns them). */
@@ -129,10 +246,13 @@ export async function installSyncSteps(
   backfilled: boolean,
 ): Promise<Step[]> {
   const fn = `${ident(stateSchema)}.${ident(syncFunctionName(schema, table.physical))}`;
+  const made = syncObjects(schema, table.physical);
   return [
     catalogStep(
       await syncFunctionSql(schema, stateSchema, table, spec, version, backfilled),
       `create the dual-write function of "${table.name}"`,
+      'none',
+      { creates: [made.fn] },
     ),
     tableStep(
       { schema, name: table.physical },
@@ -141,6 +261,7 @@ export async function installSyncSteps(
       // the function, which is most of what the trigger costs a write.
       `CREATE OR REPLACE TRIGGER ${ident(SYNC_TRIGGER)} BEFORE INSERT OR UPDATE ON ${ident(schema)}.${ident(table.physical)} FOR EACH ROW WHEN (${BACKFILL_OFF}) EXECUTE FUNCTION ${fn}()`,
       `install the dual-write trigger on "${table.name}"`,
+      { creates: [made.trigger] },
     ),
   ];
 }
@@ -151,16 +272,20 @@ export function removeSyncSteps(
   stateSchema: string,
   physicalTable: string,
 ): Step[] {
+  const made = syncObjects(schema, physicalTable);
   return [
     tableStep(
       { schema, name: physicalTable },
       'AccessExclusive',
       `DROP TRIGGER IF EXISTS ${ident(SYNC_TRIGGER)} ON ${ident(schema)}.${ident(physicalTable)}`,
       `remove the dual-write trigger from "${physicalTable}"`,
+      { undoes: made.trigger },
     ),
     catalogStep(
       `DROP FUNCTION IF EXISTS ${ident(stateSchema)}.${ident(syncFunctionName(schema, physicalTable))}()`,
       `drop the dual-write function of "${physicalTable}"`,
+      'none',
+      { undoes: made.fn },
     ),
   ];
 }

@@ -2,7 +2,6 @@ import type { SchemaInfo } from '../catalog/types.js';
 import { catalogStep, type Step } from '../executor/step.js';
 import { ident, literal } from '../pg/quote.js';
 import type { PlannedTable, VersionOverlay } from './model.js';
-import { isTidalColumn } from './names.js';
 
 /** One view of a version schema: a table under the version's names. */
 export interface ViewSpec {
@@ -12,7 +11,8 @@ export interface ViewSpec {
 }
 
 /** The views of a version, from the live catalog and the overlay the plan recorded. Tables the
- *  plan did not touch (including ones raw SQL made) show as they are. */
+ *  plan did not touch (including ones raw SQL made) show as they are, every column: tidal's own
+ *  columns are only on tables the plan touched, whose columns the overlay lists. */
 export function viewsFromCatalog(catalog: SchemaInfo, overlay: VersionOverlay): ViewSpec[] {
   const dropped = new Set(overlay.dropped);
   const views: ViewSpec[] = [];
@@ -28,9 +28,11 @@ export function viewsFromCatalog(catalog: SchemaInfo, overlay: VersionOverlay): 
             ...c,
             default: c.default !== undefined ? c.default : (defaults.get(c.physical) ?? null),
           }))
-      : table.columns
-          .filter((c) => !isTidalColumn(c.name))
-          .map((c) => ({ name: c.name, physical: c.name, default: defaults.get(c.name) ?? null }));
+      : table.columns.map((c) => ({
+          name: c.name,
+          physical: c.name,
+          default: defaults.get(c.name) ?? null,
+        }));
     views.push({ name: planned?.name ?? table.name, physical: table.name, columns });
   }
   return views;

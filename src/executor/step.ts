@@ -20,6 +20,25 @@ export interface TableRef {
   name: string;
 }
 
+/**
+ * Something a step of start makes that rollback undoes: an object it creates, or a change it
+ * makes to an existing one (`change`, named by what it changes). Rollback runs a step that
+ * undoes one only when the state shows the step that made it ran, so it never drops or changes
+ * what tidal did not make (a user's column that happens to have the name tidal wanted, a table
+ * a raw `sql` operation never got to create).
+ */
+export interface Undoable {
+  kind: 'column' | 'constraint' | 'index' | 'table' | 'trigger' | 'function' | 'schema' | 'change';
+  /** The physical table it belongs to, for columns, constraints, triggers and changes. */
+  table?: string;
+  name: string;
+}
+
+/** One string per Undoable, for sets. */
+export function undoableKey(u: Undoable): string {
+  return JSON.stringify([u.kind, u.table ?? null, u.name]);
+}
+
 export interface Step {
   /** Exactly one SQL statement. */
   sql: string;
@@ -37,6 +56,10 @@ export interface Step {
   alsoLocks?: { table: TableRef; lock: LockMode }[];
   /** For CREATE INDEX CONCURRENTLY: the index a failed build leaves invalid, dropped before a retry. */
   invalidIndex?: TableRef;
+  /** A step of start: what it makes that rollback undoes. */
+  creates?: Undoable[];
+  /** A step of rollback: what it undoes; it runs only if start made it. */
+  undoes?: Undoable;
 }
 
 /** Shorthand for a step that takes a lock on one table. */
@@ -52,7 +75,7 @@ export function tableStep(
 
 /** Options of a table step beyond its lock, SQL and summary. */
 export type TableStepExtra = Partial<
-  Pick<Step, 'effect' | 'transactional' | 'invalidIndex' | 'alsoLocks'>
+  Pick<Step, 'effect' | 'transactional' | 'invalidIndex' | 'alsoLocks' | 'creates' | 'undoes'>
 >;
 
 /** `tableStep` bound to one table, for an operation that emits several steps on it. */
@@ -63,6 +86,11 @@ export function stepsOn(
 }
 
 /** Shorthand for a step that touches no application table (schemas, views, functions). */
-export function catalogStep(sql: string, summary: string, lock: LockMode = 'none'): Step {
-  return { sql, summary, lock, effect: 'none', transactional: true };
+export function catalogStep(
+  sql: string,
+  summary: string,
+  lock: LockMode = 'none',
+  extra: Pick<Step, 'creates' | 'undoes'> = {},
+): Step {
+  return { sql, summary, lock, effect: 'none', transactional: true, ...extra };
 }

@@ -2,7 +2,7 @@ import { checkExpressionOver, checkType, defaultIsVolatile, storedType } from '.
 import { parenthesize, renameColumnInExpression } from '../engine/expressions.js';
 import { newColumnName, notNullCheckName, prefixedName } from '../engine/names.js';
 import { InputError } from '../errors.js';
-import { tableStep } from '../executor/step.js';
+import { tableStep, type Undoable } from '../executor/step.js';
 import type { AddColumn } from '../migration/schema.js';
 import { ident } from '../pg/quote.js';
 import { checkClause, commentOnColumn, qualifiedTable, referencesClause } from './sql.js';
@@ -75,25 +75,19 @@ export const addColumn: OperationModule<AddColumn> = {
     // Named as PostgreSQL 18 would name it after the final column (earlier majors ignore it).
     const notNullName = prefixedName('', `${table.name}_${c.name}_not_null`);
     if (notNullNow) definition += ` CONSTRAINT ${ident(notNullName)} NOT NULL`;
+    const added: Undoable = { kind: 'column', table: table.physical, name: physical };
     steps.start.push(
       tableStep(
         ref,
         'AccessExclusive',
         `ALTER TABLE ${t} ADD COLUMN ${definition}`,
         `add column "${c.name}" to "${table.name}" as ${physical}`,
+        { creates: [added] },
       ),
     );
-    if (volatileDefault && c.default !== undefined) {
-      // Set after adding, so only new rows evaluate it and the table is not rewritten.
-      steps.start.push(
-        tableStep(
-          ref,
-          'AccessExclusive',
-          `ALTER TABLE ${t} ALTER COLUMN ${col} SET DEFAULT ${parenthesize(c.default)}`,
-          `set volatile default of "${c.name}"`,
-        ),
-      );
-    }
+    // A volatile default is not the table's until complete: existing rows get it from the
+    // backfill, rows the old version writes from the dual-write trigger, rows the new version
+    // writes from its view (see defaultsToViews). Adding it now would rewrite the table.
     if (c.comment !== undefined) {
       steps.start.push(
         tableStep(
@@ -106,12 +100,14 @@ export const addColumn: OperationModule<AddColumn> = {
     }
     if (notNull && !notNullNow) {
       const check = notNullCheckName(c.name);
+      const standIn: Undoable = { kind: 'constraint', table: table.physical, name: check };
       steps.afterSync.push(
         tableStep(
           ref,
           'AccessExclusive',
           `ALTER TABLE ${t} ADD CONSTRAINT ${ident(check)} CHECK (${col} IS NOT NULL) NOT VALID`,
           `enforce NOT NULL of "${c.name}" on new rows`,
+          { creates: [standIn] },
         ),
       );
       steps.rollbackFirst.push(
@@ -120,6 +116,7 @@ export const addColumn: OperationModule<AddColumn> = {
           'AccessExclusive',
           `ALTER TABLE ${t} DROP CONSTRAINT IF EXISTS ${ident(check)}`,
           `stop enforcing NOT NULL of "${c.name}" before the dual-write trigger goes`,
+          { undoes: standIn },
         ),
       );
       steps.afterBackfill.push(
@@ -205,7 +202,12 @@ export const addColumn: OperationModule<AddColumn> = {
           'ShareUpdateExclusive',
           `CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS ${ident(index)} ON ${t} (${col})`,
           `build unique index on "${c.name}" without blocking writes`,
-          { transactional: false, effect: 'scan', invalidIndex: { schema, name: index } },
+          {
+            transactional: false,
+            effect: 'scan',
+            invalidIndex: { schema, name: index },
+            creates: [{ kind: 'index', name: index }],
+          },
         ),
       );
       steps.complete.push({
@@ -246,6 +248,7 @@ export const addColumn: OperationModule<AddColumn> = {
         'AccessExclusive',
         `ALTER TABLE ${t} DROP COLUMN IF EXISTS ${col}`,
         `drop new column "${c.name}"`,
+        { undoes: added },
       ),
     );
 
@@ -258,6 +261,7 @@ export const addColumn: OperationModule<AddColumn> = {
       identity: '',
       generated: '',
       added: true,
+      defaultOnTable: c.default !== undefined && !volatileDefault,
     });
     for (const name of [c.check?.name, c.references?.name])
       if (name) table.constraintNames.add(name);

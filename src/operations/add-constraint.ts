@@ -1,7 +1,13 @@
 import { parenthesize, renameColumnInExpression } from '../engine/expressions.js';
 import type { PlannedColumn, PlannedTable } from '../engine/model.js';
 import { notNullCheckName, prefixedName } from '../engine/names.js';
-import { type Step, stepsOn, type TableRef, type TableStepExtra } from '../executor/step.js';
+import {
+  type Step,
+  stepsOn,
+  type TableRef,
+  type TableStepExtra,
+  type Undoable,
+} from '../executor/step.js';
 import { ident } from '../pg/quote.js';
 import { qualifiedTable } from './sql.js';
 import { CompleteStage, emptySteps, type OperationSteps, type PlanContext } from './types.js';
@@ -51,12 +57,13 @@ export async function addConstraint(
     lock: Step['lock'],
     extra: TableStepExtra = {},
   ) => {
+    const added: Undoable = { kind: 'constraint', table: table.physical, name };
     (afterTriggers ? steps.afterSync : steps.start).push(
       step(
         lock,
         `ALTER TABLE ${t} ADD CONSTRAINT ${ident(name)} ${definition} NOT VALID`,
         `add ${what} for new rows`,
-        extra,
+        { ...extra, creates: [added] },
       ),
     );
     steps.afterBackfill.push(
@@ -75,6 +82,7 @@ export async function addConstraint(
         'AccessExclusive',
         `ALTER TABLE ${t} DROP CONSTRAINT IF EXISTS ${ident(name)}`,
         `drop ${what}`,
+        { undoes: added },
       ),
     );
   };
@@ -107,13 +115,19 @@ export async function addConstraint(
       if (c.kind === 'primary_key')
         for (const column of c.columns) if (column.nullable) addNotNull(column);
       const index = prefixedName('_tidal_', c.name);
+      const built: Undoable = { kind: 'index', name: index };
       const keys = c.columns.map((column) => ident(column.physical)).join(', ');
       steps.afterBackfill.push(
         step(
           'ShareUpdateExclusive',
           `CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS ${ident(index)} ON ${t} (${keys})${c.indexOptions ?? ''}`,
           `build the unique index of "${c.name}" without blocking writes`,
-          { transactional: false, effect: 'scan', invalidIndex: { schema, name: index } },
+          {
+            transactional: false,
+            effect: 'scan',
+            invalidIndex: { schema, name: index },
+            creates: [built],
+          },
         ),
       );
       const kind = c.kind === 'unique' ? 'UNIQUE' : 'PRIMARY KEY';
@@ -131,7 +145,7 @@ export async function addConstraint(
           'ShareUpdateExclusive',
           `DROP INDEX CONCURRENTLY IF EXISTS ${ident(schema)}.${ident(index)}`,
           `drop the unique index of "${c.name}"`,
-          { transactional: false },
+          { transactional: false, undoes: built },
         ),
       );
       table.constraintNames.add(c.name);

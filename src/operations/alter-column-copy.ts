@@ -5,7 +5,7 @@ import { mentionsColumn, parenthesize, renameColumnInExpression } from '../engin
 import type { PlannedColumn, PlannedTable } from '../engine/model.js';
 import { newColumnName, notNullCheckName, prefixedName } from '../engine/names.js';
 import { InputError } from '../errors.js';
-import { type Step, stepsOn, type TableRef, tableStep } from '../executor/step.js';
+import { type Step, stepsOn, type TableRef, tableStep, type Undoable } from '../executor/step.js';
 import type { AlterColumn } from '../migration/schema.js';
 import { ident } from '../pg/quote.js';
 import { currentConstraintName } from './rename-constraint.js';
@@ -85,23 +85,18 @@ export async function planCopyColumn(
   const step = stepsOn(ref);
   const renameAtComplete: Step[] = [];
 
+  const copy: Undoable = { kind: 'column', table: table.physical, name: physical };
   steps.start.push(
     step(
       'AccessExclusive',
       `ALTER TABLE ${t} ADD COLUMN ${col} ${newType}`,
       `add column ${physical} for the new version of "${column.name}"`,
+      { creates: [copy] },
     ),
   );
+  // The copy's default is the new version's view's until complete gives it to the table (see
+  // defaultsToViews): only the new version's writes fill the copy themselves.
   const defaultValue = o.default !== undefined ? o.default : column.default;
-  if (defaultValue !== null && column.identity === '') {
-    steps.start.push(
-      step(
-        'AccessExclusive',
-        `ALTER TABLE ${t} ALTER COLUMN ${col} SET DEFAULT ${parenthesize(defaultValue)}`,
-        `give ${physical} its default`,
-      ),
-    );
-  }
   const comment = o.comment !== undefined ? o.comment : columnComment(info, oldName);
   // Views show no comment of their own unless given one.
   if (comment !== null) column.viewComment = comment;
@@ -117,12 +112,18 @@ export async function planCopyColumn(
 
   const notNull = o.nullable === false || (o.nullable === undefined && !column.nullable);
   if (notNull) {
-    const check = ident(notNullCheckName(column.name));
+    const standIn: Undoable = {
+      kind: 'constraint',
+      table: table.physical,
+      name: notNullCheckName(column.name),
+    };
+    const check = ident(standIn.name);
     steps.afterSync.push(
       step(
         'AccessExclusive',
         `ALTER TABLE ${t} ADD CONSTRAINT ${check} CHECK (${col} IS NOT NULL) NOT VALID`,
         `forbid NULL in the new "${column.name}" for new rows`,
+        { creates: [standIn] },
       ),
     );
     steps.rollbackFirst.push(
@@ -130,6 +131,7 @@ export async function planCopyColumn(
         'AccessExclusive',
         `ALTER TABLE ${t} DROP CONSTRAINT IF EXISTS ${check}`,
         `stop forbidding NULL in the new "${column.name}" before the dual-write trigger goes`,
+        { undoes: standIn },
       ),
     );
     steps.afterBackfill.push(
@@ -162,6 +164,7 @@ export async function planCopyColumn(
     const name = currentConstraintName(model, table, c.name);
     if (!table.constraintNames.has(name) || options.skipConstraints?.has(name)) continue;
     const temporary = prefixedName('_tidal_', name);
+    const rebuilt: Undoable = { kind: 'constraint', table: table.physical, name: temporary };
     if (c.type === 'c') {
       const expression = await renameGroup(checkExpression(c.definition));
       steps.afterSync.push(
@@ -169,6 +172,7 @@ export async function planCopyColumn(
           'AccessExclusive',
           `ALTER TABLE ${t} ADD CONSTRAINT ${ident(temporary)} CHECK ${parenthesize(expression)} NOT VALID`,
           `rebuild check "${name}" on the new column`,
+          { creates: [rebuilt] },
         ),
       );
       steps.afterBackfill.push(
@@ -192,6 +196,7 @@ export async function planCopyColumn(
           'AccessExclusive',
           `ALTER TABLE ${t} DROP CONSTRAINT IF EXISTS ${ident(temporary)}`,
           `drop the rebuilt check "${name}" before the dual-write trigger goes`,
+          { undoes: rebuilt },
         ),
       );
     } else if (c.type === 'f') {
@@ -203,6 +208,7 @@ export async function planCopyColumn(
           'ShareRowExclusive',
           `ALTER TABLE ${t} ADD CONSTRAINT ${ident(temporary)} FOREIGN KEY (${c.columns.map((k) => ident(group.get(k) ?? k)).join(', ')})${target} NOT VALID`,
           `rebuild foreign key "${name}" on the new column`,
+          { creates: [rebuilt] },
         ),
       );
       steps.afterBackfill.push(
@@ -269,6 +275,7 @@ export async function planCopyColumn(
         'AccessExclusive',
         `ALTER TABLE ${t} ADD ${checkClause(o.check, expression)} NOT VALID`,
         `add check "${o.check.name}" for new rows`,
+        { creates: [{ kind: 'constraint', table: table.physical, name: o.check.name }] },
       ),
     );
     steps.afterBackfill.push(
@@ -296,7 +303,7 @@ export async function planCopyColumn(
         'ShareRowExclusive',
         `ALTER TABLE ${t} ADD CONSTRAINT ${ident(r.name)} FOREIGN KEY (${col}) ${referencesClause(schema, { ...r, table: target.physical })} NOT VALID`,
         `add foreign key "${r.name}" for new rows`,
-        { alsoLocks },
+        { alsoLocks, creates: [{ kind: 'constraint', table: table.physical, name: r.name }] },
       ),
     );
     steps.afterBackfill.push(
@@ -321,7 +328,12 @@ export async function planCopyColumn(
         'ShareUpdateExclusive',
         `CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS ${ident(index)} ON ${t} (${col})`,
         `build unique index on the new "${column.name}" without blocking writes`,
-        { transactional: false, effect: 'scan', invalidIndex: { schema, name: index } },
+        {
+          transactional: false,
+          effect: 'scan',
+          invalidIndex: { schema, name: index },
+          creates: [{ kind: 'index', name: index }],
+        },
       ),
     );
     renameAtComplete.push(
@@ -335,8 +347,12 @@ export async function planCopyColumn(
     model.addRelationName(name);
   }
 
-  model.syncFor(table.physical).up.push({ column: physical, expression: up });
-  model.syncFor(table.physical).down.push({ column: oldName, expression: down });
+  const typeChange =
+    storedType(newType) !== column.type
+      ? { typeChange: { name: finalName, oldType: column.type, newType: storedType(newType) } }
+      : {};
+  model.syncFor(table.physical).up.push({ column: physical, expression: up, ...typeChange });
+  model.syncFor(table.physical).down.push({ column: oldName, expression: down, ...typeChange });
   model.backfillFor(table).set.push({ column: physical, name: column.name, expression: up });
 
   // A serial column's sequence goes with the column it belongs to: hand it to the copy first.
@@ -397,6 +413,7 @@ export async function planCopyColumn(
       'AccessExclusive',
       `ALTER TABLE ${t} DROP COLUMN IF EXISTS ${col}`,
       `drop the new "${column.name}"`,
+      { undoes: copy },
     ),
   );
 
@@ -404,6 +421,7 @@ export async function planCopyColumn(
     table.primaryKey = table.primaryKey.map((k) => (k === oldName ? physical : k));
   column.physical = physical;
   column.name = finalName;
+  column.default = defaultValue;
   column.type = storedType(newType);
   column.nullable = !notNull;
   column.added = true;
@@ -488,7 +506,7 @@ async function carryReferencingKey(
       'ShareRowExclusive',
       `ALTER TABLE ${t} ADD CONSTRAINT ${ident(temporary)} FOREIGN KEY (${ident(column.physical)}) REFERENCES ${qualifiedTable(schema, target.physical)} (${ident(targetCopy)})${actions} NOT VALID`,
       `rebuild foreign key "${fk.name}" between the new columns`,
-      { alsoLocks },
+      { alsoLocks, creates: [{ kind: 'constraint', table: table.physical, name: temporary }] },
     ),
     tableStep(
       ref,
@@ -653,6 +671,11 @@ async function rebuildIndex(
     'ShareUpdateExclusive',
     `CREATE${index.unique ? ' UNIQUE' : ''} INDEX CONCURRENTLY IF NOT EXISTS ${ident(temporary)} ON ${t} ${definition}`,
     `rebuild index "${index.name}" on the new column without blocking writes`,
-    { transactional: false, effect: 'scan', invalidIndex: { schema, name: temporary } },
+    {
+      transactional: false,
+      effect: 'scan',
+      invalidIndex: { schema, name: temporary },
+      creates: [{ kind: 'index', name: temporary }],
+    },
   );
 }

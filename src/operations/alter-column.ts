@@ -8,7 +8,7 @@ import {
 import type { PlannedColumn, PlannedTable } from '../engine/model.js';
 import { newColumnName, notNullCheckName } from '../engine/names.js';
 import { InputError } from '../errors.js';
-import { type Step, type TableRef, tableStep } from '../executor/step.js';
+import { type Step, type TableRef, tableStep, type Undoable } from '../executor/step.js';
 import type { AlterColumn } from '../migration/schema.js';
 import { ident } from '../pg/quote.js';
 import { addConstraint, IN_PLACE_PATH, mergeSteps, type NewConstraint } from './add-constraint.js';
@@ -110,12 +110,18 @@ export const alterColumn: OperationModule<AlterColumn> = {
           `${where}.nullable: column "${o.column}" is part of the primary key and cannot be NULL`,
         );
       }
+      const allowed: Undoable = {
+        kind: 'change',
+        table: table.physical,
+        name: `NULL allowed in "${column.physical}"`,
+      };
       steps.start.push(
         tableStep(
           ref,
           'AccessExclusive',
           `ALTER TABLE ${t} ALTER COLUMN ${ident(column.physical)} DROP NOT NULL`,
           `allow NULL in "${o.column}"`,
+          { creates: [allowed] },
         ),
       );
       if (o.down !== undefined) {
@@ -125,7 +131,9 @@ export const alterColumn: OperationModule<AlterColumn> = {
         };
         await checkExpressionOver(ctx, o.down, row, 'down');
       }
-      steps.rollback.push(...restoreNotNull(table, column, o.down, t, ref));
+      steps.rollback.push(
+        ...restoreNotNull(table, column, o.down, t, ref).map((s) => ({ ...s, undoes: allowed })),
+      );
       column.nullable = true;
     }
     // Contract steps use the name at the time they run: renames come after the rest.

@@ -1,7 +1,7 @@
 import { checkExpressionOver } from '../engine/checks.js';
 import { parenthesize } from '../engine/expressions.js';
 import { InputError } from '../errors.js';
-import { tableStep } from '../executor/step.js';
+import { tableStep, type Undoable } from '../executor/step.js';
 import type { CreateIndex, IndexField } from '../migration/schema.js';
 import { ident } from '../pg/quote.js';
 import { qualifiedTable } from './sql.js';
@@ -49,6 +49,7 @@ export const createIndex: OperationModule<CreateIndex> = {
 
     const ref = { schema, name: table.physical };
     const index = { schema, name: o.name };
+    const built: Undoable = { kind: 'index', name: o.name };
     const steps = emptySteps();
     steps.start.push(
       tableStep(
@@ -60,6 +61,7 @@ export const createIndex: OperationModule<CreateIndex> = {
           transactional: false,
           effect: 'scan',
           invalidIndex: index,
+          creates: [built],
         },
       ),
     );
@@ -69,9 +71,7 @@ export const createIndex: OperationModule<CreateIndex> = {
         'ShareUpdateExclusive',
         `DROP INDEX CONCURRENTLY IF EXISTS ${ident(schema)}.${ident(o.name)}`,
         `drop index "${o.name}"`,
-        {
-          transactional: false,
-        },
+        { transactional: false, undoes: built },
       ),
     );
     return steps;

@@ -1,7 +1,7 @@
 import { checkExpressionOver, checkType, storedType } from '../engine/checks.js';
 import type { PlannedTable } from '../engine/model.js';
 import { InputError } from '../errors.js';
-import { catalogStep, type Step, tableStep } from '../executor/step.js';
+import { catalogStep, type Step, tableStep, type Undoable } from '../executor/step.js';
 import type { CreateTable } from '../migration/schema.js';
 import { ident } from '../pg/quote.js';
 import {
@@ -66,6 +66,7 @@ export const createTable: OperationModule<CreateTable> = {
     for (const c of o.columns) if (c.references) referenced.add(c.references.table);
     for (const c of o.constraints ?? []) if (c.references) referenced.add(c.references.table);
 
+    const created: Undoable = { kind: 'table', name: o.name };
     const steps = emptySteps();
     steps.start.push(
       tableStep(
@@ -79,6 +80,7 @@ export const createTable: OperationModule<CreateTable> = {
             table: { schema, name },
             lock: 'ShareRowExclusive' as const,
           })),
+          creates: [created],
         },
       ),
     );
@@ -104,6 +106,7 @@ export const createTable: OperationModule<CreateTable> = {
         'AccessExclusive',
         `DROP TABLE IF EXISTS ${qualifiedTable(schema, o.name)}`,
         `drop table "${o.name}"`,
+        { undoes: created },
       ),
     );
 

@@ -4,7 +4,7 @@ import { checkExpressionOver } from '../engine/checks.js';
 import { expressionOverRow, isColumnItself } from '../engine/expressions.js';
 import type { PlannedTable } from '../engine/model.js';
 import { InputError } from '../errors.js';
-import { type Step, type TableRef, tableStep } from '../executor/step.js';
+import { type Step, type TableRef, tableStep, type Undoable } from '../executor/step.js';
 import type { DropConstraint, DropMultiColumnConstraint } from '../migration/schema.js';
 import { ident, literal } from '../pg/quote.js';
 import { catalogConstraintName } from './rename-constraint.js';
@@ -149,12 +149,18 @@ async function planDrop(
     model.touch(table);
     return steps;
   }
+  const dropped: Undoable = {
+    kind: 'change',
+    table: table.physical,
+    name: `constraint "${o.name}" dropped`,
+  };
   steps.start.push(
     tableStep(
       ref,
       'AccessExclusive',
       `ALTER TABLE ${t} DROP CONSTRAINT ${ident(o.name)}`,
       `drop constraint "${o.name}" of "${table.name}"; instant, no data changes`,
+      { creates: [dropped] },
     ),
   );
 
@@ -177,14 +183,19 @@ async function planDrop(
           `IF NOT ${exists} THEN UPDATE ${t} AS _tidal_row SET ${repairs.join(', ')} WHERE ${breaks}; END IF;`,
         ),
         `give rows that break "${o.name}" their values from down`,
-        { effect: 'scan' },
+        { effect: 'scan', undoes: dropped },
       ),
     );
   }
   const index = model.catalog.tables
     .get(table.physical)
     ?.indexes.find((i) => i.name === constraint.name);
-  steps.rollback.push(...restoreConstraint(constraint, index, o.name, t, ref, exists));
+  steps.rollback.push(
+    ...restoreConstraint(constraint, index, o.name, t, ref, exists).map((step) => ({
+      ...step,
+      undoes: dropped,
+    })),
+  );
 
   steps.path = 'catalog only: dropped in place, no copy column, no backfill';
   table.constraintNames.delete(o.name);

@@ -13,12 +13,20 @@ function qualifiedNameList(names: Node[] | undefined): string | undefined {
   return parts.map((p) => ident(p as string)).join('.');
 }
 
+function mayFindItThere(node: Node): boolean {
+  const stmt = Object.values(node)[0] as { if_not_exists?: boolean; replace?: boolean } | undefined;
+  return stmt?.if_not_exists === true || stmt?.replace === true;
+}
+
 /**
  * The statement that undoes a CREATE of `sql` without a `down`, so rolling back a raw `sql`
  * operation removes the objects it made (tables, types, domains, sequences, views, indexes,
  * schemas, extensions). Undefined for anything else: such a statement stays after rollback.
  */
 export function undoOfCreate(node: Node): Step | undefined {
+  // `IF NOT EXISTS` and `OR REPLACE` may find the object there already, made by someone else:
+  // rollback cannot tell, so it leaves the object alone.
+  if (mayFindItThere(node)) return undefined;
   const drop = (kind: string, name: string | undefined, concurrently = false): Step | undefined =>
     name === undefined
       ? undefined

@@ -1,4 +1,4 @@
-import { catalogStep, type Step } from '../executor/step.js';
+import { catalogStep, type Step, type Undoable } from '../executor/step.js';
 import type { RawSql } from '../migration/schema.js';
 import {
   splitStatements,
@@ -12,19 +12,37 @@ import { CompleteStage, emptySteps, type OperationModule } from './types.js';
  * sql: `up` runs at start (or at complete with onComplete), `down` at rollback. Each statement
  * is its own step: sent alone, never as one multi-statement string, which PostgreSQL would run
  * as one implicit transaction. Without `down`, rollback drops what the CREATE statements of `up`
- * made, newest first; other statements stay.
+ * made, newest first; other statements stay. Rollback runs `down` only if some statement of
+ * `up` ran, and drops only what a CREATE that ran made.
  */
 export const rawSql: OperationModule<RawSql> = {
-  async plan(o) {
+  async plan(o, ctx) {
     const steps = emptySteps();
-    const up = statementSteps(o.up, 'run SQL');
+    const ran: Undoable = { kind: 'change', name: `${ctx.where}: up` };
+    const statement = (i: number): Undoable => ({ kind: 'change', name: `${ctx.where}: up[${i}]` });
+    const up = statementSteps(o.up, 'run SQL').map((step, i) => ({
+      ...step,
+      creates: [ran, statement(i)],
+    }));
     if (o.onComplete) {
       steps.complete.push(...up.map((step) => ({ stage: CompleteStage.RawSql, step })));
-    } else {
-      steps.start.push(...up);
+      return steps;
     }
-    if (o.down !== undefined) steps.rollback.push(...statementSteps(o.down, 'undo SQL'));
-    else if (!o.onComplete) steps.rollback.push(...undoOfCreates(o.up));
+    steps.start.push(...up);
+    if (o.down !== undefined) {
+      steps.rollback.push(
+        ...statementSteps(o.down, 'undo SQL').map((step) => ({ ...step, undoes: ran })),
+      );
+    } else {
+      const parsed = tryParseStatements(o.up);
+      if (typeof parsed !== 'string') {
+        const undo = parsed.flatMap(({ node }, i) => {
+          const step = undoOfCreate(node);
+          return step ? [{ ...step, undoes: statement(i) }] : [];
+        });
+        steps.rollback.push(...undo.reverse());
+      }
+    }
     return steps;
   },
 };
@@ -34,13 +52,4 @@ function statementSteps(sql: string, summary: string): Step[] {
     ...catalogStep(statement, summary),
     transactional: !statementNeedsNoTransaction(statement),
   }));
-}
-
-function undoOfCreates(sql: string): Step[] {
-  const parsed = tryParseStatements(sql);
-  if (typeof parsed === 'string') return [];
-  return parsed
-    .map(({ node }) => undoOfCreate(node))
-    .filter((step): step is Step => step !== undefined)
-    .reverse();
 }

@@ -1,7 +1,7 @@
 import type { ConstraintInfo } from '../catalog/types.js';
 import type { PlannedTable, VersionModel } from '../engine/model.js';
 import { InputError } from '../errors.js';
-import { tableStep } from '../executor/step.js';
+import { tableStep, type Undoable } from '../executor/step.js';
 import type { RenameConstraint } from '../migration/schema.js';
 import { ident, literal } from '../pg/quote.js';
 import { doBlock, qualifiedTable } from './sql.js';
@@ -60,12 +60,18 @@ export const renameConstraint: OperationModule<RenameConstraint> = {
     const t = qualifiedTable(schema, table.physical);
     const ref = { schema, name: table.physical };
     const steps = emptySteps();
+    const renamed: Undoable = {
+      kind: 'change',
+      table: table.physical,
+      name: `constraint "${o.from}" renamed to "${o.to}"`,
+    };
     steps.start.push(
       tableStep(
         ref,
         'AccessExclusive',
         `ALTER TABLE ${t} RENAME CONSTRAINT ${ident(o.from)} TO ${ident(o.to)}`,
         `rename constraint "${o.from}" of "${table.name}" to "${o.to}"${indexBacked && existing ? ' (and its index)' : ''}; instant, both versions keep working`,
+        { creates: [renamed] },
       ),
     );
     // Rollback runs whole even after a start that stopped early: rename back only if renamed.
@@ -77,6 +83,7 @@ export const renameConstraint: OperationModule<RenameConstraint> = {
           `IF EXISTS (SELECT 1 FROM pg_catalog.pg_constraint WHERE conrelid = pg_catalog.to_regclass(${literal(t)}) AND conname = ${literal(o.to)}) THEN ALTER TABLE ${t} RENAME CONSTRAINT ${ident(o.to)} TO ${ident(o.from)}; END IF;`,
         ),
         `rename constraint "${o.to}" of "${table.name}" back to "${o.from}"`,
+        { undoes: renamed },
       ),
     );
     return steps;

@@ -1,6 +1,6 @@
 import type { PlannedTable } from '../engine/model.js';
 import { InputError } from '../errors.js';
-import { tableStep } from '../executor/step.js';
+import { tableStep, type Undoable } from '../executor/step.js';
 import type { SetReplicaIdentity } from '../migration/schema.js';
 import { ident } from '../pg/quote.js';
 import { catalogConstraintName, currentConstraintName } from './rename-constraint.js';
@@ -56,12 +56,19 @@ export const setReplicaIdentity: OperationModule<SetReplicaIdentity> = {
     const t = qualifiedTable(schema, table.physical);
     const ref = { schema, name: table.physical };
     const steps = emptySteps();
+    // Named by the target too: a second change of the same table is undone on its own.
+    const changed: Undoable = {
+      kind: 'change',
+      table: table.physical,
+      name: `replica identity ${clause(ctx, table, target)}`,
+    };
     steps.start.push(
       tableStep(
         ref,
         'AccessExclusive',
         `ALTER TABLE ${t} REPLICA IDENTITY ${clause(ctx, table, target)}`,
         `set the replica identity of "${table.name}" to ${describe(ctx, table, target)}; ACCESS EXCLUSIVE for an instant, no scan`,
+        { creates: [changed] },
       ),
     );
     // IF EXISTS: rollback also runs after a start that stopped before creating the table.
@@ -71,6 +78,7 @@ export const setReplicaIdentity: OperationModule<SetReplicaIdentity> = {
         'AccessExclusive',
         `ALTER TABLE IF EXISTS ${t} REPLICA IDENTITY ${clause(ctx, table, previous)}`,
         `restore the replica identity of "${table.name}" to ${describe(ctx, table, previous)}`,
+        { undoes: changed },
       ),
     );
     return steps;

@@ -8,7 +8,7 @@ import type {
   TableConstraint,
   TableForeignKeyReference,
 } from '../migration/schema.js';
-import { ident, literal } from '../pg/quote.js';
+import { dollarQuoted, ident, literal } from '../pg/quote.js';
 
 export function qualifiedTable(schema: string, table: string): string {
   return `${ident(schema)}.${ident(table)}`;
@@ -123,7 +123,5 @@ export function commentOnTable(schema: string, table: string, comment: string | 
 /** `DO` with a dollar-quote tag that does not occur in the body: for steps that must be safe to
  *  run again, or to run after a start that stopped before the step they undo. */
 export function doBlock(body: string, declare = ''): string {
-  let tag = '$tidal$';
-  for (let i = 0; body.includes(tag) || declare.includes(tag); i++) tag = `$tidal${i}$`;
-  return `DO ${tag} ${declare ? `DECLARE ${declare} ` : ''}BEGIN ${body} END ${tag}`;
+  return `DO ${dollarQuoted(` ${declare ? `DECLARE ${declare} ` : ''}BEGIN ${body} END `)}`;
 }

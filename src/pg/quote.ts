@@ -20,5 +20,13 @@ export function literal(value: string): string {
   return value.includes('\\') ? `E'${body.replaceAll('\\', '\\\\')}'` : `'${body}'`;
 }
 
+/** Dollar-quotes `body` (a function or DO body) with a tag that does not occur in it, so text
+ *  from a migration file (an `up` expression holding `$tidal$`, say) cannot end the quote. */
+export function dollarQuoted(body: string, name = 'tidal'): string {
+  let tag = `$${name}$`;
+  for (let i = 0; body.includes(tag); i++) tag = `$${name}${i}$`;
+  return `${tag}${body}${tag}`;
+}
+
 /** PostgreSQL truncates identifiers longer than this many bytes. */
 export const MAX_IDENTIFIER_BYTES = 63;

@@ -1,0 +1,224 @@
+/**
+ * A write through a version schema's view is that version's write, however the application
+ * names the table: through search_path, or schema-qualified (Drizzle's pgSchema, Kysely's
+ * withSchema) with the session's search_path left at its default.
+ */
+
+import { eq } from 'drizzle-orm';
+import { drizzle } from 'drizzle-orm/node-postgres';
+import {
+  bigint as pgBigint,
+  integer as pgInteger,
+  pgSchema,
+  text as pgText,
+} from 'drizzle-orm/pg-core';
+import { Kysely, PostgresDialect } from 'kysely';
+import pg from 'pg';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { rows } from '../helpers/cycle.js';
+import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
+import { migrationFromYaml, withTidal } from '../helpers/tidal.js';
+
+let db: TestDatabase;
+
+beforeEach(async () => {
+  db = await createTestDatabase();
+  await db.query(`CREATE TABLE users (id int PRIMARY KEY, name text NOT NULL, score int)`);
+  await db.query(`INSERT INTO users SELECT g, 'user ' || g, g FROM generate_series(1, 20) g`);
+});
+
+afterEach(async () => {
+  await db.dispose();
+});
+
+const widenScore = `
+operations:
+  - alter_column:
+      table: users
+      column: score
+      type: bigint
+      up: score
+      down: score
+`;
+
+async function startWiden(): Promise<void> {
+  await withTidal(db.url, async (t) => t.start(await migrationFromYaml('v2', widenScore)));
+}
+
+async function scores(): Promise<Record<number, string | null>> {
+  const result = await rows<{ id: number; score: string | null }>(
+    db.pool,
+    'SELECT id, score::text AS score FROM users ORDER BY id',
+  );
+  return Object.fromEntries(result.map((r) => [r.id, r.score]));
+}
+
+/** A session with the server's default search_path, as an ORM that names schemas leaves it. */
+async function defaultSession(): Promise<pg.Client> {
+  const client = await db.client('app default search_path');
+  expect((await client.query('SHOW search_path')).rows[0].search_path).toBe('"$user", public');
+  return client;
+}
+
+describe('schema-qualified writes through the new version', () => {
+  it('UPDATE, INSERT, INSERT ... ON CONFLICT and RETURNING count as the new version, and survive complete', async () => {
+    await startWiden();
+    const app = await defaultSession();
+    await app.query(`UPDATE public_v2.users SET score = 5 WHERE id = 1`);
+    const returned = await app.query(
+      `UPDATE public_v2.users SET score = score + 1 WHERE id = 2 RETURNING score::text AS score`,
+    );
+    expect(returned.rows).toEqual([{ score: '3' }]);
+    await app.query(`INSERT INTO public_v2.users (id, name, score) VALUES (21, 'new', 21000)`);
+    // The insert half of an upsert, then its update half.
+    await app.query(
+      `INSERT INTO public_v2.users AS u (id, name, score) VALUES (22, 'upsert', 220)
+       ON CONFLICT (id) DO UPDATE SET score = excluded.score`,
+    );
+    await app.query(
+      `INSERT INTO public_v2.users AS u (id, name, score) VALUES (3, 'upsert', 330)
+       ON CONFLICT (id) DO UPDATE SET score = excluded.score`,
+    );
+    await app.query(`DELETE FROM public_v2.users WHERE id = 4`);
+    // Through the old version, by its plain table, at the same time.
+    await app.query(`UPDATE users SET score = 66 WHERE id = 6`);
+    await app.query(`INSERT INTO users (id, name, score) VALUES (23, 'old', 23)`);
+
+    const expected = {
+      1: '5',
+      2: '3',
+      3: '330',
+      6: '66',
+      21: '21000',
+      22: '220',
+      23: '23',
+    };
+    // Both versions read every write while the migration is active.
+    const viaNew = await rows<{ id: number; score: string }>(
+      app,
+      `SELECT id, score::text AS score FROM public_v2.users WHERE id = ANY($1) ORDER BY id`,
+      [Object.keys(expected).map(Number)],
+    );
+    expect(Object.fromEntries(viaNew.map((r) => [r.id, r.score]))).toEqual(expected);
+    expect(await scores()).toMatchObject(expected);
+    await app.end();
+
+    await withTidal(db.url, (t) => t.complete());
+    const after = await scores();
+    expect(after).toMatchObject(expected);
+    expect(after[4]).toBeUndefined();
+    expect(Object.values(after).filter((s) => s === null)).toEqual([]);
+  });
+
+  it('an UPDATE that changes a column only each version shows cannot be told, and fails saying so', async () => {
+    await startWiden();
+    const error = await db
+      .query(`UPDATE users SET score = 100, _tidal_new_score = 200 WHERE id = 1`)
+      .catch((e: Error) => e);
+    expect(error).toBeInstanceOf(Error);
+    expect((error as Error).message).toMatch(
+      /cannot tell which version wrote this row of "users".*"score".*version "v2"/,
+    );
+    expect(await scores()).toMatchObject({ 1: '1' });
+  });
+
+  it('a write through the new version by its search_path still counts as new; the session setting wins over both', async () => {
+    await startWiden();
+    const next = await db.client('app v2');
+    await next.query(`SET search_path = public_v2, public`);
+    await next.query(`UPDATE users SET name = 'renamed' WHERE id = 7`);
+    await next.query(`UPDATE users SET score = 77 WHERE id = 7`);
+    const old = await db.client('app v1 by setting');
+    await old.query(`SET tidal.version = 'v1'`);
+    await old.query(`UPDATE users SET score = 88 WHERE id = 8`);
+    await next.end();
+    await old.end();
+    await withTidal(db.url, (t) => t.complete());
+    expect(await scores()).toMatchObject({ 7: '77', 8: '88' });
+  });
+
+  it('Drizzle pgSchema and Kysely withSchema write the new version with the default search_path', async () => {
+    await startWiden();
+    const pool = new pg.Pool({ connectionString: db.url, max: 2 });
+    try {
+      const v2 = pgSchema('public_v2');
+      const users = v2.table('users', {
+        id: pgInteger('id').primaryKey(),
+        name: pgText('name').notNull(),
+        score: pgBigint('score', { mode: 'number' }),
+      });
+      const orm = drizzle(pool);
+      await orm.update(users).set({ score: 101 }).where(eq(users.id, 10));
+      await orm.insert(users).values({ id: 30, name: 'drizzle', score: 3_000_000 });
+      await orm
+        .insert(users)
+        .values({ id: 11, name: 'drizzle upsert', score: 111 })
+        .onConflictDoUpdate({ target: users.id, set: { score: 111 } });
+
+      interface Database {
+        users: { id: number; name: string; score: string | number | null };
+      }
+      const kysely = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+      const scoped = kysely.withSchema('public_v2');
+      await scoped.updateTable('users').set({ score: 121 }).where('id', '=', 12).execute();
+      await scoped.insertInto('users').values({ id: 31, name: 'kysely', score: 31 }).execute();
+    } finally {
+      await pool.end();
+    }
+    await withTidal(db.url, (t) => t.complete());
+    expect(await scores()).toMatchObject({
+      10: '101',
+      11: '111',
+      12: '121',
+      30: '3000000',
+      31: '31',
+    });
+  });
+});
+
+describe('new columns with a default while both versions write', () => {
+  it('the new version gives its default, the old version gets up, and complete gives the table the default back', async () => {
+    const migration = await migrationFromYaml(
+      'v2',
+      `
+operations:
+  - add_column:
+      table: users
+      column:
+        name: level
+        type: int
+        default: "7"
+        nullable: false
+  - add_column:
+      table: users
+      column:
+        name: shout
+        type: text
+        nullable: true
+      up: upper(name)
+`,
+    );
+    await withTidal(db.url, (t) => t.start(migration));
+    const app = await defaultSession();
+    // Old version: the trigger gives the default (and up).
+    await app.query(`INSERT INTO users (id, name) VALUES (40, 'old')`);
+    // New version, schema-qualified, leaving level to its default, then setting it.
+    await app.query(`INSERT INTO public_v2.users (id, name, shout) VALUES (41, 'new', 'mine')`);
+    await app.query(`INSERT INTO public_v2.users (id, name, level) VALUES (42, 'new', 9)`);
+    await app.end();
+    await withTidal(db.url, (t) => t.complete());
+    expect(
+      await rows(db.pool, `SELECT id, level, shout FROM users WHERE id >= 40 ORDER BY id`),
+    ).toEqual([
+      { id: 40, level: 7, shout: 'OLD' },
+      { id: 41, level: 7, shout: 'mine' },
+      { id: 42, level: 9, shout: null },
+    ]);
+    const { rows: defaults } = await db.query<{ default: string | null }>(
+      `SELECT pg_get_expr(d.adbin, d.adrelid) AS default FROM pg_attrdef d
+        JOIN pg_attribute a ON a.attrelid = d.adrelid AND a.attnum = d.adnum
+       WHERE d.adrelid = 'users'::regclass AND a.attname = 'level'`,
+    );
+    expect(defaults).toEqual([{ default: '7' }]);
+  });
+});
