@@ -78,10 +78,17 @@ export async function planMigration(
       `${file}: version schema name "${version.schema}" is longer than ${MAX_IDENTIFIER_BYTES} bytes; shorten the file name or set version_schema`,
     );
   }
+  // A session names its version by the version's name or schema (tidal.version): a version
+  // named like a schema sessions already use would be claimed by them.
+  if (version.name === schema || version.name === stateSchema) {
+    throw new InputError(
+      `${file}: version "${version.name}" is named like the ${version.name === schema ? 'application' : 'state'} schema; rename the file or set version_schema`,
+    );
+  }
   const exists = await db.query(`SELECT 1 FROM pg_namespace WHERE nspname = $1`, [version.schema]);
   if (exists.rows.length > 0) {
     throw new InputError(
-      `${file}: schema "${version.schema}" already exists; choose another version_schema`,
+      `${file}: schema "${version.schema}" already exists; choose another version_schema (tidal never takes over a schema it did not create)`,
     );
   }
   const schemaExists = await db.query(`SELECT 1 FROM pg_namespace WHERE nspname = $1`, [schema]);

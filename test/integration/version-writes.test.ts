@@ -222,3 +222,85 @@ operations:
     expect(defaults).toEqual([{ default: '7' }]);
   });
 });
+
+describe('what the trigger says and refuses', () => {
+  it('a new-version value the old column cannot hold fails naming the column and why', async () => {
+    await startWiden();
+    const next = await db.client('app v2');
+    await next.query(`SET search_path = public_v2, public`);
+    const error = await next
+      .query(`UPDATE users SET score = 3000000000 WHERE id = 1`)
+      .catch((e: Error) => e);
+    await next.end();
+    expect((error as Error).message).toMatch(
+      /version "v2" wrote a value of "users"\."score" that the previous version's column \(integer\) cannot hold: until the migration to "v2" completes/,
+    );
+    expect((error as { detail?: string }).detail).toMatch(/integer out of range/);
+    await withTidal(db.url, (t) => t.complete());
+    // Once complete, the new version holds it.
+    await db.query(`UPDATE public_v2.users SET score = 3000000000 WHERE id = 1`);
+    expect(await scores()).toMatchObject({ 1: '3000000000' });
+  });
+
+  it('an up holding the function body quote of tidal stays an expression', async () => {
+    const migration = await migrationFromYaml(
+      'quoted',
+      `operations:
+  - add_column:
+      table: users
+      column:
+        name: tag
+        type: text
+        nullable: true
+      up: "'a$tidal_sync$; --' || name"
+`,
+    );
+    await withTidal(db.url, (t) => t.start(migration));
+    await db.query(`INSERT INTO users (id, name) VALUES (50, 'x')`);
+    await withTidal(db.url, (t) => t.complete());
+    expect(await rows(db.pool, `SELECT tag FROM users WHERE id IN (1, 50) ORDER BY id`)).toEqual([
+      { tag: 'a$tidal_sync$; --user 1' },
+      { tag: 'a$tidal_sync$; --x' },
+    ]);
+  });
+
+  it('a version named like the application schema is refused before anything runs', async () => {
+    const migration = await migrationFromYaml(
+      'public',
+      `operations:
+  - alter_column:
+      table: users
+      column: score
+      type: bigint
+`,
+    );
+    const error = await withTidal(db.url, (t) => t.start(migration)).catch((e: Error) => e);
+    expect((error as Error).message).toMatch(
+      /public\.yaml: version "public" is named like the application schema/,
+    );
+    expect((error as { exitCode?: number }).exitCode).toBe(2);
+    expect(
+      await rows(db.pool, `SELECT nspname FROM pg_namespace WHERE nspname LIKE 'public\\_%'`),
+    ).toEqual([]);
+  });
+
+  it('a session whose search_path starts with a schema named like the version stays the old version', async () => {
+    await db.query(`CREATE SCHEMA reporting`);
+    await withTidal(db.url, async (t) => t.start(await migrationFromYaml('reporting', widenScore)));
+    const old = await db.client('reporting app');
+    await old.query(`SET search_path = reporting, public`);
+    await old.query(`INSERT INTO users (id, name, score) VALUES (60, 'x', 6)`);
+    await old.end();
+    await withTidal(db.url, (t) => t.complete());
+    expect(await scores()).toMatchObject({ 60: '6' });
+  });
+
+  it("a version schema that exists and is not tidal's is refused", async () => {
+    await db.query(`CREATE SCHEMA public_v2`);
+    const error = await withTidal(db.url, async (t) =>
+      t.start(await migrationFromYaml('v2', widenScore)),
+    ).catch((e: Error) => e);
+    expect((error as Error).message).toMatch(/schema "public_v2" already exists/);
+    expect((error as { exitCode?: number }).exitCode).toBe(2);
+  });
+});
