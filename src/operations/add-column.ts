@@ -5,7 +5,14 @@ import { InputError } from '../errors.js';
 import { tableStep } from '../executor/step.js';
 import type { AddColumn } from '../migration/schema.js';
 import { ident } from '../pg/quote.js';
-import { checkClause, commentOnColumn, qualifiedTable, referencesClause } from './sql.js';
+import { generationOf } from './create-table.js';
+import {
+  checkClause,
+  commentOnColumn,
+  generatedClause,
+  qualifiedTable,
+  referencesClause,
+} from './sql.js';
 import { CompleteStage, emptySteps, type OperationModule } from './types.js';
 
 /**
@@ -13,7 +20,9 @@ import { CompleteStage, emptySteps, type OperationModule } from './types.js';
  * version, and anything reading the table directly, does not see it. Rows the old version
  * writes get `up` from the dual-write trigger; existing rows get it from the backfill. A NOT
  * NULL column is enforced through a NOT VALID check until complete sets NOT NULL, which then
- * needs no scan. Complete renames the column to its final name; rollback drops it.
+ * needs no scan. Complete renames the column to its final name; rollback drops it. On a table
+ * the same migration creates, which no version has seen yet, the column takes its final name at
+ * once, as create_table's columns do (a generated or identity column is allowed only there).
  */
 export const addColumn: OperationModule<AddColumn> = {
   async plan(o, ctx) {
@@ -61,7 +70,7 @@ export const addColumn: OperationModule<AddColumn> = {
     const notNull = !c.nullable;
     // (A NOT NULL column with neither `up` nor `default` is refused when the file is read.)
 
-    const physical = newColumnName(c.name);
+    const physical = table.created ? c.name : newColumnName(c.name);
     const t = qualifiedTable(schema, table.physical);
     const ref = { schema, name: table.physical };
     const col = ident(physical);
@@ -69,7 +78,7 @@ export const addColumn: OperationModule<AddColumn> = {
 
     // NOT NULL can go on at once when every existing row gets a non-null constant default.
     const notNullNow = notNull && !fillExisting && (c.default !== undefined || table.created);
-    let definition = `${col} ${c.type}`;
+    let definition = `${col} ${c.type}${generatedClause(c)}`;
     if (c.default !== undefined && !volatileDefault)
       definition += ` DEFAULT ${parenthesize(c.default)}`;
     // Named as PostgreSQL 18 would name it after the final column (earlier majors ignore it).
@@ -231,15 +240,17 @@ export const addColumn: OperationModule<AddColumn> = {
 
     // First, so what complete creates next carries the final name (PostgreSQL 18 names a NOT
     // NULL constraint after its column).
-    steps.complete.unshift({
-      stage: CompleteStage.Columns,
-      step: tableStep(
-        ref,
-        'AccessExclusive',
-        `ALTER TABLE ${t} RENAME COLUMN ${col} TO ${ident(c.name)}`,
-        `give "${c.name}" its final name`,
-      ),
-    });
+    if (physical !== c.name) {
+      steps.complete.unshift({
+        stage: CompleteStage.Columns,
+        step: tableStep(
+          ref,
+          'AccessExclusive',
+          `ALTER TABLE ${t} RENAME COLUMN ${col} TO ${ident(c.name)}`,
+          `give "${c.name}" its final name`,
+        ),
+      });
+    }
     steps.rollback.push(
       tableStep(
         ref,
@@ -255,8 +266,7 @@ export const addColumn: OperationModule<AddColumn> = {
       type: storedType(c.type),
       nullable: c.nullable,
       default: c.default ?? null,
-      identity: '',
-      generated: '',
+      ...generationOf(c),
       added: true,
     });
     for (const name of [c.check?.name, c.references?.name])
