@@ -89,7 +89,10 @@ export const addColumn: OperationModule<AddColumn> = {
         ref,
         'AccessExclusive',
         `ALTER TABLE ${t} ADD COLUMN ${definition}`,
-        `add column "${c.name}" to "${table.name}" as ${physical}`,
+        `add column "${c.name}" to "${table.name}"${physical === c.name ? '' : ` as ${physical}`}`,
+        // An identity or generated column is computed for every row: the (new, empty) table is
+        // written again.
+        { effect: c.generated ? 'rewrite' : 'none' },
       ),
     );
     if (volatileDefault && c.default !== undefined) {

@@ -242,9 +242,11 @@ export async function planCopyColumn(
     if (index.columns.length > 1 && !rebuildsShared) continue;
     const temporary = prefixedName('_tidal_', index.name);
     steps.afterBackfill.push(await rebuildIndex(index, renameGroup, temporary, t, schema, ref));
+    // Renaming an index locks the index only, and not against reads or writes.
     renameAtComplete.push(
-      step(
-        'AccessExclusive',
+      tableStep(
+        { schema, name: temporary },
+        'ShareUpdateExclusive',
         `ALTER INDEX ${ident(schema)}.${ident(temporary)} RENAME TO ${ident(index.name)}`,
         `give index "${index.name}" back its name`,
       ),
@@ -405,6 +407,8 @@ export async function planCopyColumn(
   column.physical = physical;
   column.name = finalName;
   column.type = storedType(newType);
+  // The copy's own default, which the new version's view takes (plan shows it from here).
+  if (column.identity === '') column.default = defaultValue;
   column.nullable = !notNull;
   column.added = true;
   column.copied = true;
