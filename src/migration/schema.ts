@@ -1,5 +1,5 @@
 /**
- * The migration file format (pgroll's, see shared/compat/pgroll-schema.json) as zod schemas.
+ * The migration file format (pgroll's, see the JSON Schema schema.json of xataio/pgroll) as zod schemas.
  *
  * Deliberate differences from pgroll's JSON schema:
  * - alter_column `up` and `down` are optional;

@@ -5,7 +5,14 @@ import { InputError } from '../errors.js';
 import { tableStep, type Undoable } from '../executor/step.js';
 import type { AddColumn } from '../migration/schema.js';
 import { ident } from '../pg/quote.js';
-import { checkClause, commentOnColumn, qualifiedTable, referencesClause } from './sql.js';
+import { generationOf } from './create-table.js';
+import {
+  checkClause,
+  commentOnColumn,
+  generatedClause,
+  qualifiedTable,
+  referencesClause,
+} from './sql.js';
 import { CompleteStage, emptySteps, type OperationModule } from './types.js';
 
 /**
@@ -13,7 +20,9 @@ import { CompleteStage, emptySteps, type OperationModule } from './types.js';
  * version, and anything reading the table directly, does not see it. Rows the old version
  * writes get `up` from the dual-write trigger; existing rows get it from the backfill. A NOT
  * NULL column is enforced through a NOT VALID check until complete sets NOT NULL, which then
- * needs no scan. Complete renames the column to its final name; rollback drops it.
+ * needs no scan. Complete renames the column to its final name; rollback drops it. On a table
+ * the same migration creates, which no version has seen yet, the column takes its final name at
+ * once, as create_table's columns do (a generated or identity column is allowed only there).
  */
 export const addColumn: OperationModule<AddColumn> = {
   async plan(o, ctx) {
@@ -61,7 +70,7 @@ export const addColumn: OperationModule<AddColumn> = {
     const notNull = !c.nullable;
     // (A NOT NULL column with neither `up` nor `default` is refused when the file is read.)
 
-    const physical = newColumnName(c.name);
+    const physical = table.created ? c.name : newColumnName(c.name);
     const t = qualifiedTable(schema, table.physical);
     const ref = { schema, name: table.physical };
     const col = ident(physical);
@@ -69,9 +78,10 @@ export const addColumn: OperationModule<AddColumn> = {
 
     // NOT NULL can go on at once when every existing row gets a non-null constant default.
     const notNullNow = notNull && !fillExisting && (c.default !== undefined || table.created);
-    let definition = `${col} ${c.type}`;
-    if (c.default !== undefined && !volatileDefault)
-      definition += ` DEFAULT ${parenthesize(c.default)}`;
+    let definition = `${col} ${c.type}${generatedClause(c)}`;
+    // A volatile default would rewrite a table that has rows; one this migration creates has none.
+    const defaultOnTable = c.default !== undefined && (!volatileDefault || table.created);
+    if (defaultOnTable) definition += ` DEFAULT ${parenthesize(c.default as string)}`;
     // Named as PostgreSQL 18 would name it after the final column (earlier majors ignore it).
     const notNullName = prefixedName('', `${table.name}_${c.name}_not_null`);
     if (notNullNow) definition += ` CONSTRAINT ${ident(notNullName)} NOT NULL`;
@@ -81,13 +91,15 @@ export const addColumn: OperationModule<AddColumn> = {
         ref,
         'AccessExclusive',
         `ALTER TABLE ${t} ADD COLUMN ${definition}`,
-        `add column "${c.name}" to "${table.name}" as ${physical}`,
-        { creates: [added] },
+        `add column "${c.name}" to "${table.name}"${physical === c.name ? '' : ` as ${physical}`}`,
+        // An identity or generated column is computed for every row: the (new, empty) table is
+        // written again.
+        { effect: c.generated ? 'rewrite' : 'none', creates: [added] },
       ),
     );
-    // A volatile default is not the table's until complete: existing rows get it from the
-    // backfill, rows the old version writes from the dual-write trigger, rows the new version
-    // writes from its view (see defaultsToViews). Adding it now would rewrite the table.
+    // Otherwise a volatile default is not the table's until complete: existing rows get it from
+    // the backfill, rows the old version writes from the dual-write trigger, rows the new
+    // version writes from its view (see defaultsToViews).
     if (c.comment !== undefined) {
       steps.start.push(
         tableStep(
@@ -233,15 +245,17 @@ export const addColumn: OperationModule<AddColumn> = {
 
     // First, so what complete creates next carries the final name (PostgreSQL 18 names a NOT
     // NULL constraint after its column).
-    steps.complete.unshift({
-      stage: CompleteStage.Columns,
-      step: tableStep(
-        ref,
-        'AccessExclusive',
-        `ALTER TABLE ${t} RENAME COLUMN ${col} TO ${ident(c.name)}`,
-        `give "${c.name}" its final name`,
-      ),
-    });
+    if (physical !== c.name) {
+      steps.complete.unshift({
+        stage: CompleteStage.Columns,
+        step: tableStep(
+          ref,
+          'AccessExclusive',
+          `ALTER TABLE ${t} RENAME COLUMN ${col} TO ${ident(c.name)}`,
+          `give "${c.name}" its final name`,
+        ),
+      });
+    }
     steps.rollback.push(
       tableStep(
         ref,
@@ -258,10 +272,9 @@ export const addColumn: OperationModule<AddColumn> = {
       type: storedType(c.type),
       nullable: c.nullable,
       default: c.default ?? null,
-      identity: '',
-      generated: '',
+      ...generationOf(c),
       added: true,
-      defaultOnTable: c.default !== undefined && !volatileDefault,
+      defaultOnTable,
     });
     for (const name of [c.check?.name, c.references?.name])
       if (name) table.constraintNames.add(name);

@@ -20,7 +20,7 @@ export type NewConstraint =
       kind: 'unique' | 'primary_key';
       name: string;
       columns: PlannedColumn[];
-      /** `INCLUDE (...)` and `WITH (...)` of the index, or ''. */
+      /** `INCLUDE (...)`, `WITH (...)` and `TABLESPACE ...` of the index, or ''. */
       indexOptions?: string;
     }
   | { kind: 'not_null'; column: PlannedColumn };

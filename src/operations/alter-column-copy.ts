@@ -248,9 +248,11 @@ export async function planCopyColumn(
     if (index.columns.length > 1 && !rebuildsShared) continue;
     const temporary = prefixedName('_tidal_', index.name);
     steps.afterBackfill.push(await rebuildIndex(index, renameGroup, temporary, t, schema, ref));
+    // Renaming an index locks the index only, and not against reads or writes.
     renameAtComplete.push(
-      step(
-        'AccessExclusive',
+      tableStep(
+        { schema, name: temporary },
+        'ShareUpdateExclusive',
         `ALTER INDEX ${ident(schema)}.${ident(temporary)} RENAME TO ${ident(index.name)}`,
         `give index "${index.name}" back its name`,
       ),
@@ -421,6 +423,7 @@ export async function planCopyColumn(
     table.primaryKey = table.primaryKey.map((k) => (k === oldName ? physical : k));
   column.physical = physical;
   column.name = finalName;
+  // The copy's own default, which the new version's view takes (plan shows it from here).
   column.default = defaultValue;
   column.type = storedType(newType);
   column.nullable = !notNull;

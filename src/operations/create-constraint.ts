@@ -121,7 +121,13 @@ async function newConstraint(
         ? ` INCLUDE (${p.include_columns.map((c) => ident(model.requireColumn(table, c, where).physical)).join(', ')})`
         : '';
       const storage = p?.storage_parameters?.trim() ? ` WITH (${p.storage_parameters})` : '';
-      return { kind: o.type, name: o.name, columns, indexOptions: `${include}${storage}` };
+      const tablespace = p?.tablespace ? ` TABLESPACE ${ident(p.tablespace)}` : '';
+      return {
+        kind: o.type,
+        name: o.name,
+        columns,
+        indexOptions: `${include}${storage}${tablespace}`,
+      };
     }
   }
 }

@@ -1,8 +1,8 @@
 import { checkExpressionOver, checkType, storedType } from '../engine/checks.js';
-import type { PlannedTable } from '../engine/model.js';
+import type { PlannedColumn, PlannedTable } from '../engine/model.js';
 import { InputError } from '../errors.js';
 import { catalogStep, type Step, tableStep, type Undoable } from '../executor/step.js';
-import type { CreateTable } from '../migration/schema.js';
+import type { Column, CreateTable } from '../migration/schema.js';
 import { ident } from '../pg/quote.js';
 import {
   columnDefinition,
@@ -120,12 +120,7 @@ export const createTable: OperationModule<CreateTable> = {
         type: storedType(c.type),
         nullable: c.nullable && !c.pk,
         default: c.default ?? null,
-        identity: c.generated?.identity
-          ? c.generated.identity.user_specified_values === 'ALWAYS'
-            ? 'a'
-            : 'd'
-          : '',
-        generated: c.generated?.expression ? 's' : '',
+        ...generationOf(c),
         added: false,
       })),
       oldColumns: [],
@@ -144,3 +139,12 @@ export const createTable: OperationModule<CreateTable> = {
     return steps;
   },
 };
+
+/** A new column's identity and generation, as pg_attribute's attidentity and attgenerated. */
+export function generationOf(c: Column): Pick<PlannedColumn, 'identity' | 'generated'> {
+  const identity = c.generated?.identity;
+  return {
+    identity: identity ? (identity.user_specified_values === 'ALWAYS' ? 'a' : 'd') : '',
+    generated: c.generated?.expression ? 's' : '',
+  };
+}

@@ -98,9 +98,20 @@ export async function columnOf(db: Queryable, table: string, column: string) {
   );
 }
 
+/** The table's column names, in order. */
+export async function columnNamesOf(db: Queryable, table: string): Promise<string[]> {
+  const columns = await rows<{ name: string }>(
+    db,
+    `SELECT attname AS name FROM pg_attribute
+      WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum`,
+    [table],
+  );
+  return columns.map((c) => c.name);
+}
+
 /** The table's constraints (without PostgreSQL 18's not-null entries), by name. */
 export async function constraintsOf(db: Queryable, table: string) {
-  return rows(
+  return rows<{ name: string; def: string; validated: boolean }>(
     db,
     `SELECT conname AS name, pg_get_constraintdef(oid) AS def, convalidated AS validated
        FROM pg_constraint WHERE conrelid = $1::regclass AND contype <> 'n' ORDER BY conname`,
@@ -110,7 +121,7 @@ export async function constraintsOf(db: Queryable, table: string) {
 
 /** The table's indexes, by name. */
 export async function indexesOf(db: Queryable, table: string) {
-  return rows(
+  return rows<{ name: string; def: string; valid: boolean }>(
     db,
     `SELECT c.relname AS name, pg_get_indexdef(i.indexrelid) AS def, i.indisvalid AS valid
        FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid

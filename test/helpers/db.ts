@@ -2,6 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { inject } from 'vitest';
+import { serverMajor } from '../../src/catalog/read.js';
 import { ident } from '../../src/pg/quote.js';
 
 export interface TestDatabase {
@@ -29,6 +30,11 @@ export function adminUrl(): string {
 
 export async function connectAdmin(): Promise<pg.Client> {
   return openClient(adminUrl(), 'tidal-test-admin');
+}
+
+/** The major version of the server the tests run on, e.g. 15. */
+export async function testServerMajor(): Promise<number> {
+  return withAdmin(serverMajor);
 }
 
 export async function createTestDatabase(): Promise<TestDatabase> {

@@ -336,6 +336,55 @@ operations:
       await db.dispose();
     }
   });
+
+  it('builds a unique index with every index parameter, the tablespace too, in place and over copies', async () => {
+    const db = await createTestDatabase();
+    try {
+      await db.query(tickets);
+      await db.query(`INSERT INTO tickets (sellers_name, sellers_zip) VALUES ('alice', 1)`);
+      const loaded = await migrationFromYaml(
+        'm1',
+        `operations:
+  - create_constraint:
+      type: unique
+      table: tickets
+      name: unique_name
+      columns: [sellers_name]
+      index_parameters: {include_columns: [ticket_id], storage_parameters: fillfactor = 70, tablespace: pg_default}
+      up: {sellers_name: sellers_name}
+      down: {sellers_name: sellers_name}
+  - create_constraint:
+      type: unique
+      table: tickets
+      name: unique_zip
+      columns: [sellers_zip]
+      index_parameters: {tablespace: pg_default}
+      up: {sellers_zip: sellers_zip + 1}
+      down: {sellers_zip: sellers_zip - 1}
+`,
+      );
+      // pg_default is the only tablespace a test can count on, and the catalog shows it as no
+      // tablespace at all: the statement is where the parameter shows.
+      const { report } = await withTidal(db.url, (t) => t.plan(loaded));
+      const builds = report.steps.filter((s) => s.sql.startsWith('CREATE UNIQUE INDEX'));
+      expect(builds.map((s) => s.sql.replace(/^.* ON /, ''))).toEqual([
+        `"public"."tickets" ("sellers_name") INCLUDE ("ticket_id") WITH (fillfactor = 70) TABLESPACE "pg_default"`,
+        `"public"."tickets" ("_tidal_new_sellers_zip") TABLESPACE "pg_default"`,
+      ]);
+      await withTidal(db.url, (t) => t.start(loaded, { complete: true }));
+      expect(await constraintsOf(db.pool, 'tickets')).toEqual([
+        pkey,
+        {
+          name: 'unique_name',
+          def: 'UNIQUE (sellers_name) INCLUDE (ticket_id)',
+          validated: true,
+        },
+        { name: 'unique_zip', def: 'UNIQUE (sellers_zip)', validated: true },
+      ]);
+    } finally {
+      await db.dispose();
+    }
+  });
 });
 
 describe('create_constraint primary_key with an up that changes values', () => {

@@ -347,6 +347,68 @@ operations:
       },
     });
   });
+
+  it('adds identity and generated columns to a table the same migration creates, under their final names', async () => {
+    await runCycle({
+      setup: [],
+      migration: `
+operations:
+  - create_table:
+      name: sales
+      columns:
+        - name: id
+          type: int
+          pk: true
+        - name: title
+          type: text
+  - add_column:
+      table: sales
+      column:
+        name: sale_no
+        type: int
+        generated:
+          identity:
+            user_specified_values: BY DEFAULT
+            sequence_options: START WITH 100
+  - add_column:
+      table: sales
+      column:
+        name: slug
+        type: text
+        nullable: true
+        generated:
+          expression: lower(title)
+`,
+      async whileActive({ db, next, pass }) {
+        expect(
+          await rows(
+            next,
+            `INSERT INTO sales (id, title) VALUES ($1, 'Big Sale') RETURNING sale_no, slug`,
+            [pass],
+          ),
+        ).toEqual([{ sale_no: 100, slug: 'big sale' }]);
+        expect(
+          await rows(
+            db.pool,
+            `SELECT attname, attidentity, attgenerated FROM pg_attribute
+              WHERE attrelid = 'sales'::regclass AND attnum > 2 ORDER BY attnum`,
+          ),
+        ).toEqual([
+          { attname: 'sale_no', attidentity: 'd', attgenerated: '' },
+          { attname: 'slug', attidentity: '', attgenerated: 's' },
+        ]);
+      },
+      async afterComplete(db) {
+        // The identity's sequence is named after the column's final name.
+        expect(
+          await rows(db.pool, `SELECT pg_get_serial_sequence('sales', 'sale_no') AS sequence`),
+        ).toEqual([{ sequence: 'public.sales_sale_no_seq' }]);
+        expect(await rows(db.pool, 'SELECT id, sale_no, slug FROM sales')).toEqual([
+          { id: 2, sale_no: 100, slug: 'big sale' },
+        ]);
+      },
+    });
+  });
 });
 
 describe('drop_column', () => {
