@@ -96,6 +96,8 @@ export class Tidal {
   private readonly schema: string;
   private readonly stateSchema: string;
   private readonly runner: StepRunner;
+  /** A second connection, from which a waiting statement is watched to name its blocker. */
+  private readonly openObserver = () => connect(this.options.connectionString, 'tidal observer');
 
   private constructor(
     private readonly client: pg.Client,
@@ -110,6 +112,7 @@ export class Tidal {
         retryDeadlineMs: options.lockRetryDeadlineMs ?? DEFAULT_LOCK_POLICY.retryDeadlineMs,
       },
       (event) => this.emit(event),
+      this.openObserver,
     );
   }
 
