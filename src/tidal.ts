@@ -96,7 +96,7 @@ export class Tidal {
   private readonly schema: string;
   private readonly stateSchema: string;
   private readonly runner: StepRunner;
-  /** A second connection, from which a waiting statement is watched to name its blocker. */
+  /** A second connection, from which a waiting statement or batch is watched to name its blocker. */
   private readonly openObserver = () => connect(this.options.connectionString, 'tidal observer');
 
   private constructor(
@@ -489,6 +489,7 @@ export class Tidal {
             onProgress: (p) => this.emit({ type: 'backfill', ...p }),
             onNotice: (message) => this.emit({ type: 'notice', message }),
             throttler,
+            openObserver: this.openObserver,
           });
         }
       } finally {
