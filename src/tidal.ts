@@ -98,6 +98,8 @@ export class Tidal {
   private readonly schema: string;
   private readonly stateSchema: string;
   private readonly runner: StepRunner;
+  /** A second connection, from which a waiting statement or batch is watched to name its blocker. */
+  private readonly openObserver = () => connect(this.options.connectionString, 'tidal observer');
 
   private constructor(
     private readonly client: pg.Client,
@@ -112,6 +114,7 @@ export class Tidal {
         retryDeadlineMs: options.lockRetryDeadlineMs ?? DEFAULT_LOCK_POLICY.retryDeadlineMs,
       },
       (event) => this.emit(event),
+      this.openObserver,
     );
   }
 
@@ -488,6 +491,7 @@ export class Tidal {
             onProgress: (p) => this.emit({ type: 'backfill', ...p }),
             onNotice: (message) => this.emit({ type: 'notice', message }),
             throttler,
+            openObserver: this.openObserver,
           });
         }
       } finally {

@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import { OperationError } from '../errors.js';
 import { backoffDelay, sleep } from '../executor/backoff.js';
+import { describeBlocker, type OpenConnection, WaitWatch } from '../executor/blockers.js';
 import { ident } from '../pg/quote.js';
 import type { BatchSizer } from './batch-size.js';
 import type { BackfillControl } from './control.js';
@@ -29,10 +30,12 @@ export interface BatchLoop {
   /** Rows per second ceiling; `tidal backfill rate` overrides it. */
   rowsPerSecond?: number;
   lockTimeoutMs: number;
+  /** A second connection to watch a waiting batch from, to name who holds its rows. */
+  openObserver?: OpenConnection;
   /** Whether batches run with `session_replication_role = replica` (no user triggers). */
   quiet: boolean;
-  /** The backfill waits, and why (paused, throttled, rows locked); `recorded` is what the
-   *  state schema keeps for `tidal status`, null to keep nothing. */
+  /** The backfill waits, and why (paused, throttled, rows locked and by whom); `recorded` is
+   *  what the state schema keeps for `tidal status`, null to keep nothing. */
   onWait(reason: string, recorded: string | null): Promise<void>;
   /** One batch of about `rows` rows, inside its transaction; says whether the walk is over. */
   batch(rows: number, throttle: string | null): Promise<{ seen: number; finished: boolean }>;
@@ -43,9 +46,25 @@ export interface BatchLoop {
 /**
  * Runs batches until the walk is over, each in a short transaction of its own, obeying live
  * control (pause, rate) and throttle signals between them and retrying batches that wait on
- * the application's row locks. Shared by the fill and the verification pass.
+ * the application's row locks, naming the transaction that holds them. Shared by the fill and
+ * the verification pass.
  */
 export async function runBatches(loop: BatchLoop): Promise<void> {
+  const watch = new WaitWatch(
+    loop.client,
+    // A row lock is held by a transaction id, and a session holding one locks the table too.
+    { table: { schema: loop.schema, name: loop.table }, holds: 'transactionId' },
+    loop.lockTimeoutMs,
+    loop.openObserver,
+  );
+  try {
+    await runBatchesWith(loop, watch);
+  } finally {
+    await watch.close();
+  }
+}
+
+async function runBatchesWith(loop: BatchLoop, watch: WaitWatch): Promise<void> {
   const { client, sizer } = loop;
   let signalsReadAt = 0;
   let rate = loop.rowsPerSecond;
@@ -73,26 +92,19 @@ export async function runBatches(loop: BatchLoop): Promise<void> {
     const started = Date.now();
     let result: { seen: number; finished: boolean };
     try {
-      await client.query('BEGIN');
-      // One round trip for the batch's settings. The dual-write trigger leaves a batch's rows
-      // alone (`tidal.backfill`): the batch writes the new columns itself. A batch commits
-      // without waiting for its WAL flush: a crash can undo only whole batches together with
-      // their checkpoint, which the resumed backfill then does again.
-      await client.query(
-        `SELECT set_config('lock_timeout', $1, true), set_config('tidal.backfill', 'on', true),
-                set_config('synchronous_commit', 'off', true),
-                set_config('search_path', $2, true)${loop.quiet ? `, set_config('session_replication_role', 'replica', true)` : ''}`,
-        [String(loop.lockTimeoutMs), `${ident(loop.schema)}, pg_catalog`],
-      );
-      result = await loop.batch(rows, throttle);
-      await client.query('COMMIT');
+      result = await watch.attempt(() => batchTransaction(loop, rows, throttle));
+      if (attempt > 0) await watch.close(); // the wait is over
       attempt = 0;
     } catch (error) {
       await client.query('ROLLBACK').catch(() => {});
       if (error instanceof OperationError) throw error;
       const code = (error as { code?: string }).code;
       if (code && RETRYABLE.has(code) && attempt < MAX_RETRIES) {
-        await loop.onWait('waiting: rows locked by the application', null);
+        const [holder] = await watch.blockers(error);
+        const waiting = holder
+          ? `waiting for rows locked by ${describeBlocker(holder)}`
+          : 'waiting for rows locked by the application';
+        await loop.onWait(waiting, waiting);
         await sleep(backoffDelay(attempt++));
         continue;
       }
@@ -109,6 +121,29 @@ export async function runBatches(loop: BatchLoop): Promise<void> {
       if (minimumMs > spent) await sleep(minimumMs - spent);
     }
   }
+}
+
+/** One batch in its own transaction. */
+async function batchTransaction(
+  loop: BatchLoop,
+  rows: number,
+  throttle: string | null,
+): Promise<{ seen: number; finished: boolean }> {
+  const { client } = loop;
+  await client.query('BEGIN');
+  // One round trip for the batch's settings. The dual-write trigger leaves a batch's rows
+  // alone (`tidal.backfill`): the batch writes the new columns itself. A batch commits
+  // without waiting for its WAL flush: a crash can undo only whole batches together with
+  // their checkpoint, which the resumed backfill then does again.
+  await client.query(
+    `SELECT set_config('lock_timeout', $1, true), set_config('tidal.backfill', 'on', true),
+            set_config('synchronous_commit', 'off', true),
+            set_config('search_path', $2, true)${loop.quiet ? `, set_config('session_replication_role', 'replica', true)` : ''}`,
+    [String(loop.lockTimeoutMs), `${ident(loop.schema)}, pg_catalog`],
+  );
+  const result = await loop.batch(rows, throttle);
+  await client.query('COMMIT');
+  return result;
 }
 
 /**

@@ -2,6 +2,7 @@ import type pg from 'pg';
 import { parenthesize } from '../engine/expressions.js';
 import type { BackfillSpec } from '../engine/model.js';
 import { NEEDS_BACKFILL_COLUMN } from '../engine/names.js';
+import type { OpenConnection } from '../executor/blockers.js';
 import { ident } from '../pg/quote.js';
 import { BatchSizer } from './batch-size.js';
 import { canSilenceTriggers, runBatches } from './batches.js';
@@ -28,6 +29,8 @@ export interface BackfillOptions {
   onNotice?: (message: string) => void;
   /** Signals that hold the backfill (replica lag, busy primary). */
   throttler?: Throttler;
+  /** A second connection to watch a batch waiting on locked rows from, to name their holder. */
+  openObserver?: OpenConnection;
 }
 
 /** What one batch reports: the rows its range held, and where the walk stands after it. */
@@ -126,6 +129,7 @@ export async function runBackfill(
       sizer,
       rowsPerSecond: options.rowsPerSecond,
       lockTimeoutMs: options.lockTimeoutMs,
+      openObserver: options.openObserver,
       quiet,
       async onWait(reason, recorded) {
         report(false, reason);

@@ -3,6 +3,7 @@ import { LockTimeoutError, OperationError } from '../errors.js';
 import type { Queryable } from '../pg/queryable.js';
 import { ident, literal } from '../pg/quote.js';
 import { backoffDelay, sleep } from './backoff.js';
+import { type Blocker, describeBlocker, type OpenConnection, WaitWatch } from './blockers.js';
 import type { Step, TableRef } from './step.js';
 import { SAMPLE_SIZE, sampleViolations } from './violations.js';
 
@@ -20,17 +21,6 @@ export type StepEvent =
   | { type: 'step-done'; step: Step; ms: number; attempts: number }
   | { type: 'lock-retry'; step: Step; attempt: number; waitMs: number; blockers: Blocker[] };
 
-/** A session that held a lock tidal waited for. */
-export interface Blocker {
-  pid: number;
-  applicationName: string;
-  state: string | null;
-  transactionStart: string | null;
-  queryStart: string | null;
-  query: string;
-  mode: string | null;
-}
-
 const LOCK_NOT_AVAILABLE = '55P03';
 const DEADLOCK_DETECTED = '40P01';
 
@@ -41,6 +31,8 @@ export class StepRunner {
     private readonly client: pg.Client,
     private readonly policy: LockPolicy = DEFAULT_LOCK_POLICY,
     private readonly onEvent: (event: StepEvent) => void = () => {},
+    /** A second connection to watch a waiting step from; without it, blockers are guessed. */
+    private readonly openObserver?: OpenConnection,
   ) {}
 
   /**
@@ -51,27 +43,38 @@ export class StepRunner {
     this.onEvent({ type: 'step-start', step });
     const started = Date.now();
     const deadline = started + this.policy.retryDeadlineMs;
-    let lastBlockers: Blocker[] = [];
-    for (let attempt = 1; ; attempt++) {
-      try {
-        if (step.transactional) await this.runInTransaction(step, record);
-        else await this.runAlone(step, record);
-        this.onEvent({ type: 'step-done', step, ms: Date.now() - started, attempts: attempt });
-        return;
-      } catch (error) {
-        const code = (error as { code?: string }).code;
-        if (code !== LOCK_NOT_AVAILABLE && code !== DEADLOCK_DETECTED) {
-          throw stepFailure(step, error);
+    const watch = new WaitWatch(
+      this.client,
+      // A concurrent index build waits out every older snapshot, whatever table it was taken for.
+      step.invalidIndex ? { holds: 'snapshot' } : { table: step.table, holds: 'locks' },
+      this.policy.lockTimeoutMs,
+      this.openObserver,
+    );
+    try {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await watch.attempt(() =>
+            step.transactional ? this.runInTransaction(step, record) : this.runAlone(step, record),
+          );
+          this.onEvent({ type: 'step-done', step, ms: Date.now() - started, attempts: attempt });
+          return;
+        } catch (error) {
+          const code = (error as { code?: string }).code;
+          if (code !== LOCK_NOT_AVAILABLE && code !== DEADLOCK_DETECTED) {
+            throw stepFailure(step, error);
+          }
+          if (step.invalidIndex) await this.dropIfInvalid(step.invalidIndex);
+          const blockers = await watch.blockers(error);
+          const waitMs = backoffDelay(attempt - 1);
+          if (Date.now() + waitMs > deadline) {
+            throw new LockTimeoutError(lockGiveUpMessage(step, attempt, this.policy, blockers));
+          }
+          this.onEvent({ type: 'lock-retry', step, attempt, waitMs, blockers });
+          await sleep(waitMs);
         }
-        if (step.invalidIndex) await this.dropIfInvalid(step.invalidIndex);
-        lastBlockers = await this.blockers(step.table);
-        const waitMs = backoffDelay(attempt - 1);
-        if (Date.now() + waitMs > deadline) {
-          throw new LockTimeoutError(lockGiveUpMessage(step, attempt, this.policy, lastBlockers));
-        }
-        this.onEvent({ type: 'lock-retry', step, attempt, waitMs, blockers: lastBlockers });
-        await sleep(waitMs);
       }
+    } finally {
+      await watch.close();
     }
   }
 
@@ -127,43 +130,6 @@ export class StepRunner {
       );
     }
   }
-
-  /** Sessions holding a lock on the table (or, with no table, the oldest open transactions). */
-  private async blockers(table: TableRef | undefined): Promise<Blocker[]> {
-    const columns = `a.pid, coalesce(a.application_name, '') AS "applicationName", a.state,
-        a.xact_start::text AS "transactionStart", a.query_start::text AS "queryStart",
-        left(a.query, 200) AS query`;
-    const sql = table
-      ? // Oldest transaction first: the long-running holder, not the busy short ones.
-        `SELECT * FROM (
-           SELECT DISTINCT ON (a.pid) ${columns}, l.mode, a.xact_start
-             FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
-            WHERE l.locktype = 'relation' AND l.granted AND l.pid <> pg_backend_pid()
-              AND l.relation = to_regclass(${literal(`${ident(table.schema)}.${ident(table.name)}`)})
-            ORDER BY a.pid) holders
-          ORDER BY xact_start NULLS LAST LIMIT 5`
-      : `SELECT ${columns}, NULL AS mode FROM pg_stat_activity a
-          WHERE a.pid <> pg_backend_pid() AND a.xact_start IS NOT NULL
-            AND a.datname = current_database()
-          ORDER BY a.xact_start LIMIT 5`;
-    try {
-      const { rows } = await this.client.query<Blocker>(sql);
-      return rows;
-    } catch {
-      return [];
-    }
-  }
-}
-
-function describeBlocker(b: Blocker): string {
-  const parts = [`pid ${b.pid}`];
-  if (b.applicationName) parts.push(`application "${b.applicationName}"`);
-  if (b.state) parts.push(`state ${b.state}`);
-  if (b.transactionStart) parts.push(`transaction started ${b.transactionStart}`);
-  if (b.queryStart) parts.push(`query started ${b.queryStart}`);
-  if (b.mode) parts.push(`holds ${b.mode}`);
-  if (b.query) parts.push(`last query: ${b.query.replace(/\s+/g, ' ').trim()}`);
-  return parts.join(', ');
 }
 
 function lockGiveUpMessage(

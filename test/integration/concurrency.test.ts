@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BusyError, LockTimeoutError } from '../../src/errors.js';
-import type { Blocker } from '../../src/executor/run.js';
+import type { Blocker } from '../../src/executor/blockers.js';
 import type { TidalEvent } from '../../src/tidal.js';
 import { snapshotCatalog } from '../helpers/catalog.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
