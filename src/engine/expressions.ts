@@ -47,6 +47,16 @@ export async function identifiersIn(sql: string): Promise<Set<string>> {
   );
 }
 
+/** Whether SQL text names something of schema `schema` by its name (`schema.name`). */
+export async function qualifiesWith(sql: string, schema: string): Promise<boolean> {
+  await initSqlParser();
+  const tokens = scanSync(sql).tokens;
+  return tokens.some(
+    (token, i) =>
+      isNameToken(token) && identifierValue(token.text) === schema && tokens[i + 1]?.text === '.',
+  );
+}
+
 /** Whether SQL text refers to `column` (as an identifier that is not a function name). */
 export async function mentionsColumn(sql: string, column: string): Promise<boolean> {
   return (await columnTokens(sql, column)).length > 0;
@@ -64,6 +74,18 @@ async function columnTokens(
     (token, i) =>
       isNameToken(token) && tokens[i + 1]?.text !== '(' && identifierValue(token.text) === column,
   );
+}
+
+/** The columns of `columns` that `expression` names, in their order: what PostgreSQL records as
+ *  the columns of a check or an exclusion constraint. */
+export async function columnsNamedIn<T extends { name: string }>(
+  columns: readonly T[],
+  expression: string,
+): Promise<T[]> {
+  const named: T[] = [];
+  for (const column of columns)
+    if (await mentionsColumn(expression, column.name)) named.push(column);
+  return named;
 }
 
 /** Whether an expression is just the column `column`, bare or quoted (an identity `up`). */

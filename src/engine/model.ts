@@ -14,6 +14,8 @@ export interface PlannedColumn {
   generated: ColumnInfo['generated'];
   /** Added by this migration (so its physical column has a temporary name until complete). */
   added: boolean;
+  /** Declared `serial` by this migration: the table gives it a sequence's next value by default. */
+  serial?: boolean;
   /** A copy made by an earlier alter_column or create_constraint of this migration. */
   copied?: boolean;
   /** The new version's default where it differs from the table's until complete (null: none). */
@@ -44,6 +46,32 @@ export interface PlannedTable {
   walkKey: string[];
   /** Constraint names on the table, for collision checks. */
   constraintNames: Set<string>;
+}
+
+/**
+ * A constraint an operation of the migration creates, as the catalog holds it once the migration
+ * completes. Columns and the referenced table are the planned objects, so renames later in the
+ * migration follow; planning the migrations after this one starts from it (engine/catalog-after.ts).
+ */
+export interface PlannedConstraint {
+  name: string;
+  /** As pg_constraint.contype: primary key, unique, check, foreign key, exclusion. */
+  type: 'p' | 'u' | 'c' | 'f' | 'x';
+  /** Key columns; for a check or an exclusion, the columns its expression names. */
+  columns: PlannedColumn[];
+  /** A check's expression, or an exclusion's elements, as written. */
+  expression?: string;
+  /** A foreign key's target, where it is a table of the schema. */
+  references?: { table: PlannedTable; columns: PlannedColumn[] };
+}
+
+/** An index create_index makes, as the catalog holds it once the migration completes. */
+export interface PlannedIndex {
+  name: string;
+  method: string;
+  unique: boolean;
+  columns: PlannedColumn[];
+  predicate?: string;
 }
 
 /** One column the dual-write trigger sets, from an expression over the writing version's row. */
@@ -105,13 +133,71 @@ export class VersionModel {
   /** Per physical table: a constraint's current name -> its name in the catalog, for the
    *  constraints this migration renames (rename_constraint). */
   readonly constraintRenames = new Map<string, Map<string, string>>();
+  /** Each column of the catalog's tables, to the catalog's name for it (copies keep the object). */
+  private readonly catalogNames = new WeakMap<PlannedColumn, string>();
+  private readonly createdConstraints = new Map<PlannedTable, PlannedConstraint[]>();
+  private readonly createdIndexes = new Map<PlannedTable, PlannedIndex[]>();
 
-  constructor(readonly catalog: SchemaInfo) {
+  /**
+   * `liveTables`: when the catalog is not the live database's but the one earlier migrations,
+   * not run yet, will leave (engine/pending.ts), the tables of it the live database has under
+   * that name and in that shape now. Checks that look things up in the live database look up
+   * only these; for the others they cannot know, so they let the operation through.
+   */
+  constructor(
+    readonly catalog: SchemaInfo,
+    private readonly liveTables?: ReadonlySet<string>,
+  ) {
     for (const info of catalog.tables.values()) {
-      this.tables.set(info.name, plannedFromCatalog(info));
+      const table = plannedFromCatalog(info);
+      for (const column of table.columns) this.catalogNames.set(column, column.physical);
+      this.tables.set(info.name, table);
       this.relationNames.add(info.name);
       for (const index of info.indexes) this.relationNames.add(index.name);
     }
+  }
+
+  /** Whether the catalog is the live database's, as planning a migration on its own reads it. */
+  get catalogIsLive(): boolean {
+    return this.liveTables === undefined;
+  }
+
+  /** Whether the catalog's table `physical` is the live database's table of that name, as it is
+   *  now: what a query of the live database about it says holds for the catalog too. */
+  isLive(physical: string): boolean {
+    return this.catalog.tables.has(physical) && (this.liveTables?.has(physical) ?? true);
+  }
+
+  /** The columns of `table` that were in the catalog, by the catalog's name. */
+  catalogColumns(table: PlannedTable): Map<string, PlannedColumn> {
+    const columns = new Map<string, PlannedColumn>();
+    for (const column of table.columns) {
+      const name = this.catalogNames.get(column);
+      if (name !== undefined) columns.set(name, column);
+    }
+    return columns;
+  }
+
+  /** Records a constraint an operation creates, for the catalog after this migration. */
+  recordConstraint(table: PlannedTable, constraint: PlannedConstraint): void {
+    const list = this.createdConstraints.get(table) ?? [];
+    list.push(constraint);
+    this.createdConstraints.set(table, list);
+  }
+
+  constraintsCreatedOn(table: PlannedTable): readonly PlannedConstraint[] {
+    return this.createdConstraints.get(table) ?? [];
+  }
+
+  /** Records an index create_index makes, for the catalog after this migration. */
+  recordIndex(table: PlannedTable, index: PlannedIndex): void {
+    const list = this.createdIndexes.get(table) ?? [];
+    list.push(index);
+    this.createdIndexes.set(table, list);
+  }
+
+  indexesCreatedOn(table: PlannedTable): readonly PlannedIndex[] {
+    return this.createdIndexes.get(table) ?? [];
   }
 
   get schema(): string {

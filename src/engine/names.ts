@@ -47,3 +47,39 @@ export function syncFunctionName(schema: string, table: string): string {
 export function versionSchemaName(schema: string, version: string): string {
   return `${schema}_${version}`;
 }
+
+/**
+ * The name PostgreSQL gives an index or constraint it names itself (makeObjectName and
+ * ChooseRelationName): `<table>_<column>_<label>`, the longer of table and column cut first to
+ * fit 63 bytes, with a number after the label while the name is taken.
+ */
+export function defaultObjectName(
+  table: string,
+  column: string | undefined,
+  label: string,
+  taken: (name: string) => boolean,
+): string {
+  const bytes = (text: string) => Buffer.byteLength(text);
+  const clip = (text: string, max: number) => {
+    let out = '';
+    for (const char of text) {
+      if (bytes(out + char) > max) break;
+      out += char;
+    }
+    return out;
+  };
+  for (let pass = 0; ; pass++) {
+    const suffix = pass === 0 ? label : `${label}${pass}`;
+    const available = MAX_IDENTIFIER_BYTES - (column === undefined ? 0 : 1) - bytes(suffix) - 1;
+    let tableBytes = bytes(table);
+    let columnBytes = column === undefined ? 0 : bytes(column);
+    while (tableBytes + columnBytes > available) {
+      if (tableBytes > columnBytes) tableBytes--;
+      else columnBytes--;
+    }
+    const parts = [clip(table, tableBytes)];
+    if (column !== undefined) parts.push(clip(column, columnBytes));
+    const name = [...parts, suffix].join('_');
+    if (!taken(name)) return name;
+  }
+}

@@ -1,9 +1,16 @@
-import { checkExpressionOver, checkType, defaultIsVolatile, storedType } from '../engine/checks.js';
-import { parenthesize, renameColumnInExpression } from '../engine/expressions.js';
+import {
+  checkExpressionOver,
+  checkType,
+  defaultIsVolatile,
+  isSerialType,
+  storedType,
+} from '../engine/checks.js';
+import { columnsNamedIn, parenthesize, renameColumnInExpression } from '../engine/expressions.js';
+import type { PlannedColumn, PlannedTable } from '../engine/model.js';
 import { newColumnName, notNullCheckName, prefixedName } from '../engine/names.js';
 import { InputError } from '../errors.js';
 import { tableStep, type Undoable } from '../executor/step.js';
-import type { AddColumn } from '../migration/schema.js';
+import type { AddColumn, Column } from '../migration/schema.js';
 import { ident } from '../pg/quote.js';
 import { generationOf } from './create-table.js';
 import {
@@ -13,7 +20,7 @@ import {
   qualifiedTable,
   referencesClause,
 } from './sql.js';
-import { CompleteStage, emptySteps, type OperationModule } from './types.js';
+import { CompleteStage, emptySteps, type OperationModule, type PlanContext } from './types.js';
 
 /**
  * add_column: the column is added under a temporary name (`_tidal_new_<name>`) so the old
@@ -206,7 +213,7 @@ export const addColumn: OperationModule<AddColumn> = {
       );
     }
     if (c.unique) {
-      const constraint = prefixedName('', `${table.name}_${c.name}_key`);
+      const constraint = uniqueConstraintName(table, c);
       const index = prefixedName('_tidal_uniq_', c.name);
       steps.afterBackfill.push(
         tableStep(
@@ -266,19 +273,61 @@ export const addColumn: OperationModule<AddColumn> = {
       ),
     );
 
-    table.columns.push({
+    const column: PlannedColumn = {
       name: c.name,
       physical,
       type: storedType(c.type),
+      ...(isSerialType(c.type) ? { serial: true } : {}),
       nullable: c.nullable,
       default: c.default ?? null,
       ...generationOf(c),
       added: true,
       defaultOnTable,
-    });
+    };
+    table.columns.push(column);
     for (const name of [c.check?.name, c.references?.name])
       if (name) table.constraintNames.add(name);
+    await recordConstraints(ctx, table, column, c);
     model.touch(table);
     return steps;
   },
 };
+
+function uniqueConstraintName(table: PlannedTable, c: Column): string {
+  return prefixedName('', `${table.name}_${c.name}_key`);
+}
+
+/** The column's constraints as complete leaves them, for the catalog after the migration. */
+async function recordConstraints(
+  ctx: PlanContext,
+  table: PlannedTable,
+  column: PlannedColumn,
+  c: Column,
+): Promise<void> {
+  const { model } = ctx;
+  if (c.check) {
+    model.recordConstraint(table, {
+      name: c.check.name,
+      type: 'c',
+      columns: await columnsNamedIn(table.columns, c.check.constraint),
+      expression: c.check.constraint,
+    });
+  }
+  if (c.references) {
+    const target = model.table(c.references.table);
+    const targetColumn = target?.columns.find((t) => t.name === c.references?.column);
+    model.recordConstraint(table, {
+      name: c.references.name,
+      type: 'f',
+      columns: [column],
+      references: target && targetColumn && { table: target, columns: [targetColumn] },
+    });
+  }
+  if (c.unique) {
+    model.recordConstraint(table, {
+      name: uniqueConstraintName(table, c),
+      type: 'u',
+      columns: [column],
+    });
+  }
+}

@@ -1,4 +1,4 @@
-import { parenthesize, renameColumnInExpression } from '../engine/expressions.js';
+import { columnsNamedIn, parenthesize, renameColumnInExpression } from '../engine/expressions.js';
 import type { PlannedColumn, PlannedTable } from '../engine/model.js';
 import { notNullCheckName, prefixedName } from '../engine/names.js';
 import {
@@ -15,7 +15,15 @@ import { CompleteStage, emptySteps, type OperationSteps, type PlanContext } from
 /** A constraint to add, over the columns as the model has them now. */
 export type NewConstraint =
   | { kind: 'check'; name: string; expression: string; noInherit?: boolean }
-  | { kind: 'foreign_key'; name: string; clause: string; referenced: TableRef }
+  | {
+      kind: 'foreign_key';
+      name: string;
+      clause: string;
+      referenced: TableRef;
+      /** The key and the referenced columns, for the catalog after the migration. */
+      columns: PlannedColumn[];
+      references: { table: PlannedTable; columns: PlannedColumn[] };
+    }
   | {
       kind: 'unique' | 'primary_key';
       name: string;
@@ -98,6 +106,12 @@ export async function addConstraint(
       const definition = `CHECK ${parenthesize(expression)}${c.noInherit ? ' NO INHERIT' : ''}`;
       checkLike(c.name, definition, `check "${c.name}"`, 'AccessExclusive');
       table.constraintNames.add(c.name);
+      model.recordConstraint(table, {
+        name: c.name,
+        type: 'c',
+        columns: await columnsNamedIn(table.columns, c.expression),
+        expression: c.expression,
+      });
       break;
     }
     case 'foreign_key': {
@@ -105,6 +119,12 @@ export async function addConstraint(
         alsoLocks: [{ table: c.referenced, lock: 'ShareRowExclusive' }],
       });
       table.constraintNames.add(c.name);
+      model.recordConstraint(table, {
+        name: c.name,
+        type: 'f',
+        columns: c.columns,
+        references: c.references,
+      });
       break;
     }
     case 'not_null':
@@ -150,6 +170,11 @@ export async function addConstraint(
       );
       table.constraintNames.add(c.name);
       model.addRelationName(c.name);
+      model.recordConstraint(table, {
+        name: c.name,
+        type: c.kind === 'unique' ? 'u' : 'p',
+        columns: c.columns,
+      });
       if (c.kind === 'primary_key') table.primaryKey = c.columns.map((column) => column.physical);
       break;
     }

@@ -1,8 +1,13 @@
 import type { ConstraintInfo, IndexInfo, TableInfo } from '../catalog/types.js';
 import { checkExpression } from '../engine/breaking-rows.js';
 import { checkExpressionOver, checkType, storedType } from '../engine/checks.js';
-import { mentionsColumn, parenthesize, renameColumnInExpression } from '../engine/expressions.js';
-import type { PlannedColumn, PlannedTable } from '../engine/model.js';
+import {
+  columnsNamedIn,
+  mentionsColumn,
+  parenthesize,
+  renameColumnInExpression,
+} from '../engine/expressions.js';
+import type { PlannedColumn, PlannedConstraint, PlannedTable } from '../engine/model.js';
 import { newColumnName, notNullCheckName, prefixedName } from '../engine/names.js';
 import { InputError } from '../errors.js';
 import { type Step, stepsOn, type TableRef, tableStep, type Undoable } from '../executor/step.js';
@@ -260,6 +265,7 @@ export async function planCopyColumn(
   }
 
   // New constraints.
+  const newConstraints: PlannedConstraint[] = [];
   if (o.check) {
     if (table.constraintNames.has(o.check.name))
       throw new InputError(
@@ -289,6 +295,12 @@ export async function planCopyColumn(
       ),
     );
     table.constraintNames.add(o.check.name);
+    newConstraints.push({
+      name: o.check.name,
+      type: 'c',
+      columns: [],
+      expression: o.check.constraint,
+    });
   }
   if (o.references) {
     const r = o.references;
@@ -317,6 +329,13 @@ export async function planCopyColumn(
       ),
     );
     table.constraintNames.add(r.name);
+    const targetColumn = target.columns.find((c) => c.name === r.column);
+    newConstraints.push({
+      name: r.name,
+      type: 'f',
+      columns: [column],
+      references: targetColumn && { table: target, columns: [targetColumn] },
+    });
   }
   if (o.unique) {
     const name = o.unique.name;
@@ -347,6 +366,7 @@ export async function planCopyColumn(
     );
     table.constraintNames.add(name);
     model.addRelationName(name);
+    newConstraints.push({ name, type: 'u', columns: [column] });
   }
 
   const typeChange =
@@ -430,6 +450,12 @@ export async function planCopyColumn(
   column.added = true;
   column.copied = true;
   model.touch(table);
+  // Recorded once the column has its new name: a check names the columns by the new version's.
+  for (const constraint of newConstraints) {
+    if (constraint.type === 'c' && constraint.expression !== undefined)
+      constraint.columns = await columnsNamedIn(table.columns, constraint.expression);
+    model.recordConstraint(table, constraint);
+  }
 
   for (const fk of referencing) {
     await carryReferencingKey(ctx, table, physical, newType, fk, steps);

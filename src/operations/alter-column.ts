@@ -77,7 +77,7 @@ export const alterColumn: OperationModule<AlterColumn> = {
       // A view column without a default of its own falls back to the table's, and PostgreSQL
       // stores no default for a plain NULL: dropping one for the new version only takes a NULL
       // that is not a constant.
-      column.viewDefault = o.default ?? `CASE WHEN false THEN NULL::${column.type} END`;
+      column.viewDefault = o.default ?? noDefault(column.type);
       steps.complete.push({
         stage: CompleteStage.Columns,
         step: tableStep(
@@ -145,6 +145,11 @@ export const alterColumn: OperationModule<AlterColumn> = {
   },
 };
 
+/** A view column's default that stands for none (see alter_column `default: null`). */
+export function noDefault(type: string): string {
+  return `CASE WHEN false THEN NULL::${type} END`;
+}
+
 /** Whether `up` and `down` leave the value as it is (absent, or the column itself). */
 async function keepsValue(o: AlterColumn, column: PlannedColumn): Promise<boolean> {
   if (o.up !== undefined && !(await isColumnItself(o.up, column.name))) return false;
@@ -203,6 +208,8 @@ async function constraintsOf(
       name: r.name,
       clause,
       referenced: { schema, name: target.physical },
+      columns: [column],
+      references: { table: target, columns: [targetColumn] },
     });
   }
   return constraints;

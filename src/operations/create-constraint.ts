@@ -1,5 +1,5 @@
 import { checkExpressionOver } from '../engine/checks.js';
-import { isColumnItself } from '../engine/expressions.js';
+import { columnsNamedIn, isColumnItself } from '../engine/expressions.js';
 import type { PlannedTable } from '../engine/model.js';
 import { newColumnName } from '../engine/names.js';
 import { InputError } from '../errors.js';
@@ -48,6 +48,7 @@ export const createConstraint: OperationModule<CreateConstraint> = {
     const steps = emptySteps();
     if (table.created) {
       addToNewTable(o, ctx, table, steps);
+      await recordOnNewTable(o, ctx, table);
       steps.path = 'added directly: the table is new';
       // addConstraint records these for the other two ways.
       table.constraintNames.add(o.name);
@@ -112,6 +113,11 @@ async function newConstraint(
         name: o.name,
         clause,
         referenced: { schema, name: target.physical },
+        columns,
+        references: {
+          table: target,
+          columns: r.columns.map((c) => model.requireColumn(target, c, where)),
+        },
       };
     }
     case 'unique':
@@ -148,6 +154,34 @@ function addToNewTable(
       `add constraint "${o.name}" to new table "${table.name}"`,
     ),
   );
+}
+
+/** For the catalog after the migration (addConstraint records the other two ways). */
+async function recordOnNewTable(
+  o: CreateConstraint,
+  ctx: PlanContext,
+  table: PlannedTable,
+): Promise<void> {
+  const { model, where } = ctx;
+  const columns = (o.columns ?? []).map((c) => model.requireColumn(table, c, where));
+  const target = o.references && model.table(o.references.table);
+  model.recordConstraint(table, {
+    name: o.name,
+    type:
+      o.type === 'check' ? 'c' : o.type === 'foreign_key' ? 'f' : o.type === 'unique' ? 'u' : 'p',
+    columns: o.type === 'check' ? await columnsNamedIn(table.columns, o.check ?? 'true') : columns,
+    ...(o.type === 'check' ? { expression: o.check ?? 'true' } : {}),
+    ...(target && o.references
+      ? {
+          references: {
+            table: target,
+            columns: o.references.columns.flatMap((n) =>
+              target.columns.filter((c) => c.name === n),
+            ),
+          },
+        }
+      : {}),
+  });
 }
 
 function asTableConstraint(o: CreateConstraint): TableConstraint {

@@ -46,6 +46,13 @@ export const createIndex: OperationModule<CreateIndex> = {
     if (o.storage_parameters?.trim()) sql += ` WITH (${o.storage_parameters})`;
     if (o.predicate?.trim()) sql += ` WHERE ${parenthesize(o.predicate)}`;
     model.addRelationName(o.name);
+    model.recordIndex(table, {
+      name: o.name,
+      method: o.method,
+      unique: o.unique,
+      columns: o.columns.map((field) => model.requireColumn(table, field.column, where)),
+      ...(o.predicate?.trim() ? { predicate: o.predicate } : {}),
+    });
 
     const ref = { schema, name: table.physical };
     const index = { schema, name: o.name };

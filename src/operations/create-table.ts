@@ -1,5 +1,12 @@
-import { checkExpressionOver, checkType, storedType } from '../engine/checks.js';
-import type { PlannedColumn, PlannedTable } from '../engine/model.js';
+import { checkExpressionOver, checkType, isSerialType, storedType } from '../engine/checks.js';
+import { columnsNamedIn } from '../engine/expressions.js';
+import type {
+  PlannedColumn,
+  PlannedConstraint,
+  PlannedTable,
+  VersionModel,
+} from '../engine/model.js';
+import { defaultObjectName } from '../engine/names.js';
 import { InputError } from '../errors.js';
 import { catalogStep, type Step, tableStep, type Undoable } from '../executor/step.js';
 import type { Column, CreateTable } from '../migration/schema.js';
@@ -118,6 +125,7 @@ export const createTable: OperationModule<CreateTable> = {
         name: c.name,
         physical: c.name,
         type: storedType(c.type),
+        ...(isSerialType(c.type) ? { serial: true } : {}),
         nullable: c.nullable && !c.pk,
         default: c.default ?? null,
         ...generationOf(c),
@@ -136,9 +144,98 @@ export const createTable: OperationModule<CreateTable> = {
     };
     model.addTable(planned);
     model.touch(planned);
+    await recordConstraints(model, planned, o, pk);
     return steps;
   },
 };
+
+/** The constraints the table is created with, under the names PostgreSQL gives those it names
+ *  itself (the primary key's index first, as PostgreSQL creates it first). */
+async function recordConstraints(
+  model: VersionModel,
+  table: PlannedTable,
+  o: CreateTable,
+  pk: string[],
+): Promise<void> {
+  const columns = (names: string[] = []) =>
+    names.flatMap((name) => table.columns.filter((c) => c.name === name));
+  const chosen = new Set<string>();
+  const implicitName = (column: string | undefined, label: string) => {
+    const name = defaultObjectName(
+      o.name,
+      column,
+      label,
+      (n) => chosen.has(n) || model.relationExists(n),
+    );
+    chosen.add(name);
+    return name;
+  };
+  const references = (target: string, names: string[]): PlannedConstraint['references'] => {
+    const referenced = model.table(target);
+    return (
+      referenced && {
+        table: referenced,
+        columns: names.flatMap((n) => referenced.columns.filter((c) => c.name === n)),
+      }
+    );
+  };
+  const check = async (name: string, expression: string): Promise<PlannedConstraint> => ({
+    name,
+    type: 'c',
+    columns: await columnsNamedIn(table.columns, expression),
+    expression,
+  });
+  const record = (constraint: PlannedConstraint) => model.recordConstraint(table, constraint);
+  if (pk.length > 0)
+    record({ name: implicitName(undefined, 'pkey'), type: 'p', columns: columns(pk) });
+  for (const c of o.columns) {
+    if (c.unique)
+      record({ name: implicitName(c.name, 'key'), type: 'u', columns: columns([c.name]) });
+    if (c.check) record(await check(c.check.name, c.check.constraint));
+    if (c.references) {
+      const r = c.references;
+      record({
+        name: r.name,
+        type: 'f',
+        columns: columns([c.name]),
+        references: references(r.table, [r.column]),
+      });
+    }
+  }
+  for (const c of o.constraints ?? []) {
+    switch (c.type) {
+      case 'primary_key':
+      case 'unique':
+        record({
+          name: c.name,
+          type: c.type === 'unique' ? 'u' : 'p',
+          columns: columns(c.columns),
+        });
+        break;
+      case 'check':
+        record(await check(c.name, c.check ?? 'true'));
+        break;
+      case 'foreign_key':
+        record({
+          name: c.name,
+          type: 'f',
+          columns: columns(c.columns),
+          references: c.references && references(c.references.table, c.references.columns),
+        });
+        break;
+      case 'exclude': {
+        const elements = c.exclude?.elements ?? '';
+        record({
+          name: c.name,
+          type: 'x',
+          columns: await columnsNamedIn(table.columns, elements),
+          expression: elements,
+        });
+        break;
+      }
+    }
+  }
+}
 
 /** A new column's identity and generation, as pg_attribute's attidentity and attgenerated. */
 export function generationOf(c: Column): Pick<PlannedColumn, 'identity' | 'generated'> {
