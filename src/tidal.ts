@@ -12,6 +12,7 @@ import { VerificationError } from './backfill/verify.js';
 import { readSchema, serverMajor } from './catalog/read.js';
 import { hasSomethingToUndo, madeByStart } from './engine/made.js';
 import type { VersionOverlay } from './engine/model.js';
+import { type PendingValidation, validatePending } from './engine/pending.js';
 import {
   type MigrationPlan,
   type OperationPath,
@@ -281,16 +282,33 @@ export class Tidal {
         );
       }
       const applied: string[] = [];
-      let current: MigrationRecord | null = null;
-      for (const [i, m] of pending.entries()) {
-        current = await this.startLocked(m);
-        if (options.complete || i < pending.length - 1) {
-          current = await this.completeLocked(current);
-        }
+      const run = async (m: LoadedMigration, last: boolean) => {
+        let record = await this.startLocked(m);
+        if (options.complete || !last) record = await this.completeLocked(record);
         applied.push(m.migration.name);
-      }
+        return record;
+      };
+      // One already started is finished first; the others are planned from where it leaves the
+      // schema, all of them before the first starts.
+      const rest = active ? pending.slice(1) : pending;
+      let current: MigrationRecord | null = null;
+      if (active && pending[0]) current = await run(pending[0], rest.length === 0);
+      await this.validateBeforeStarting(rest);
+      for (const [i, m] of rest.entries()) current = await run(m, i === rest.length - 1);
       return { applied, active: current && current.phase !== 'completed' ? current.name : null };
     });
+  }
+
+  /** Plans every migration of `pending` before the first starts (engine/pending.ts): an invalid
+   *  one is refused before anything runs. */
+  private async validateBeforeStarting(pending: LoadedMigration[]): Promise<void> {
+    if (pending.length === 0) return;
+    const validation = await validatePending(this.client, pending, {
+      schema: this.schema,
+      stateSchema: this.stateSchema,
+      previousVersionSchema: await this.previousVersionSchema(),
+    });
+    this.emit({ type: 'notice', message: validationNotice(pending.length, validation) });
   }
 
   async status(): Promise<MigrationStatus> {
@@ -632,6 +650,16 @@ export class Tidal {
       for (const step of steps) await this.runner.run(step);
     }
   }
+}
+
+/** How many pending files migrate validated before starting the first, in one line. */
+function validationNotice(pending: number, { validated, stoppedBy }: PendingValidation): string {
+  const files = (n: number) => `${n} pending file${n === 1 ? '' : 's'}`;
+  if (!stoppedBy)
+    return `validated ${files(pending)} against the database before starting the first`;
+  const statement = stoppedBy.statement.replace(/\s+/g, ' ');
+  const shown = statement.length > 80 ? `${statement.slice(0, 77)}...` : statement;
+  return `validated ${validated} of ${files(pending)} against the database before starting the first; the rest come after raw SQL it cannot follow (${stoppedBy.where}: ${shown}) and are validated when their turn comes`;
 }
 
 /** What finishes an unfinished migration, in words. */

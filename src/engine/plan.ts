@@ -59,10 +59,29 @@ export interface PlanOptions {
   /** The file, for messages. */
   file: string;
   previousVersionSchema: string | null;
+  /** Plan against this instead of the live catalog (engine/pending.ts). */
+  start?: PlanStart;
 }
 
-/** Plans a migration against the live catalog. Runs only read-only checks; throws InputError
- *  naming the file, operation and field on anything invalid. */
+/**
+ * Where planning starts for a migration that earlier migrations, not run yet, come before: the
+ * schema as they will leave it once complete (engine/catalog-after.ts), not as it is.
+ */
+export interface PlanStart {
+  catalog: SchemaInfo;
+  /** Tables of `catalog` the live database has under that name and in that shape now: the only
+   *  ones a check may look up in the live database. */
+  liveTables: ReadonlySet<string>;
+  /** Raw SQL of the earlier migrations that defines types, functions and tables, for checks to
+   *  run first (engine/raw-sql-footprint.ts). */
+  definitions: readonly string[];
+  /** Version schemas the earlier migrations make (the latest stays until this one completes)
+   *  and drop (the one of the migration completed before them). */
+  versionSchemas: { made: ReadonlySet<string>; gone: ReadonlySet<string> };
+}
+
+/** Plans a migration against the live catalog, or `options.start`. Runs only read-only
+ *  checks; throws InputError naming the file, operation and field on anything invalid. */
 export async function planMigration(
   db: Queryable,
   migration: Migration,
@@ -85,8 +104,13 @@ export async function planMigration(
       `${file}: version "${version.name}" is named like the ${version.name === schema ? 'application' : 'state'} schema; rename the file or set version_schema`,
     );
   }
+  const { start: from } = options;
   const exists = await db.query(`SELECT 1 FROM pg_namespace WHERE nspname = $1`, [version.schema]);
-  if (exists.rows.length > 0) {
+  const taken = from
+    ? from.versionSchemas.made.has(version.schema) ||
+      (exists.rows.length > 0 && !from.versionSchemas.gone.has(version.schema))
+    : exists.rows.length > 0;
+  if (taken) {
     throw new InputError(
       `${file}: schema "${version.schema}" already exists; choose another version_schema (tidal never takes over a schema it did not create)`,
     );
@@ -94,9 +118,9 @@ export async function planMigration(
   const schemaExists = await db.query(`SELECT 1 FROM pg_namespace WHERE nspname = $1`, [schema]);
   if (schemaExists.rows.length === 0) throw new InputError(`schema "${schema}" does not exist`);
 
-  const catalog = await readSchema(db, schema);
+  const catalog = from?.catalog ?? (await readSchema(db, schema));
   const major = await serverMajor(db);
-  const model = new VersionModel(catalog);
+  const model = new VersionModel(catalog, from?.liveTables);
   const start: Step[] = [];
   const afterSync: Step[] = [];
   const afterBackfill: Step[] = [];
@@ -116,6 +140,8 @@ export async function planMigration(
         db,
         afterRawSql,
         previousVersionSchema: options.previousVersionSchema,
+        goneVersionSchemas: [...(from?.versionSchemas.gone ?? [])],
+        definitions: from?.definitions ?? [],
       }).catch((error: unknown) => {
         throw error instanceof InputError
           ? error

@@ -470,7 +470,7 @@ async function ownedSequence(
   table: PlannedTable,
   column: string,
 ): Promise<{ name: string; type: string } | null> {
-  if (ctx.afterRawSql) return null;
+  if (ctx.afterRawSql || !ctx.model.isLive(table.physical)) return null;
   const { rows } = await ctx.db.query<{ name: string; type: string }>(
     `SELECT format('%I.%I', n.nspname, c.relname) AS name, format_type(s.seqtypid, NULL) AS type
        FROM pg_catalog.pg_depend d
@@ -650,7 +650,9 @@ async function dependentObjects(
   table: PlannedTable,
   column: string,
 ): Promise<string[]> {
-  if (ctx.afterRawSql) return [];
+  // Of a table earlier migrations, not run yet, create or change, the live database knows
+  // nothing that holds for it; they also add no dependents the planner would not see.
+  if (ctx.afterRawSql || !ctx.model.isLive(table.physical)) return [];
   const { rows } = await ctx.db.query<{ what: string }>(
     `WITH col AS (
        SELECT a.attrelid, a.attnum FROM pg_catalog.pg_attribute a
@@ -672,9 +674,13 @@ async function dependentObjects(
                  AND (SELECT n.nspname FROM pg_catalog.pg_rewrite r
                         JOIN pg_catalog.pg_class c ON c.oid = r.ev_class
                         JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-                       WHERE r.oid = d.objid) IS NOT DISTINCT FROM $3)
+                       WHERE r.oid = d.objid) = ANY($3::text[]))
       ORDER BY 1`,
-    [qualifiedTable(ctx.schema, table.physical), column, ctx.previousVersionSchema],
+    [
+      qualifiedTable(ctx.schema, table.physical),
+      column,
+      [ctx.previousVersionSchema, ...ctx.goneVersionSchemas].filter((s) => s !== null),
+    ],
   );
   return rows.map((r) => r.what);
 }

@@ -1,4 +1,4 @@
-import { storedType } from '../engine/checks.js';
+import { beginCheck, storedType } from '../engine/checks.js';
 import { isColumnItself } from '../engine/expressions.js';
 import type { PlannedColumn, PlannedTable } from '../engine/model.js';
 import { tableStep } from '../executor/step.js';
@@ -55,15 +55,17 @@ async function probeInPlace(
   type: string,
 ): Promise<boolean> {
   const { db, schema } = ctx;
+  // A table that earlier migrations, not run yet, create or change is not there to copy: taken
+  // as catalog-only, the path that refuses nothing (what runs is planned when its turn comes).
+  if (!ctx.model.isLive(table)) return true;
   const probe = '_tidal_type_probe';
   const files = `SELECT c.relname, c.relfilenode FROM pg_catalog.pg_class c
      WHERE c.oid = ${literal(probe)}::regclass
         OR c.oid IN (SELECT indexrelid FROM pg_catalog.pg_index WHERE indrelid = ${literal(probe)}::regclass)
      ORDER BY 1`;
   const scans = `SELECT seq_scan FROM pg_catalog.pg_stat_xact_user_tables WHERE relid = ${literal(probe)}::regclass`;
-  await db.query('BEGIN');
   try {
-    await db.query(`SET LOCAL search_path = ${ident(schema)}, pg_catalog`);
+    await beginCheck(ctx);
     await db.query(
       `CREATE TEMPORARY TABLE ${ident(probe)} (LIKE ${qualifiedTable(schema, table)} INCLUDING ALL) ON COMMIT DROP`,
     );

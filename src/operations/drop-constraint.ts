@@ -287,15 +287,19 @@ async function refuseReferencedUnique(
   table: PlannedTable,
   name: string,
 ): Promise<void> {
-  if (ctx.afterRawSql) return;
-  const { rows } = await ctx.db.query<{ fk: string; on: string }>(
-    `SELECT fk.conname AS fk, fk.conrelid::regclass::text AS on
+  if (ctx.afterRawSql || !ctx.model.isLive(table.physical)) return;
+  const { rows } = await ctx.db.query<{ fk: string; on: string; schema: string; table: string }>(
+    `SELECT fk.conname AS fk, fk.conrelid::regclass::text AS on, n.nspname AS schema,
+            r.relname AS table
        FROM pg_catalog.pg_constraint u
        JOIN pg_catalog.pg_constraint fk ON fk.contype = 'f' AND fk.conindid = u.conindid
+       JOIN pg_catalog.pg_class r ON r.oid = fk.conrelid
+       JOIN pg_catalog.pg_namespace n ON n.oid = r.relnamespace
       WHERE u.conrelid = pg_catalog.to_regclass($1) AND u.conname = $2`,
     [qualifiedTable(ctx.schema, table.physical), name],
   );
-  const [first] = rows;
+  // A foreign key of a table earlier migrations, not run yet, change may be gone by then.
+  const first = rows.find((r) => r.schema !== ctx.schema || ctx.model.isLive(r.table));
   if (first) {
     throw new InputError(
       `${ctx.where}.name: foreign key "${first.fk}" on ${first.on} references "${name}"; drop that foreign key first`,

@@ -180,13 +180,17 @@ async function relationNameTaken(ctx: PlanContext, name: string): Promise<boolea
   if (ctx.afterRawSql) return false;
   // Relations the model does not track (views, sequences), and those an operation removes only
   // at complete (drop_index): the name is still taken when start runs.
-  const { rows } = await ctx.db.query(
-    `SELECT c.relname FROM pg_catalog.pg_class c
+  const { rows } = await ctx.db.query<{ kind: string }>(
+    `SELECT c.relkind AS kind FROM pg_catalog.pg_class c
        JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
       WHERE n.nspname = $1 AND c.relname = $2`,
     [ctx.schema, name],
   );
-  if (rows.length === 0) return false;
+  const [found] = rows;
+  if (!found) return false;
+  // Planned after earlier migrations not run yet, the model knows which tables and indexes
+  // there will be; the live database, only what they will not change (views, sequences).
+  if (!model.catalogIsLive && ['r', 'p', 'i', 'I'].includes(found.kind)) return false;
   // A constraint index renamed away earlier in this migration frees its name at start.
   for (const [physical, names] of model.constraintRenames) {
     const info = model.catalog.tables.get(physical);

@@ -141,6 +141,8 @@ async function checkIndex(ctx: PlanContext, table: PlannedTable, name: string): 
       `${at}: index "${name}" is dropped by an earlier operation of this migration`,
     );
   }
+  // An index of a table earlier migrations, not run yet, create or change: the database checks.
+  if (!model.isLive(table.physical)) return catalogName;
   const { rows } = await ctx.db.query<{
     unique: boolean;
     immediate: boolean;
@@ -190,6 +192,7 @@ async function checkIndex(ctx: PlanContext, table: PlannedTable, name: string): 
 async function identityBefore(ctx: PlanContext, table: PlannedTable): Promise<Identity> {
   const info = table.created ? undefined : ctx.model.catalog.tables.get(table.physical);
   if (!info) return { type: 'd' };
+  if (info.replicaIdentity === 'i' && !ctx.model.isLive(table.physical)) return { type: 'n' };
   switch (info.replicaIdentity) {
     case 'n':
     case 'f':

@@ -70,6 +70,12 @@ export interface PlanContext {
   /** The version schema of the latest completed migration: its views use the tables' columns
    *  until complete drops it. */
   previousVersionSchema: string | null;
+  /** Version schemas that exist now and that earlier migrations, not run yet, drop before this
+   *  one starts: their views will not hold on to a column either. */
+  goneVersionSchemas: readonly string[];
+  /** Statements of raw SQL in earlier migrations, not run yet, that define types, functions and
+   *  tables: each check runs them first (engine/raw-sql-footprint.ts). */
+  definitions: readonly string[];
 }
 
 /** One operation kind: plan turns its options plus the model into steps, and records its effect

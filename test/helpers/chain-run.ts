@@ -64,14 +64,23 @@ export function plainChain(spec: ChainSpec): { db: () => TestDatabase } {
     return db;
   };
 
-  it('migrate --complete applies every file', async () => {
+  it('migrate --complete validates every file before the first runs, then applies them', async () => {
     const files = spec.run.runs;
     const last = files.at(-1)?.migration;
-    const { result, status, latest } = await withTidal(database().url, async (tidal) => ({
-      result: await tidal.migrate(dir ?? '', { complete: true }),
-      status: await tidal.status(),
-      latest: await tidal.latest(),
-    }));
+    const notices: string[] = [];
+    const { result, status, latest } = await withTidal(
+      database().url,
+      async (tidal) => ({
+        result: await tidal.migrate(dir ?? '', { complete: true }),
+        status: await tidal.status(),
+        latest: await tidal.latest(),
+      }),
+      { onEvent: (e) => (e.type === 'notice' ? notices.push(e.message) : undefined) },
+    );
+    // Each file planned against the schema the ones before it leave, from an empty database.
+    expect(notices[0]).toBe(
+      `validated ${files.length} pending files against the database before starting the first`,
+    );
     expect(result).toEqual({ applied: files.map((m) => m.migration.name), active: null });
     expect(status.applied).toBe(files.length);
     expect(status.active).toBeNull();
