@@ -19,6 +19,7 @@ import {
   plannedVersionSteps,
 } from './engine/plan.js';
 import { type PlanReport, planReport } from './engine/plan-report.js';
+import { missingPrivileges } from './engine/privileges.js';
 import { versionSchemaSteps, viewsFromCatalog } from './engine/versions.js';
 import {
   InputError,
@@ -211,7 +212,9 @@ export class Tidal {
       previousVersionSchema: previous,
     });
     const versionSteps = plannedVersionSteps(plan, model, serverMajor);
-    return { plan, versionSteps, report: await planReport(this.client, plan, versionSteps) };
+    const report = await planReport(this.client, plan, versionSteps);
+    report.missingPrivileges = await missingPrivileges(this.client, plan, this.stateSchema);
+    return { plan, versionSteps, report };
   }
 
   /** Expand and backfill; with `complete`, also contract. */
@@ -396,6 +399,12 @@ export class Tidal {
         file: loaded.file,
         previousVersionSchema: previous?.versionSchema ?? null,
       });
+      const missing = await missingPrivileges(this.client, plan, this.stateSchema);
+      if (missing.length > 0) {
+        throw new OperationError(
+          `${loaded.file}: nothing was run: the role tidal connects as lacks what the migration needs:\n${missing.map((m) => `  - ${m}`).join('\n')}`,
+        );
+      }
       await ensureStateSchema(this.client, this.stateSchema);
       await store.insert(
         {

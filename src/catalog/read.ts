@@ -2,6 +2,7 @@ import type { Queryable } from '../pg/queryable.js';
 import type {
   ColumnInfo,
   ConstraintInfo,
+  Grant,
   IndexInfo,
   SchemaInfo,
   TableInfo,
@@ -18,10 +19,14 @@ export async function readSchema(db: Queryable, schema: string): Promise<SchemaI
     comment: string | null;
     replica_identity: string;
     reltuples: number;
+    owner: string;
+    row_security: boolean;
+    grants: Grant[];
   }>(
     `SELECT c.oid::int AS oid, c.relname AS name, c.relkind AS kind,
             obj_description(c.oid, 'pg_class') AS comment,
-            c.relreplident AS replica_identity, c.reltuples::float8 AS reltuples
+            c.relreplident AS replica_identity, c.reltuples::float8 AS reltuples,
+            pg_get_userbyid(c.relowner) AS owner, c.relrowsecurity AS row_security, ${grantsOf(`coalesce(c.relacl, acldefault('r', c.relowner))`)} AS grants
        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
       WHERE n.nspname = $1 AND c.relkind IN ('r', 'p') AND NOT c.relispartition
       ORDER BY c.relname`,
@@ -41,6 +46,9 @@ export async function readSchema(db: Queryable, schema: string): Promise<SchemaI
       indexes: [],
       triggers: [],
       replicaIdentity: row.replica_identity,
+      owner: row.owner,
+      rowSecurity: row.row_security,
+      grants: row.grants,
       estimatedRows: row.reltuples,
     };
     byOid.set(row.oid, table);
@@ -53,7 +61,8 @@ export async function readSchema(db: Queryable, schema: string): Promise<SchemaI
     `SELECT a.attrelid::int AS table_oid, a.attname AS name, a.attnum::int AS attnum,
             format_type(a.atttypid, a.atttypmod) AS type, NOT a.attnotnull AS nullable,
             pg_get_expr(d.adbin, d.adrelid) AS default, a.attidentity AS identity,
-            a.attgenerated AS generated, col_description(a.attrelid, a.attnum) AS comment
+            a.attgenerated AS generated, col_description(a.attrelid, a.attnum) AS comment,
+            ${grantsOf('a.attacl')} AS grants
        FROM pg_attribute a
        LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
       WHERE a.attrelid = ANY($1::oid[]) AND a.attnum > 0 AND NOT a.attisdropped
@@ -134,6 +143,15 @@ export async function readSchema(db: Queryable, schema: string): Promise<SchemaI
     byOid.get(table_oid)?.triggers.push(trigger);
   }
   return result;
+}
+
+/** The grants of an ACL expression as a JSON array of Grant (empty for a NULL ACL). */
+function grantsOf(acl: string): string {
+  return `coalesce((SELECT json_agg(json_build_object(
+            'grantee', CASE WHEN g.grantee = 0 THEN NULL ELSE pg_get_userbyid(g.grantee) END,
+            'privilege', g.privilege_type, 'grantable', g.is_grantable)
+            ORDER BY g.grantee, g.privilege_type)
+          FROM aclexplode(${acl}) g), '[]')`;
 }
 
 /** The server's major version, e.g. 15. */

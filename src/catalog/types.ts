@@ -1,5 +1,16 @@
 /** The parts of PostgreSQL's catalog that tidal plans against, for one application schema. */
 
+/** One privilege a role holds on a table or column (from its ACL; the owner's implicit ones
+ *  included). */
+export interface Grant {
+  /** The role's name, or null for PUBLIC. */
+  grantee: string | null;
+  /** `SELECT`, `INSERT`, `UPDATE`, `DELETE`, `TRUNCATE`, `REFERENCES`, `TRIGGER`, ... */
+  privilege: string;
+  /** Held WITH GRANT OPTION. */
+  grantable: boolean;
+}
+
 export interface ColumnInfo {
   name: string;
   attnum: number;
@@ -13,6 +24,8 @@ export interface ColumnInfo {
   /** '' none, 's' STORED generated column (also 'v' virtual on PostgreSQL 18). */
   generated: '' | 's' | 'v';
   comment: string | null;
+  /** Privileges granted on this column alone (table-wide ones are on the table). */
+  grants: Grant[];
 }
 
 export interface ConstraintInfo {
@@ -59,6 +72,12 @@ export interface TableInfo {
   indexes: IndexInfo[];
   triggers: TriggerInfo[];
   replicaIdentity: string;
+  /** The table's owner. */
+  owner: string;
+  /** Row-level security is enabled on it (relrowsecurity). */
+  rowSecurity: boolean;
+  /** Privileges on the whole table, the owner's included. */
+  grants: Grant[];
   /** Estimated rows (pg_class.reltuples; -1 when never analysed). */
   estimatedRows: number;
 }

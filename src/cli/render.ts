@@ -181,6 +181,10 @@ export function renderPlan(report: PlanReport): string {
     lines.push('', 'how each operation makes its change:');
     for (const p of report.paths) lines.push(`  ${p.operation}: ${p.path}`);
   }
+  if (report.missingPrivileges?.length) {
+    lines.push('', 'start would refuse: the role tidal connects as lacks');
+    for (const m of report.missingPrivileges) lines.push(`  ${m}`);
+  }
   lines.push('', 'open transactions now:');
   if (report.openTransactions.length === 0) lines.push('  none older than a second');
   for (const t of report.openTransactions) {

@@ -1,4 +1,4 @@
-import type { ColumnInfo, SchemaInfo, TableInfo } from '../catalog/types.js';
+import type { ColumnInfo, Grant, SchemaInfo, TableInfo } from '../catalog/types.js';
 import { InputError } from '../errors.js';
 
 /** A column as the new version shows it. */
@@ -20,6 +20,8 @@ export interface PlannedColumn {
   viewDefault?: string | null;
   /** The new version's comment where it differs from the table's until complete. */
   viewComment?: string | null;
+  /** Privileges granted on the column alone, as the catalog had them (a copy keeps them). */
+  grants?: Grant[];
   /** Start put `default` on the table itself (ADD COLUMN ... DEFAULT gives it to the existing
    *  rows); while a dual-write trigger runs, the new version's view holds it instead. */
   defaultOnTable?: boolean;
@@ -44,6 +46,10 @@ export interface PlannedTable {
   walkKey: string[];
   /** Constraint names on the table, for collision checks. */
   constraintNames: Set<string>;
+  /** Privileges on the whole table, as the catalog had them; its views carry them. */
+  grants?: Grant[];
+  /** Row-level security is enabled on it. */
+  rowSecurity?: boolean;
 }
 
 /** One column the dual-write trigger sets, from an expression over the writing version's row. */
@@ -246,8 +252,11 @@ function plannedFromCatalog(info: TableInfo): PlannedTable {
       identity: c.identity,
       generated: c.generated,
       added: false,
+      grants: c.grants,
     })),
     oldColumns: columns,
+    grants: info.grants,
+    rowSecurity: info.rowSecurity,
     primaryKey: info.constraints.find((c) => c.type === 'p')?.columns ?? [],
     walkKey: walkKeyOf(info),
     constraintNames: new Set(info.constraints.map((c) => c.name)),

@@ -64,6 +64,8 @@ export interface PlanReport {
   backfills: PlannedBackfill[];
   openTransactions: OpenTransaction[];
   assumptions: typeof ESTIMATE_RATES;
+  /** What the connected role lacks to run it (start refuses until it has it). */
+  missingPrivileges?: string[];
 }
 
 /** The report of `plan`: its steps in the order they run, with estimates and open transactions. */

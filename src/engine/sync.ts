@@ -45,11 +45,15 @@ function declareRow(schema: string, table: string, row: RowVariable[]): string {
     .join('\n');
 }
 
-/** `NEW`'s columns differ from `OLD`'s, byte for byte: works for every type (json has no `=`). */
-function changed(columns: string[]): string {
+/** `NEW`'s columns are `OLD`'s, byte for byte: works for every type (json has no `=`). */
+function unchanged(columns: string[]): string {
   const row = (record: string) =>
     `ROW(${columns.map((c) => `${record}.${ident(c)}`).join(', ')})::record`;
-  return `NOT (${row('NEW')} *= ${row('OLD')})`;
+  return `(${row('NEW')} *= ${row('OLD')})`;
+}
+
+function changed(columns: string[]): string {
+  return `NOT ${unchanged(columns)}`;
 }
 
 /** What one direction of the trigger computes, over which row. */
@@ -74,7 +78,7 @@ function assignments(
       if (item.typeChange)
         assign = explainedAssignment(assign, item, direction.writer, version, table);
       return onlyIfUnchanged
-        ? `        IF NOT ${changed([item.column])} THEN ${assign} END IF;`
+        ? `        IF ${unchanged([item.column])} THEN ${assign} END IF;`
         : `        ${assign}`;
     })
     .join('\n');
@@ -156,7 +160,9 @@ export async function syncFunctionSql(
     backfilled && spec.up.length > 0
       ? `    IF TG_OP = 'UPDATE' AND OLD.${mark} THEN\n${await block(up, assignments(up, version, table, true))}\n    END IF;`
       : '';
-  const newOnlyNames = newOnly.map((c) => ident(c.name)).join(', ');
+  const newOnlyNames = newOnly
+    .map((c) => (c.physical === c.name ? ident(c.name) : `${ident(c.physical)} (its "${c.name}")`))
+    .join(', ');
   const oldOnlyNames = oldOnly.map((c) => ident(c.name)).join(', ');
   const undecidable = `tidal: cannot tell which version wrote this row of "${table.name}": the write changed ${oldOnlyNames}, which only the previous version shows, and ${newOnlyNames}, which only version "${version.name}" shows; write through one version, or set tidal.version on the session`;
   const newPhysical = newOnly.map((c) => c.physical);

@@ -7,6 +7,7 @@ import { newColumnName, notNullCheckName, prefixedName } from '../engine/names.j
 import { InputError } from '../errors.js';
 import { type Step, stepsOn, type TableRef, tableStep, type Undoable } from '../executor/step.js';
 import type { AlterColumn } from '../migration/schema.js';
+import { grantStatements } from '../pg/grants.js';
 import { ident } from '../pg/quote.js';
 import { currentConstraintName } from './rename-constraint.js';
 import { checkClause, commentOnColumn, qualifiedTable, referencesClause } from './sql.js';
@@ -97,6 +98,11 @@ export async function planCopyColumn(
   // The copy's default is the new version's view's until complete gives it to the table (see
   // defaultsToViews): only the new version's writes fill the copy themselves.
   const defaultValue = o.default !== undefined ? o.default : column.default;
+  // Privileges on the column alone go to the copy, which takes the column's place at complete
+  // (and is what the new version's view of a table with row-level security reads as the role).
+  for (const sql of grantStatements(t, [], [{ name: physical, grants: column.grants ?? [] }])) {
+    steps.start.push(step('none', sql, `give ${physical} the privileges on "${column.name}"`));
+  }
   const comment = o.comment !== undefined ? o.comment : columnComment(info, oldName);
   // Views show no comment of their own unless given one.
   if (comment !== null) column.viewComment = comment;
