@@ -10,6 +10,7 @@ import {
 } from './backfill/throttle.js';
 import { VerificationError } from './backfill/verify.js';
 import { readSchema, serverMajor } from './catalog/read.js';
+import { driftOf, tidalLookalikes } from './engine/drift.js';
 import { hasSomethingToUndo, madeByStart } from './engine/made.js';
 import type { VersionOverlay } from './engine/model.js';
 import {
@@ -86,9 +87,13 @@ export interface MigrationStatus {
     startedAt: string;
     lastError: string | null;
     backfills: BackfillRecord[];
+    /** What start made that is gone or disabled (changed by hand); complete refuses while any. */
+    drift: string[];
   } | null;
   latest: { name: string; versionSchema: string; completedAt: string | null } | null;
   applied: number;
+  /** With no migration active: objects named like tidal's own that are still there. */
+  leftovers: string[];
 }
 
 const EMPTY_OVERLAY: VersionOverlay = { tables: {}, dropped: [] };
@@ -298,7 +303,13 @@ export class Tidal {
 
   async status(): Promise<MigrationStatus> {
     if (!(await this.stateReady())) {
-      return { schema: this.schema, active: null, latest: null, applied: 0 };
+      return {
+        schema: this.schema,
+        active: null,
+        latest: null,
+        applied: 0,
+        leftovers: await tidalLookalikes(this.client, this.schema),
+      };
     }
     const store = this.store;
     const active = await store.active();
@@ -314,12 +325,17 @@ export class Tidal {
             startedAt: active.startedAt,
             lastError: active.lastError,
             backfills: await store.backfills(active.name),
+            drift:
+              active.phase === 'active' || active.phase === 'starting'
+                ? await driftOf(this.client, active.plan, active.progress, this.stateSchema)
+                : [],
           }
         : null,
       latest: last
         ? { name: last.name, versionSchema: last.versionSchema, completedAt: last.completedAt }
         : null,
       applied: completed.length,
+      leftovers: active ? [] : await tidalLookalikes(this.client, this.schema),
     };
   }
 
@@ -528,6 +544,14 @@ export class Tidal {
       );
     }
     const store = this.store;
+    if (!record.progress.complete) {
+      const drift = await driftOf(this.client, plan, record.progress, this.stateSchema);
+      if (drift.length > 0) {
+        throw new OperationError(
+          `complete of "${name}" refused, nothing was changed: what start made is not all there (changed by hand?):\n${drift.map((d) => `  - ${d}`).join('\n')}\ncomplete would drop the old version's columns on top of it; \`tidal rollback\` goes back to the old version (its columns kept every old-version write), then start again`,
+        );
+      }
+    }
     await store.setPhase(name, 'completing');
     this.emit({ type: 'phase', migration: name, phase: 'contract' });
     try {

@@ -133,8 +133,20 @@ export function renderStatus(status: MigrationStatus): string {
       );
     }
     if (a.lastError) lines.push(`  last error: ${a.lastError}`);
+    if (a.drift.length > 0) {
+      lines.push(
+        '  changed by hand since start (complete refuses until it is undone or rolled back):',
+      );
+      for (const d of a.drift) lines.push(`    ${d}`);
+    }
   } else {
     lines.push('active migration: none');
+    if (status.leftovers.length > 0) {
+      lines.push(
+        "  yet objects named like tidal's own are on the tables (left by a migration whose state is gone?); tidal leaves them alone:",
+      );
+      for (const l of status.leftovers) lines.push(`    ${l}`);
+    }
   }
   lines.push(
     status.latest
