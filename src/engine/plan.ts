@@ -5,7 +5,7 @@ import { type Step, tableStep, type Undoable } from '../executor/step.js';
 import type { Migration } from '../migration/schema.js';
 import { mergeAlterColumns } from '../operations/alter-column-merge.js';
 import { planOperation } from '../operations/index.js';
-import { qualifiedTable } from '../operations/sql.js';
+import { doBlock, qualifiedTable } from '../operations/sql.js';
 import { CompleteStage, type CompleteStep, emptySteps } from '../operations/types.js';
 import type { Queryable } from '../pg/queryable.js';
 import { ident, MAX_IDENTIFIER_BYTES } from '../pg/quote.js';
@@ -166,25 +166,22 @@ export async function planMigration(
   for (const b of backfills) if (!synced.has(b.table)) synced.set(b.table, model.syncFor(b.table));
   const syncInstall: Step[] = [];
   const syncRemove: Step[] = [];
-  const moveDefaults: Step[] = [];
   const restoreDefaults: Step[] = [];
   const rollbackDefaults: Step[] = [];
   for (const [physical, spec] of synced) {
     const table = model.versionTables().find((t) => t.physical === physical);
     if (!table) continue;
     const defaults = defaultsToViews(schema, table, spec);
-    syncInstall.push(
-      ...(await installSyncSteps(
-        schema,
-        stateSchema,
-        table,
-        spec,
-        version,
-        backfilled.has(physical),
-      )),
+    const [fn, trigger] = await installSyncSteps(
+      schema,
+      stateSchema,
+      table,
+      spec,
+      version,
+      backfilled.has(physical),
     );
+    syncInstall.push(fn as Step, withDefaultsMoved(trigger as Step, defaults?.move));
     syncRemove.push(...removeSyncSteps(schema, stateSchema, physical));
-    if (defaults?.move) moveDefaults.push(defaults.move);
     if (defaults) {
       restoreDefaults.push(defaults.restore);
       // At rollback, only what start moved comes back (complete gives every column its default).
@@ -202,7 +199,7 @@ export async function planMigration(
     schema,
     version,
     previousVersionSchema: options.previousVersionSchema,
-    start: [...start, ...markSteps, ...syncInstall, ...moveDefaults, ...afterSync],
+    start: [...start, ...markSteps, ...syncInstall, ...afterSync],
     backfills,
     afterBackfill,
     complete: [
@@ -318,6 +315,23 @@ async function refuseTakenNames(
       `${file}: tidal needs the name "${u.name}" for a ${u.kind} of its own on ${where}, and ${where} already has one of that name; rename it first (tidal never takes over or drops what it did not create)`,
     );
   }
+}
+
+/**
+ * The trigger's install and the move of the new columns' defaults to the view, in one statement:
+ * a write between the two would find the trigger telling versions apart by values the table's
+ * defaults still gave (or, the other way round, a NOT NULL column without its default and
+ * without the trigger that fills it).
+ */
+function withDefaultsMoved(trigger: Step, move: Step | undefined): Step {
+  if (!move) return trigger;
+  return {
+    ...trigger,
+    lock: 'AccessExclusive',
+    sql: doBlock(`${trigger.sql}; ${move.sql};`),
+    summary: `${trigger.summary}, and ${move.summary}`,
+    creates: [...(trigger.creates ?? []), ...(move.creates ?? [])],
+  };
 }
 
 /** The version schema start makes after its steps (see Tidal.runStart), for rollback. */
