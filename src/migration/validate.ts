@@ -26,6 +26,10 @@ import {
 /** Throws InputError listing what is wrong (file, operation index, field). Needs initSqlParser(). */
 export function validateMigration(migration: Migration, file: string): void {
   const checks = new Checks();
+  // An empty migration would still make a version schema and a history entry, for nothing.
+  if (migration.operations.length === 0) {
+    checks.problem(['operations'], 'no operations: a migration needs at least one');
+  }
   migration.operations.forEach((operation, index) => {
     checkOperation(operation, ['operations', index, operation.kind], checks);
   });

@@ -90,6 +90,12 @@ describe('structure', () => {
     expect(yamlError('version_schema: v1\n')).toBe(`${FILE}: operations: required field missing`);
   });
 
+  test('an empty list of operations', () => {
+    expect(yamlError('operations: []\n')).toBe(
+      `${FILE}: operations: no operations: a migration needs at least one`,
+    );
+  });
+
   test('wrong type, with a hint for unquoted numbers', () => {
     const message = yamlError(
       addColumn('        name: stock\n        type: int\n        default: 100\n'),
@@ -150,8 +156,16 @@ describe('structure', () => {
     expect(yamlError('name: 04_other\noperations: []\n')).toBe(
       `${FILE}: name: "04_other" differs from the file's name "03_add" (a migration is named after its file)`,
     );
-    const migration = parseMigrationText('name: 03_add\noperations: []\n', FILE, 'yaml');
-    expect(migration).toEqual({ name: '03_add', versionSchema: '03_add', operations: [] });
+    const migration = parseMigrationText(
+      'name: 03_add\noperations:\n  - drop_table: {name: a}\n',
+      FILE,
+      'yaml',
+    );
+    expect(migration).toEqual({
+      name: '03_add',
+      versionSchema: '03_add',
+      operations: [{ kind: 'drop_table', options: { name: 'a' } }],
+    });
   });
 
   test('version_schema must not be empty', () => {
