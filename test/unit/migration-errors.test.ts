@@ -6,6 +6,7 @@ import { InputError } from '../../src/errors.js';
 import {
   listMigrationFiles,
   loadMigrationFile,
+  loadMigrationText,
   parseMigrationText,
 } from '../../src/migration/load.js';
 import { initSqlParser } from '../../src/migration/sql-text.js';
@@ -425,6 +426,19 @@ describe('files', () => {
     const duplicate = await write('13_dup.json', '{"operations": [], "operations": []}');
     expect(await asyncInputErrorOf(() => loadMigrationFile(duplicate))).toBe(
       `${duplicate}: line 1, column 20: invalid JSON: duplicate key "operations"`,
+    );
+  });
+
+  test('text loads as its file does, with a checksum of the content', async () => {
+    const content = 'operations:\n  - drop_table: {name: a}\n';
+    const path = await write('15_drop.yaml', content);
+    expect(await loadMigrationText(content, path)).toEqual(await loadMigrationFile(path));
+    // Same length, different content: different checksums.
+    const other = await loadMigrationText(content.replace('a}', 'b}'), path);
+    expect(other.content).toHaveLength(content.length);
+    expect(other.checksum).not.toBe((await loadMigrationFile(path)).checksum);
+    expect(await asyncInputErrorOf(() => loadMigrationText(content, '15_drop.txt'))).toBe(
+      '15_drop.txt: unsupported file extension ".txt" (expected .yaml, .yml or .json)',
     );
   });
 
