@@ -89,7 +89,7 @@ export async function planMigration(
   const undoFirst: Step[][] = [];
   const paths: OperationPath[] = [];
   let afterRawSql = false;
-  for (const { operation, indexes } of mergeAlterColumns(migration.operations, file)) {
+  for (const { operation, indexes } of await mergeAlterColumns(migration.operations, file)) {
     const label = `operations[${indexes.join('] and [')}].${operation.kind}`;
     const where = `${file}: ${label}`;
     const steps =
