@@ -135,10 +135,11 @@ export async function planMigration(
     ),
   );
   const backfilled = new Set(backfills.map((b) => b.table));
+  const byPhysical = new Map(model.versionTables().map((t) => [t.physical, t]));
   const syncInstall: Step[] = [];
   const syncRemove: Step[] = [];
   for (const [physical, spec] of model.sync) {
-    const table = model.versionTables().find((t) => t.physical === physical);
+    const table = byPhysical.get(physical);
     if (!table || (spec.up.length === 0 && spec.down.length === 0 && !backfilled.has(physical)))
       continue;
     syncInstall.push(
@@ -156,7 +157,7 @@ export async function planMigration(
   // A backfilled table without expressions of its own still needs its mark cleared on writes.
   for (const b of backfills) {
     if (model.sync.has(b.table)) continue;
-    const table = model.versionTables().find((t) => t.physical === b.table);
+    const table = byPhysical.get(b.table);
     if (!table) continue;
     syncInstall.push(
       ...(await installSyncSteps(schema, stateSchema, table, { up: [], down: [] }, version, true)),

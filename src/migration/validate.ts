@@ -38,6 +38,12 @@ export function validateMigration(migration: Migration, file: string): void {
 
 class Checks {
   readonly problems: Problem[] = [];
+  /** Outcomes by check and text: a file repeats its types and many of its expressions, and
+   *  the parser's answer for one text is always the same. */
+  private readonly outcomes = new Map<
+    (text: string) => string | undefined,
+    Map<string, string | undefined>
+  >();
 
   problem(path: Path, message: string): void {
     this.problems.push({ path, message });
@@ -51,7 +57,16 @@ class Checks {
     what: string,
   ) {
     if (text === undefined) return;
-    const problem = check(text);
+    let outcomes = this.outcomes.get(check);
+    if (!outcomes) {
+      outcomes = new Map();
+      this.outcomes.set(check, outcomes);
+    }
+    let problem = outcomes.get(text);
+    if (problem === undefined && !outcomes.has(text)) {
+      problem = check(text);
+      outcomes.set(text, problem);
+    }
     if (problem) this.problem(path, `not ${what}: ${problem}`);
   }
 

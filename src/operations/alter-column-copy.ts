@@ -536,7 +536,7 @@ async function refuseUnsupported(
   info: TableInfo | undefined,
   group: CopyGroup,
 ): Promise<(ConstraintInfo & { table: string })[]> {
-  const { where, model, schema } = ctx;
+  const { where, model } = ctx;
   const unsupported = (why: string) =>
     new InputError(
       `${where}.column: ${why}; changing it this way is not supported by this version of tidal yet`,
@@ -576,18 +576,14 @@ async function refuseUnsupported(
   }
   // Foreign keys that reference the column are carried over when they are simple.
   const referencing: (ConstraintInfo & { table: string })[] = [];
-  for (const other of model.catalog.tables.values()) {
-    for (const c of other.constraints) {
-      if (c.type !== 'f' || c.referencedTable?.schema !== schema) continue;
-      if (c.referencedTable.name !== table.physical || !c.referencedColumns.includes(name))
-        continue;
-      if (c.columns.length > 1 || other.name === table.physical) {
-        throw unsupported(
-          `foreign key "${c.name}" of table "${other.name}" references column "${column.name}" ${c.columns.length > 1 ? 'with other columns' : 'from the same table'}`,
-        );
-      }
-      referencing.push({ ...c, table: other.name });
+  for (const { table: other, key: c } of model.foreignKeysReferencing(table.physical)) {
+    if (!c.referencedColumns.includes(name)) continue;
+    if (c.columns.length > 1 || other.name === table.physical) {
+      throw unsupported(
+        `foreign key "${c.name}" of table "${other.name}" references column "${column.name}" ${c.columns.length > 1 ? 'with other columns' : 'from the same table'}`,
+      );
     }
+    referencing.push({ ...c, table: other.name });
   }
   return referencing;
 }

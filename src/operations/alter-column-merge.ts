@@ -21,32 +21,40 @@ export async function mergeAlterColumns(
   file: string,
 ): Promise<PlannedOperation[]> {
   const planned: PlannedOperation[] = [];
+  // The latest planned operation that touches each table, and the latest that may touch any
+  // (raw SQL): an alter_column merges into the first only when nothing came after it.
+  const lastTouching = new Map<string, number>();
+  let lastTouchingAny = -1;
+  const touch = (operation: Operation, at: number) => {
+    const tables = tablesTouched(operation);
+    if (tables === null) lastTouchingAny = at;
+    else
+      for (const table of tables)
+        lastTouching.set(table, Math.max(at, lastTouching.get(table) ?? -1));
+  };
   for (const [index, operation] of operations.entries()) {
-    const earlier =
-      operation.kind === 'alter_column' ? earlierChange(planned, operation.options) : undefined;
-    if (earlier?.operation.kind === 'alter_column' && operation.kind === 'alter_column') {
-      const where = `${file}: operations[${index}].alter_column`;
-      earlier.operation = {
-        kind: 'alter_column',
-        options: await merge(earlier.operation.options, operation.options, where),
-      };
-      earlier.indexes.push(index);
-      continue;
+    if (operation.kind === 'alter_column') {
+      const at = lastTouching.get(operation.options.table) ?? -1;
+      const earlier = at > lastTouchingAny ? planned[at] : undefined;
+      if (
+        earlier?.operation.kind === 'alter_column' &&
+        sameColumn(earlier.operation.options, operation.options)
+      ) {
+        const where = `${file}: operations[${index}].alter_column`;
+        earlier.operation = {
+          kind: 'alter_column',
+          options: await merge(earlier.operation.options, operation.options, where),
+        };
+        earlier.indexes.push(index);
+        // What the merged operation refers to now (a foreign key's table, say).
+        touch(earlier.operation, at);
+        continue;
+      }
     }
     planned.push({ operation, indexes: [index] });
+    touch(operation, planned.length - 1);
   }
   return planned;
-}
-
-/** The latest alter_column of the same column, if only operations on other tables follow it. */
-function earlierChange(planned: PlannedOperation[], o: AlterColumn): PlannedOperation | undefined {
-  for (let i = planned.length - 1; i >= 0; i--) {
-    const p = planned[i] as PlannedOperation;
-    if (p.operation.kind === 'alter_column' && sameColumn(p.operation.options, o)) return p;
-    const touched = tablesTouched(p.operation);
-    if (touched === null || touched.includes(o.table)) return undefined;
-  }
-  return undefined;
 }
 
 /** The tables an operation changes or refers to; null when that cannot be told (raw SQL). */

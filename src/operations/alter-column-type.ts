@@ -37,12 +37,8 @@ export async function changesTypeInPlace(
   const info = ctx.model.catalog.tables.get(table.physical);
   if (info?.constraints.some((c) => c.type === 'f' && c.columns.includes(column.physical)))
     return false;
-  for (const other of ctx.model.catalog.tables.values()) {
-    for (const c of other.constraints) {
-      if (c.type !== 'f' || c.referencedTable?.name !== table.physical) continue;
-      if (c.referencedTable.schema === ctx.schema && c.referencedColumns.includes(column.physical))
-        return false;
-    }
+  for (const { key } of ctx.model.foreignKeysReferencing(table.physical)) {
+    if (key.referencedColumns.includes(column.physical)) return false;
   }
   return probeInPlace(ctx, table.physical, column.physical, storedType(o.type));
 }
