@@ -5,6 +5,8 @@ export interface ColumnInfo {
   attnum: number;
   /** `format_type(atttypid, atttypmod)`, e.g. `character varying(255)`. */
   type: string;
+  /** The column's collation (`"C"`, `"default"`); null for a type without one. */
+  collation: string | null;
   nullable: boolean;
   /** `pg_get_expr` of the default, or null. */
   default: string | null;

@@ -8,6 +8,7 @@ import { qualifiedTable } from '../operations/sql.js';
 import { CompleteStage, type CompleteStep, emptySteps } from '../operations/types.js';
 import type { Queryable } from '../pg/queryable.js';
 import { ident, MAX_IDENTIFIER_BYTES } from '../pg/quote.js';
+import { DatabaseChecks } from './database-checks.js';
 import { type BackfillSpec, VersionModel, type VersionOverlay } from './model.js';
 import { NEEDS_BACKFILL_COLUMN, versionSchemaName } from './names.js';
 import { installSyncSteps, removeSyncSteps, type VersionName } from './sync.js';
@@ -69,18 +70,22 @@ export async function planMigration(
       `${file}: version schema name "${version.schema}" is longer than ${MAX_IDENTIFIER_BYTES} bytes; shorten the file name or set version_schema`,
     );
   }
-  const exists = await db.query(`SELECT 1 FROM pg_namespace WHERE nspname = $1`, [version.schema]);
-  if (exists.rows.length > 0) {
+  const { rows: schemas } = await db.query<{ name: string }>(
+    `SELECT nspname AS name FROM pg_namespace WHERE nspname = ANY($1::text[])`,
+    [[version.schema, schema]],
+  );
+  if (schemas.some((s) => s.name === version.schema)) {
     throw new InputError(
       `${file}: schema "${version.schema}" already exists; choose another version_schema`,
     );
   }
-  const schemaExists = await db.query(`SELECT 1 FROM pg_namespace WHERE nspname = $1`, [schema]);
-  if (schemaExists.rows.length === 0) throw new InputError(`schema "${schema}" does not exist`);
+  if (!schemas.some((s) => s.name === schema))
+    throw new InputError(`schema "${schema}" does not exist`);
 
   const catalog = await readSchema(db, schema);
   const major = await serverMajor(db);
   const model = new VersionModel(catalog);
+  const checks = new DatabaseChecks(db, schema);
   const start: Step[] = [];
   const afterSync: Step[] = [];
   const afterBackfill: Step[] = [];
@@ -98,9 +103,12 @@ export async function planMigration(
         schema,
         where,
         db,
+        checks,
         afterRawSql,
         previousVersionSchema: options.previousVersionSchema,
-      }).catch((error: unknown) => {
+      }).catch(async (error: unknown) => {
+        // What earlier operations queued comes first, as if each check had run at once.
+        await checks.run();
         throw error instanceof InputError
           ? error
           : new InputError(`${where}: ${(error as Error).message}`);
@@ -134,6 +142,8 @@ export async function planMigration(
       `remove the backfill mark from "${b.table}"`,
     ),
   );
+  await checks.run();
+
   const backfilled = new Set(backfills.map((b) => b.table));
   const byPhysical = new Map(model.versionTables().map((t) => [t.physical, t]));
   const syncInstall: Step[] = [];

@@ -395,3 +395,34 @@ describe('two catalog-only alter_column operations on one column', () => {
     });
   });
 });
+
+describe('the in-place probe, once per table shape', () => {
+  it('answers alike for tables of one shape, and apart for a column collation that makes an index rebuild', async () => {
+    const db = await createTestDatabase();
+    try {
+      for (const [table, collation] of [
+        ['p1', ''],
+        ['p2', ' COLLATE "C"'],
+        ['p3', ''],
+      ]) {
+        await db.query(`CREATE TABLE ${table} (id int PRIMARY KEY, v varchar(10)${collation})`);
+        await db.query(`CREATE INDEX ON ${table} (v)`);
+      }
+      const loaded = await migrationFromYaml(
+        'm1',
+        `operations:
+${['p1', 'p2', 'p3'].map((t) => `  - alter_column: {table: ${t}, column: v, type: varchar(20)}`).join('\n')}
+`,
+      );
+      const { plan } = await withTidal(db.url, (t) => t.plan(loaded));
+      // A new type drops the collation "C" for the type's default: the index is rebuilt.
+      expect(plan.paths?.map((p) => p.path.split(':')[0])).toEqual([
+        'catalog only',
+        'copy column "_tidal_new_v" filled by up, through the dual-write trigger and the backfill of "p2"',
+        'catalog only',
+      ]);
+    } finally {
+      await db.dispose();
+    }
+  });
+});
