@@ -18,10 +18,15 @@ export async function readSchema(db: Queryable, schema: string): Promise<SchemaI
     comment: string | null;
     replica_identity: string;
     reltuples: number;
+    attributes: number;
+    dropped: number;
   }>(
     `SELECT c.oid::int AS oid, c.relname AS name, c.relkind AS kind,
             obj_description(c.oid, 'pg_class') AS comment,
-            c.relreplident AS replica_identity, c.reltuples::float8 AS reltuples
+            c.relreplident AS replica_identity, c.reltuples::float8 AS reltuples,
+            c.relnatts::int AS attributes,
+            (SELECT count(*)::int FROM pg_attribute a
+              WHERE a.attrelid = c.oid AND a.attnum > 0 AND a.attisdropped) AS dropped
        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
       WHERE n.nspname = $1 AND c.relkind IN ('r', 'p') AND NOT c.relispartition
       ORDER BY c.relname`,
@@ -41,6 +46,8 @@ export async function readSchema(db: Queryable, schema: string): Promise<SchemaI
       indexes: [],
       triggers: [],
       replicaIdentity: row.replica_identity,
+      attributes: row.attributes,
+      droppedColumns: row.dropped,
       estimatedRows: row.reltuples,
     };
     byOid.set(row.oid, table);

@@ -61,6 +61,11 @@ export interface TableInfo {
   indexes: IndexInfo[];
   triggers: TriggerInfo[];
   replicaIdentity: string;
+  /** Attribute numbers in use (pg_class.relnatts): the columns and the dropped ones, which keep
+   *  theirs until the table is rewritten. */
+  attributes: number;
+  /** Dropped columns among `attributes`. */
+  droppedColumns: number;
   /** Estimated rows (pg_class.reltuples; -1 when never analysed). */
   estimatedRows: number;
 }

@@ -8,6 +8,7 @@ import { qualifiedTable } from '../operations/sql.js';
 import { CompleteStage, type CompleteStep, emptySteps } from '../operations/types.js';
 import type { Queryable } from '../pg/queryable.js';
 import { ident, MAX_IDENTIFIER_BYTES } from '../pg/quote.js';
+import { ColumnLimit, catalogColumns } from './column-limit.js';
 import { DatabaseChecks } from './database-checks.js';
 import { type BackfillSpec, VersionModel, type VersionOverlay } from './model.js';
 import { NEEDS_BACKFILL_COLUMN, versionSchemaName } from './names.js';
@@ -93,8 +94,17 @@ export async function planMigration(
   const undo: Step[][] = [];
   const undoFirst: Step[][] = [];
   const paths: OperationPath[] = [];
+  /** Columns of the tables this migration creates, by physical name. */
+  const createdColumns = new Map<string, number>();
+  const columnLimit = new ColumnLimit(file, (name) => {
+    const info = catalog.tables.get(name);
+    if (info) return catalogColumns(info);
+    const created = createdColumns.get(name);
+    return created === undefined ? undefined : { live: created, dropped: 0 };
+  });
   let afterRawSql = false;
-  for (const { operation, indexes } of await mergeAlterColumns(migration.operations, file)) {
+  const planned = await mergeAlterColumns(migration.operations, file);
+  for (const [at, { operation, indexes }] of planned.entries()) {
     const label = `operations[${indexes.join('] and [')}].${operation.kind}`;
     const where = `${file}: ${label}`;
     const steps =
@@ -121,6 +131,19 @@ export async function planMigration(
     undoFirst.push(steps.rollbackFirst);
     if (steps.path) paths.push({ operation: label, path: steps.path });
     if (operation.kind === 'sql' && !operation.options.onComplete) afterRawSql = true;
+    if (operation.kind === 'create_table') {
+      const created = model.table(operation.options.name);
+      if (created) createdColumns.set(created.physical, operation.options.columns.length);
+    }
+    // Refused here, before the checks against the database and before planning the rest.
+    const over = columnLimit.count(steps.start);
+    if (over !== undefined) {
+      const name = model.versionTables().find((t) => t.physical === over)?.name;
+      const more = planned
+        .slice(at + 1)
+        .filter((p) => p.operation.kind === 'add_column' && p.operation.options.table === name);
+      throw columnLimit.refusal(over, more.length);
+    }
   }
 
   // Rows the backfill must visit carry a mark that any write clears (added with a constant
@@ -142,6 +165,8 @@ export async function planMigration(
       `remove the backfill mark from "${b.table}"`,
     ),
   );
+  const over = columnLimit.count(markSteps);
+  if (over !== undefined) throw columnLimit.refusal(over);
   await checks.run();
 
   const backfilled = new Set(backfills.map((b) => b.table));

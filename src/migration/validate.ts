@@ -10,6 +10,7 @@ import {
   type IndexParameters,
   identifierProblem,
   indexMethodSchema,
+  MAX_TABLE_COLUMNS,
   type Migration,
   type Operation,
   type TableForeignKeyReference,
@@ -233,6 +234,12 @@ function checkColumn(column: Column, at: Path, c: Checks): void {
 
 function checkCreateTable(o: CreateTable, at: Path, c: Checks): void {
   if (o.columns.length === 0) c.problem([...at, 'columns'], 'a table needs at least one column');
+  if (o.columns.length > MAX_TABLE_COLUMNS) {
+    c.problem(
+      [...at, 'columns'],
+      `${o.columns.length} columns; PostgreSQL allows at most ${MAX_TABLE_COLUMNS} in a table`,
+    );
+  }
   const columnNames = o.columns.map((column) => column.name);
   reportDuplicates(columnNames, [...at, 'columns'], 'name', 'column', c);
   o.columns.forEach((column, index) => {

@@ -209,6 +209,17 @@ describe('rules that need no database', () => {
     );
   });
 
+  test('create_table with more columns than PostgreSQL allows in a table', () => {
+    const columns = (n: number) =>
+      Array.from({ length: n }, (_, i) => `{name: c${i}, type: int}`).join(', ');
+    const file = (n: number) =>
+      `operations:\n  - create_table: {name: t, columns: [${columns(n)}]}\n`;
+    expect(yamlError(file(1601))).toBe(
+      `${FILE}: operations[0].create_table.columns: 1601 columns; PostgreSQL allows at most 1600 in a table`,
+    );
+    expect(parseMigrationText(file(1600), FILE, 'yaml').operations).toHaveLength(1);
+  });
+
   test('create_table without columns, or with a column twice', () => {
     expect(yamlError('operations:\n  - create_table: {name: t, columns: []}\n')).toBe(
       `${FILE}: operations[0].create_table.columns: a table needs at least one column`,
