@@ -16,6 +16,8 @@ export interface ColumnInfo {
   attnum: number;
   /** `format_type(atttypid, atttypmod)`, e.g. `character varying(255)`. */
   type: string;
+  /** The column's collation (`"C"`, `"default"`); null for a type without one. */
+  collation: string | null;
   nullable: boolean;
   /** `pg_get_expr` of the default, or null. */
   default: string | null;
@@ -78,6 +80,11 @@ export interface TableInfo {
   rowSecurity: boolean;
   /** Privileges on the whole table, the owner's included. */
   grants: Grant[];
+  /** Attribute numbers in use (pg_class.relnatts): the columns and the dropped ones, which keep
+   *  theirs until the table is made anew (VACUUM FULL keeps them). */
+  attributes: number;
+  /** Dropped columns among `attributes`. */
+  droppedColumns: number;
   /** Estimated rows (pg_class.reltuples; -1 when never analysed). */
   estimatedRows: number;
 }

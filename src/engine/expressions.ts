@@ -66,13 +66,17 @@ async function columnTokens(
   );
 }
 
-/** Whether an expression is just the column `column`, bare or quoted (an identity `up`). */
+/** Whether an expression is just the column `column`, bare or quoted (an identity `up`); a
+ *  column named like a non-reserved keyword (`name`, `comment`, `type`) is written bare too. */
 export async function isColumnItself(expression: string, column: string): Promise<boolean> {
   await initSqlParser();
   const tokens = scanSync(expression).tokens;
   const [only] = tokens;
   return (
-    tokens.length === 1 && only?.tokenName === 'IDENT' && identifierValue(only.text) === column
+    tokens.length === 1 &&
+    only !== undefined &&
+    isNameToken(only) &&
+    identifierValue(only.text) === column
   );
 }
 

@@ -1,4 +1,4 @@
-import type { ColumnInfo, Grant, SchemaInfo, TableInfo } from '../catalog/types.js';
+import type { ColumnInfo, ConstraintInfo, Grant, SchemaInfo, TableInfo } from '../catalog/types.js';
 import { InputError } from '../errors.js';
 
 /** A column as the new version shows it. */
@@ -95,6 +95,12 @@ export interface VersionOverlay {
   dropped: string[];
 }
 
+/** A foreign key of a table of the schema, and that table (the catalog's, before the migration). */
+export interface ReferencingKey {
+  table: TableInfo;
+  key: ConstraintInfo;
+}
+
 /**
  * The new version of one application schema as planning goes from operation to operation.
  * Starts as the catalog (where physical and logical names agree, since any earlier migration
@@ -106,6 +112,10 @@ export class VersionModel {
   private readonly touched = new Set<string>();
   /** Relation names taken in the schema (tables and indexes), for collision checks. */
   private readonly relationNames = new Set<string>();
+  /** The catalog's tables by index name. */
+  private readonly indexTables = new Map<string, TableInfo>();
+  /** The catalog's foreign keys by the table of this schema they reference; made when asked. */
+  private referencingKeys: Map<string, ReferencingKey[]> | undefined;
   readonly sync = new Map<string, SyncSpec>();
   readonly backfills = new Map<string, BackfillSpec>();
   /** Per physical table: a constraint's current name -> its name in the catalog, for the
@@ -116,7 +126,10 @@ export class VersionModel {
     for (const info of catalog.tables.values()) {
       this.tables.set(info.name, plannedFromCatalog(info));
       this.relationNames.add(info.name);
-      for (const index of info.indexes) this.relationNames.add(index.name);
+      for (const index of info.indexes) {
+        this.relationNames.add(index.name);
+        if (!this.indexTables.has(index.name)) this.indexTables.set(index.name, info);
+      }
     }
   }
 
@@ -161,12 +174,31 @@ export class VersionModel {
     this.relationNames.delete(name);
   }
 
-  /** Index names of the schema, as planning goes. */
+  /** The catalog's table of an index of the schema. */
   indexTable(indexName: string): TableInfo | undefined {
-    for (const info of this.catalog.tables.values()) {
-      if (info.indexes.some((i) => i.name === indexName)) return info;
+    return this.indexTables.get(indexName);
+  }
+
+  /** The foreign keys in the catalog that reference the table of this schema named `physical`. */
+  foreignKeysReferencing(physical: string): readonly ReferencingKey[] {
+    if (!this.referencingKeys) {
+      this.referencingKeys = new Map();
+      for (const table of this.catalog.tables.values()) {
+        for (const key of table.constraints) {
+          const target = key.referencedTable;
+          if (key.type !== 'f' || target?.schema !== this.schema) continue;
+          const keys = this.referencingKeys.get(target.name) ?? [];
+          keys.push({ table, key });
+          this.referencingKeys.set(target.name, keys);
+        }
+      }
     }
-    return undefined;
+    return this.referencingKeys.get(physical) ?? [];
+  }
+
+  /** Whether the new version still shows the catalog's table `physical` (under any name). */
+  showsCatalogTable(physical: string): boolean {
+    return this.catalog.tables.has(physical) && !this.droppedPhysical.has(physical);
   }
 
   addTable(table: PlannedTable): void {

@@ -85,8 +85,10 @@ export async function planReport(
   const tables = new Set<string>(plan.backfills.map((b) => b.table));
   for (const [, list] of phases)
     for (const step of list) if (step.table?.schema === plan.schema) tables.add(step.table.name);
-  const statistics = await tableStatistics(db, plan.schema, [...tables]);
-  const sizeOf = (table: string) => statistics.find((s) => s.table === table)?.bytes ?? 0;
+  const statistics = new Map(
+    (await tableStatistics(db, plan.schema, [...tables])).map((s) => [s.table, s]),
+  );
+  const sizeOf = (table: string) => statistics.get(table)?.bytes ?? 0;
   const steps: PlannedStep[] = phases.flatMap(([phase, list]) =>
     list.map((step) => ({
       ...step,
@@ -105,7 +107,7 @@ export async function planReport(
     paths: plan.paths ?? [],
     steps,
     backfills: plan.backfills.map((b) => {
-      const stats = statistics.find((s) => s.table === b.table) ?? {
+      const stats = statistics.get(b.table) ?? {
         table: b.table,
         rows: null,
         bytes: 0,

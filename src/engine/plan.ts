@@ -9,6 +9,8 @@ import { doBlock, qualifiedTable } from '../operations/sql.js';
 import { CompleteStage, type CompleteStep, emptySteps } from '../operations/types.js';
 import type { Queryable } from '../pg/queryable.js';
 import { ident, MAX_IDENTIFIER_BYTES } from '../pg/quote.js';
+import { ColumnLimit, catalogColumns } from './column-limit.js';
+import { DatabaseChecks } from './database-checks.js';
 import { parenthesize } from './expressions.js';
 import {
   type BackfillSpec,
@@ -85,18 +87,22 @@ export async function planMigration(
       `${file}: version "${version.name}" is named like the ${version.name === schema ? 'application' : 'state'} schema; rename the file or set version_schema`,
     );
   }
-  const exists = await db.query(`SELECT 1 FROM pg_namespace WHERE nspname = $1`, [version.schema]);
-  if (exists.rows.length > 0) {
+  const { rows: schemas } = await db.query<{ name: string }>(
+    `SELECT nspname AS name FROM pg_namespace WHERE nspname = ANY($1::text[])`,
+    [[version.schema, schema]],
+  );
+  if (schemas.some((s) => s.name === version.schema)) {
     throw new InputError(
       `${file}: schema "${version.schema}" already exists; choose another version_schema (tidal never takes over a schema it did not create)`,
     );
   }
-  const schemaExists = await db.query(`SELECT 1 FROM pg_namespace WHERE nspname = $1`, [schema]);
-  if (schemaExists.rows.length === 0) throw new InputError(`schema "${schema}" does not exist`);
+  if (!schemas.some((s) => s.name === schema))
+    throw new InputError(`schema "${schema}" does not exist`);
 
   const catalog = await readSchema(db, schema);
   const major = await serverMajor(db);
   const model = new VersionModel(catalog);
+  const checks = new DatabaseChecks(db, schema);
   const start: Step[] = [];
   const afterSync: Step[] = [];
   const afterBackfill: Step[] = [];
@@ -104,8 +110,17 @@ export async function planMigration(
   const undo: Step[][] = [];
   const undoFirst: Step[][] = [];
   const paths: OperationPath[] = [];
+  /** Columns of the tables this migration creates, by physical name. */
+  const createdColumns = new Map<string, number>();
+  const columnLimit = new ColumnLimit(file, (name) => {
+    const info = catalog.tables.get(name);
+    if (info) return catalogColumns(info);
+    const created = createdColumns.get(name);
+    return created === undefined ? undefined : { live: created, dropped: 0 };
+  });
   let afterRawSql = false;
-  for (const { operation, indexes } of mergeAlterColumns(migration.operations, file)) {
+  const planned = await mergeAlterColumns(migration.operations, file);
+  for (const [at, { operation, indexes }] of planned.entries()) {
     const label = `operations[${indexes.join('] and [')}].${operation.kind}`;
     const where = `${file}: ${label}`;
     const steps =
@@ -114,9 +129,12 @@ export async function planMigration(
         schema,
         where,
         db,
+        checks,
         afterRawSql,
         previousVersionSchema: options.previousVersionSchema,
-      }).catch((error: unknown) => {
+      }).catch(async (error: unknown) => {
+        // What earlier operations queued comes first, as if each check had run at once.
+        await checks.run();
         throw error instanceof InputError
           ? error
           : new InputError(`${where}: ${(error as Error).message}`);
@@ -129,6 +147,19 @@ export async function planMigration(
     undoFirst.push(steps.rollbackFirst);
     if (steps.path) paths.push({ operation: label, path: steps.path });
     if (operation.kind === 'sql' && !operation.options.onComplete) afterRawSql = true;
+    if (operation.kind === 'create_table') {
+      const created = model.table(operation.options.name);
+      if (created) createdColumns.set(created.physical, operation.options.columns.length);
+    }
+    // Refused here, before the checks against the database and before planning the rest.
+    const over = columnLimit.count(steps.start);
+    if (over !== undefined) {
+      const name = model.versionTables().find((t) => t.physical === over)?.name;
+      const more = planned
+        .slice(at + 1)
+        .filter((p) => p.operation.kind === 'add_column' && p.operation.options.table === name);
+      throw columnLimit.refusal(over, more.length);
+    }
   }
 
   // Rows the backfill must visit carry a mark that any write clears (added with a constant
@@ -157,7 +188,12 @@ export async function planMigration(
       { undoes: mark(b.table) },
     ),
   );
+  const over = columnLimit.count(markSteps);
+  if (over !== undefined) throw columnLimit.refusal(over);
+  await checks.run();
+
   const backfilled = new Set(backfills.map((b) => b.table));
+  const byPhysical = new Map(model.versionTables().map((t) => [t.physical, t]));
   // Every table whose writes the trigger must see: expressions to compute, or marks to clear.
   const synced = new Map<string, SyncSpec>();
   for (const [physical, spec] of model.sync) {
@@ -169,7 +205,7 @@ export async function planMigration(
   const restoreDefaults: Step[] = [];
   const rollbackDefaults: Step[] = [];
   for (const [physical, spec] of synced) {
-    const table = model.versionTables().find((t) => t.physical === physical);
+    const table = byPhysical.get(physical);
     if (!table) continue;
     const defaults = defaultsToViews(schema, table, spec);
     const [fn, trigger] = await installSyncSteps(

@@ -47,20 +47,12 @@ export const addColumn: OperationModule<AddColumn> = {
     await checkType(ctx, c.type, 'column.type');
     // A table this migration created has no old version: `up` sees its columns as planned.
     const oldColumns = table.created ? table.columns : table.oldColumns;
-    const oldRow = {
-      alias: table.name,
-      columns: oldColumns.map((col) => ({ name: col.name, type: col.type })),
-    };
-    if (o.up !== undefined) await checkExpressionOver(ctx, o.up, oldRow, 'up');
-    const newRow = {
-      alias: table.name,
-      columns: [
-        ...table.columns.map((col) => ({ name: col.name, type: col.type })),
-        { name: c.name, type: c.type },
-      ],
-    };
-    if (c.check)
+    if (o.up !== undefined)
+      await checkExpressionOver(ctx, o.up, { alias: table.name, columns: oldColumns }, 'up');
+    if (c.check) {
+      const newRow = { alias: table.name, columns: [...table.columns, c] };
       await checkExpressionOver(ctx, c.check.constraint, newRow, 'column.check.constraint');
+    }
 
     const volatileDefault =
       c.default !== undefined &&

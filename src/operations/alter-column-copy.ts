@@ -1,3 +1,4 @@
+import { columnDependents, ownedSequences } from '../catalog/read.js';
 import type { ConstraintInfo, IndexInfo, TableInfo } from '../catalog/types.js';
 import { checkExpression } from '../engine/breaking-rows.js';
 import { checkExpressionOver, checkType, storedType } from '../engine/checks.js';
@@ -451,18 +452,10 @@ async function ownedSequence(
   column: string,
 ): Promise<{ name: string; type: string } | null> {
   if (ctx.afterRawSql) return null;
-  const { rows } = await ctx.db.query<{ name: string; type: string }>(
-    `SELECT format('%I.%I', n.nspname, c.relname) AS name, format_type(s.seqtypid, NULL) AS type
-       FROM pg_catalog.pg_depend d
-       JOIN pg_catalog.pg_class c ON c.oid = d.objid AND c.relkind = 'S'
-       JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-       JOIN pg_catalog.pg_sequence s ON s.seqrelid = c.oid
-       JOIN pg_catalog.pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid
-      WHERE d.classid = 'pg_catalog.pg_class'::regclass AND d.deptype = 'a'
-        AND d.refobjid = pg_catalog.to_regclass($1) AND a.attname = $2`,
-    [qualifiedTable(ctx.schema, table.physical), column],
+  const sequences = await ctx.checks.answer('owned sequences', () =>
+    ownedSequences(ctx.db, ctx.schema),
   );
-  return rows[0] ?? null;
+  return sequences.get(table.physical)?.get(column) ?? null;
 }
 
 /**
@@ -563,7 +556,7 @@ async function refuseUnsupported(
   info: TableInfo | undefined,
   group: CopyGroup,
 ): Promise<(ConstraintInfo & { table: string })[]> {
-  const { where, model, schema } = ctx;
+  const { where, model } = ctx;
   const unsupported = (why: string) =>
     new InputError(
       `${where}.column: ${why}; changing it this way is not supported by this version of tidal yet`,
@@ -603,60 +596,30 @@ async function refuseUnsupported(
   }
   // Foreign keys that reference the column are carried over when they are simple.
   const referencing: (ConstraintInfo & { table: string })[] = [];
-  for (const other of model.catalog.tables.values()) {
-    for (const c of other.constraints) {
-      if (c.type !== 'f' || c.referencedTable?.schema !== schema) continue;
-      if (c.referencedTable.name !== table.physical || !c.referencedColumns.includes(name))
-        continue;
-      if (c.columns.length > 1 || other.name === table.physical) {
-        throw unsupported(
-          `foreign key "${c.name}" of table "${other.name}" references column "${column.name}" ${c.columns.length > 1 ? 'with other columns' : 'from the same table'}`,
-        );
-      }
-      referencing.push({ ...c, table: other.name });
+  for (const { table: other, key: c } of model.foreignKeysReferencing(table.physical)) {
+    if (!c.referencedColumns.includes(name)) continue;
+    if (c.columns.length > 1 || other.name === table.physical) {
+      throw unsupported(
+        `foreign key "${c.name}" of table "${other.name}" references column "${column.name}" ${c.columns.length > 1 ? 'with other columns' : 'from the same table'}`,
+      );
     }
+    referencing.push({ ...c, table: other.name });
   }
   return referencing;
 }
 
-/**
- * What else in the database uses the column, beyond what the copy rebuilds (constraints,
- * indexes, its own default) and the version views tidal replaces: generated columns, triggers
- * with `UPDATE OF` or `WHEN` on it, user views, policies. Dropping the old column at complete
- * would fail on each of them.
- */
+/** What else in the database uses the column (catalog/read.ts, columnDependents): dropping
+ *  the old column at complete would fail on each of them. */
 async function dependentObjects(
   ctx: PlanContext,
   table: PlannedTable,
   column: string,
 ): Promise<string[]> {
   if (ctx.afterRawSql) return [];
-  const { rows } = await ctx.db.query<{ what: string }>(
-    `WITH col AS (
-       SELECT a.attrelid, a.attnum FROM pg_catalog.pg_attribute a
-        WHERE a.attrelid = pg_catalog.to_regclass($1) AND a.attname = $2)
-     SELECT DISTINCT pg_catalog.pg_describe_object(d.classid, d.objid, d.objsubid) AS what
-       FROM pg_catalog.pg_depend d, col
-      WHERE d.refclassid = 'pg_catalog.pg_class'::regclass AND d.refobjid = col.attrelid
-        AND d.refobjsubid = col.attnum
-        -- A generated column depends on the columns it uses: normally through its expression on
-        -- recent majors, automatically as a column of the same table on PostgreSQL 14.
-        AND (d.deptype = 'n' OR (d.deptype = 'a' AND d.classid = 'pg_catalog.pg_class'::regclass
-                                 AND d.objid = col.attrelid AND d.objsubid > 0))
-        AND d.classid <> 'pg_catalog.pg_constraint'::regclass
-        AND NOT (d.classid = 'pg_catalog.pg_class'::regclass
-                 AND (SELECT relkind FROM pg_catalog.pg_class WHERE oid = d.objid) IN ('i', 'I'))
-        AND NOT (d.classid = 'pg_catalog.pg_attrdef'::regclass
-                 AND (SELECT adnum FROM pg_catalog.pg_attrdef WHERE oid = d.objid) = col.attnum)
-        AND NOT (d.classid = 'pg_catalog.pg_rewrite'::regclass
-                 AND (SELECT n.nspname FROM pg_catalog.pg_rewrite r
-                        JOIN pg_catalog.pg_class c ON c.oid = r.ev_class
-                        JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-                       WHERE r.oid = d.objid) IS NOT DISTINCT FROM $3)
-      ORDER BY 1`,
-    [qualifiedTable(ctx.schema, table.physical), column, ctx.previousVersionSchema],
+  const dependents = await ctx.checks.answer('column dependents', () =>
+    columnDependents(ctx.db, ctx.schema, ctx.previousVersionSchema),
   );
-  return rows.map((r) => r.what);
+  return dependents.get(table.physical)?.get(column) ?? [];
 }
 
 function columnComment(info: TableInfo | undefined, column: string): string | null {

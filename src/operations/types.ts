@@ -1,3 +1,4 @@
+import type { DatabaseChecks } from '../engine/database-checks.js';
 import type { VersionModel } from '../engine/model.js';
 import type { Step } from '../executor/step.js';
 import type { Queryable } from '../pg/queryable.js';
@@ -64,6 +65,8 @@ export interface PlanContext {
   where: string;
   /** A connection for read-only checks against the live database. */
   db: Queryable;
+  /** The plan's checks against the database, batched (engine/checks.ts). */
+  checks: DatabaseChecks;
   /** True once a raw `sql` operation came earlier in the migration: the catalog does not yet show
    *  what it will do, so checks that need the catalog are left to the database at run time. */
   afterRawSql: boolean;

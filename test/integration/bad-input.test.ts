@@ -82,6 +82,13 @@ const CASES: Case[] = [
     yaml: `${VALID_FIRST}  - drop_column:\n      table: items\n      column: name\n`,
     expected: ['operations[1].drop_column.down', '"name"', /NOT NULL/],
   },
+  {
+    // Would make a version schema and a history entry that change nothing.
+    name: 'an empty list of operations',
+    file: 'b12_no_operations.yaml',
+    yaml: 'operations: []\n',
+    expected: ['operations', 'no operations'],
+  },
 ];
 
 function expectMessage(text: string, file: string, expected: (string | RegExp)[]): void {

@@ -464,3 +464,56 @@ describe('between any two steps of rollback or complete, the version that stays 
     }
   });
 });
+
+describe('checks against the database', () => {
+  it('report the first problem in the order of the file, among many operations checked together', async () => {
+    const db = await createTestDatabase();
+    try {
+      await db.query('CREATE TABLE a (id int PRIMARY KEY, n int)');
+      await db.query('CREATE TABLE b (id int PRIMARY KEY, n int)');
+      const file = (bad: Record<number, string>) =>
+        `operations:\n${Array.from({ length: 1200 }, (_, i) => {
+          const table = i % 2 === 0 ? 'a' : 'b';
+          return (
+            bad[i] ??
+            `  - add_column: {table: ${table}, up: "n + ${i}", column: {name: c${i}, type: int, nullable: true}}`
+          );
+        }).join('\n')}\n`;
+      const badUp = (i: number) =>
+        `  - add_column: {table: a, up: "no_such_${i}", column: {name: c${i}, type: int, nullable: true}}`;
+      const badType = (i: number) =>
+        `  - add_column: {table: b, column: {name: c${i}, type: no_such_type, nullable: true}}`;
+      const cases: [Record<number, string>, string][] = [
+        // Past the first batch of checks, two problems: the earlier is reported.
+        [
+          { 1002: badUp(1002), 1101: badType(1101) },
+          'm1.yaml: operations[1002].add_column.up: column "no_such_1002" does not exist',
+        ],
+        [
+          { 700: badType(700), 1100: badUp(1100) },
+          'm1.yaml: operations[700].add_column.column.type: invalid type "no_such_type"',
+        ],
+        // A check of an earlier operation comes before a later operation's own problem.
+        [
+          {
+            3: badUp(3),
+            900: '  - add_column: {table: nope, column: {name: x, type: int, nullable: true}}',
+          },
+          'm1.yaml: operations[3].add_column.up: column "no_such_3" does not exist',
+        ],
+      ];
+      for (const [bad, message] of cases) {
+        const loaded = await migrationFromYaml('m1', file(bad));
+        await expect(withTidal(db.url, (t) => t.plan(loaded))).rejects.toThrow(message);
+      }
+      const valid = await migrationFromYaml('m1', file({}));
+      const { plan } = await withTidal(db.url, (t) => t.plan(valid));
+      expect(plan.backfills.map((b) => [b.table, b.set.length])).toEqual([
+        ['a', 600],
+        ['b', 600],
+      ]);
+    } finally {
+      await db.dispose();
+    }
+  });
+});
