@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { InputError, messageOf } from '../errors.js';
 import type { PlanContext } from '../operations/types.js';
 import { ident } from '../pg/quote.js';
@@ -41,16 +42,32 @@ export async function checkExpressionOver(
   expression: string,
   row: { alias: string; columns: readonly { name: string; type: string }[] },
   field: string,
+  assignedTo?: { column: string; type: string },
 ): Promise<void> {
   if (ctx.afterRawSql) return;
   const columns = (await columnsNamedIn(expression, row)).map(
     (c) => `NULL::${storedType(c.type)} AS ${ident(c.name)}`,
   );
   const source = columns.length > 0 ? columns.join(', ') : 'NULL AS "?"';
+  const select = `SELECT ${parenthesize(expression)} FROM (SELECT ${source}) AS ${ident(row.alias)} LIMIT 0`;
   ctx.checks.add(
-    `SELECT ${parenthesize(expression)} FROM (SELECT ${source}) AS ${ident(row.alias)} LIMIT 0`,
+    assignedTo ? assignmentCheck(select, assignedTo) : select,
     (message) => `${ctx.where}.${field}: ${message} in expression: ${expression}`,
   );
+}
+
+/**
+ * `select` inserted into a column of the type its value goes to (`up` into the new version's
+ * column, `down` into the old one's), as the backfill's UPDATE assigns it: a value of a type
+ * that is not assignable (text into integer) is refused here, not by the backfill midway. The
+ * temporary table, one per column name and type, lives until the checks' transaction rolls back.
+ */
+function assignmentCheck(select: string, target: { column: string; type: string }): string {
+  const type = storedType(target.type);
+  const table = ident(
+    `_tidal_assign_${createHash('sha256').update(`${target.column}\0${type}`).digest('hex').slice(0, 12)}`,
+  );
+  return `CREATE TEMPORARY TABLE IF NOT EXISTS ${table} (${ident(target.column)} ${type}) ON COMMIT DROP;\nINSERT INTO ${table} (${ident(target.column)}) ${select}`;
 }
 
 /**

@@ -48,7 +48,10 @@ export const addColumn: OperationModule<AddColumn> = {
     // A table this migration created has no old version: `up` sees its columns as planned.
     const oldColumns = table.created ? table.columns : table.oldColumns;
     if (o.up !== undefined)
-      await checkExpressionOver(ctx, o.up, { alias: table.name, columns: oldColumns }, 'up');
+      await checkExpressionOver(ctx, o.up, { alias: table.name, columns: oldColumns }, 'up', {
+        column: c.name,
+        type: c.type,
+      });
     if (c.check) {
       const newRow = { alias: table.name, columns: [...table.columns, c] };
       await checkExpressionOver(ctx, c.check.constraint, newRow, 'column.check.constraint');

@@ -74,11 +74,17 @@ export async function planCopyColumn(
   const up = o.up ?? ident(oldName);
   const down = o.down ?? ident(finalName);
   const oldRow = table.oldColumns.map((c) => ({ name: c.name, type: c.type }));
-  await checkExpressionOver(ctx, up, { alias: table.name, columns: oldRow }, 'up');
+  await checkExpressionOver(ctx, up, { alias: table.name, columns: oldRow }, 'up', {
+    column: finalName,
+    type: newType,
+  });
   const newRow = table.columns.map((c) =>
     c === column ? { name: finalName, type: newType } : { name: c.name, type: c.type },
   );
-  await checkExpressionOver(ctx, down, { alias: table.name, columns: newRow }, 'down');
+  await checkExpressionOver(ctx, down, { alias: table.name, columns: newRow }, 'down', {
+    column: oldName,
+    type: column.type,
+  });
 
   const physical = newColumnName(column.name);
   const t = qualifiedTable(schema, table.physical);

@@ -129,7 +129,10 @@ export const alterColumn: OperationModule<AlterColumn> = {
           alias: table.name,
           columns: table.columns.map((c) => ({ name: c.name, type: c.type })),
         };
-        await checkExpressionOver(ctx, o.down, row, 'down');
+        await checkExpressionOver(ctx, o.down, row, 'down', {
+          column: column.name,
+          type: column.type,
+        });
       }
       steps.rollback.push(
         ...restoreNotNull(table, column, o.down, t, ref).map((s) => ({ ...s, undoes: allowed })),

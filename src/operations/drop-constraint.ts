@@ -122,7 +122,14 @@ async function planDrop(
     columns: table.columns.map((c) => ({ name: c.name, type: c.type })),
   };
   for (const [name, down] of Object.entries(o.down)) {
-    await checkExpressionOver(ctx, down, row, `down.${name}`);
+    const type = table.columns.find((c) => c.name === name)?.type;
+    await checkExpressionOver(
+      ctx,
+      down,
+      row,
+      `down.${name}`,
+      type === undefined ? undefined : { column: name, type },
+    );
   }
   if (constraint.type === 'u' || constraint.type === 'p')
     await refuseReferencedUnique(ctx, table, o.name);
