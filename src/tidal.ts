@@ -12,6 +12,7 @@ import { VerificationError } from './backfill/verify.js';
 import { readSchema, serverMajor } from './catalog/read.js';
 import { hasSomethingToUndo, madeByStart } from './engine/made.js';
 import type { VersionOverlay } from './engine/model.js';
+import type { Obligation } from './engine/obligations.js';
 import {
   type MigrationPlan,
   type OperationPath,
@@ -74,7 +75,8 @@ export type TidalEvent =
   | { type: 'phase'; migration: string; phase: string }
   | ({ type: 'backfill' } & BackfillProgress)
   | { type: 'notice'; message: string }
-  | ({ type: 'path'; migration: string } & OperationPath);
+  | ({ type: 'path'; migration: string } & OperationPath)
+  | ({ type: 'obligation'; migration: string } & Obligation);
 
 export interface MigrationStatus {
   schema: string;
@@ -504,6 +506,8 @@ export class Tidal {
     await store.setPhase(name, 'active');
     await store.event(name, 'started');
     this.emit({ type: 'phase', migration: name, phase: 'active' });
+    for (const o of plan.obligations ?? [])
+      this.emit({ type: 'obligation', migration: name, ...o });
   }
 
   private async completeLocked(record: MigrationRecord): Promise<MigrationRecord> {
