@@ -13,6 +13,7 @@ import { readSchema, serverMajor } from './catalog/read.js';
 import { driftOf, tidalLookalikes } from './engine/drift.js';
 import { hasSomethingToUndo, madeByStart } from './engine/made.js';
 import type { VersionOverlay } from './engine/model.js';
+import type { Obligation } from './engine/obligations.js';
 import {
   type MigrationPlan,
   type OperationPath,
@@ -76,7 +77,8 @@ export type TidalEvent =
   | { type: 'phase'; migration: string; phase: string }
   | ({ type: 'backfill' } & BackfillProgress)
   | { type: 'notice'; message: string }
-  | ({ type: 'path'; migration: string } & OperationPath);
+  | ({ type: 'path'; migration: string } & OperationPath)
+  | ({ type: 'obligation'; migration: string } & Obligation);
 
 export interface MigrationStatus {
   schema: string;
@@ -529,6 +531,8 @@ export class Tidal {
     await store.setPhase(name, 'active');
     await store.event(name, 'started');
     this.emit({ type: 'phase', migration: name, phase: 'active' });
+    for (const o of plan.obligations ?? [])
+      this.emit({ type: 'obligation', migration: name, ...o });
   }
 
   private async completeLocked(record: MigrationRecord): Promise<MigrationRecord> {

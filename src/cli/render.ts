@@ -1,3 +1,4 @@
+import type { Obligation } from '../engine/obligations.js';
 import { lockName, type PlanPhase, type PlanReport } from '../engine/plan-report.js';
 import type { MigrationStatus, TidalEvent } from '../tidal.js';
 
@@ -58,6 +59,10 @@ export function eventRenderer(output: Output): (event: TidalEvent) => void {
       case 'path':
         endProgressLine();
         process.stderr.write(`${event.migration}: ${event.operation}: ${event.path}\n`);
+        break;
+      case 'obligation':
+        endProgressLine();
+        process.stderr.write(`${event.migration}: ${renderObligation(event)}\n`);
         break;
       case 'step-start':
         if (output.verbose) {
@@ -157,6 +162,12 @@ export function renderStatus(status: MigrationStatus): string {
   return lines.join('\n');
 }
 
+/** One obligation in words: for whom, then what. */
+export function renderObligation(o: Obligation): string {
+  const whom = o.concerns === 'both' ? 'both versions' : `the ${o.concerns}`;
+  return `for ${whom}: ${o.sentence}`;
+}
+
 /** Longer statements (a trigger function's body) are cut in the text of `tidal plan`. */
 const PLAN_SQL_WIDTH = 240;
 
@@ -196,6 +207,13 @@ export function renderPlan(report: PlanReport): string {
   if (report.missingPrivileges?.length) {
     lines.push('', 'start would refuse: the role tidal connects as lacks');
     for (const m of report.missingPrivileges) lines.push(`  ${m}`);
+  }
+  if (report.obligations.length > 0) {
+    lines.push(
+      '',
+      `what each version sees and must do while "${report.migration}" is active, and after (the README explains each):`,
+    );
+    for (const o of report.obligations) lines.push(`  ${renderObligation(o)}`);
   }
   lines.push('', 'open transactions now:');
   if (report.openTransactions.length === 0) lines.push('  none older than a second');

@@ -16,6 +16,8 @@ export interface PlannedColumn {
   added: boolean;
   /** A copy made by an earlier alter_column or create_constraint of this migration. */
   copied?: boolean;
+  /** For a copy: the old version's physical column it replaces at complete. */
+  copyOf?: string;
   /** The new version's default where it differs from the table's until complete (null: none). */
   viewDefault?: string | null;
   /** The new version's comment where it differs from the table's until complete. */

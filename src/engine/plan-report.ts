@@ -6,6 +6,7 @@
  */
 import type { Step } from '../executor/step.js';
 import type { Queryable } from '../pg/queryable.js';
+import type { Obligation } from './obligations.js';
 import type { MigrationPlan, OperationPath } from './plan.js';
 
 /** Assumed speeds for the estimates; `npm run bench:backfill` measures a machine's own. */
@@ -63,6 +64,8 @@ export interface PlanReport {
   steps: PlannedStep[];
   backfills: PlannedBackfill[];
   openTransactions: OpenTransaction[];
+  /** What each version sees and must do while the migration is active, and after. */
+  obligations: Obligation[];
   assumptions: typeof ESTIMATE_RATES;
   /** What the connected role lacks to run it (start refuses until it has it). */
   missingPrivileges?: string[];
@@ -121,6 +124,7 @@ export async function planReport(
       };
     }),
     openTransactions: await openTransactions(db, plan.schema, [...tables]),
+    obligations: plan.obligations ?? [],
     assumptions: ESTIMATE_RATES,
   };
 }

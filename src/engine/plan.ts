@@ -21,6 +21,7 @@ import {
   type VersionOverlay,
 } from './model.js';
 import { NEEDS_BACKFILL_COLUMN, SYNC_TRIGGER, TIDAL_PREFIX, versionSchemaName } from './names.js';
+import { type Obligation, obligationsOf } from './obligations.js';
 import { installSyncSteps, removeSyncSteps, type VersionName, versionOnlyColumns } from './sync.js';
 import { dropVersionSchemaStep, versionSchemaSteps, viewsFromModel } from './versions.js';
 
@@ -47,6 +48,8 @@ export interface MigrationPlan {
   overlay: VersionOverlay;
   /** Operations that chose how to make their change, and the choice. */
   paths?: OperationPath[];
+  /** What each version sees and must do; stored, as start prints them when it has run. */
+  obligations?: Obligation[];
 }
 
 export interface OperationPath {
@@ -259,6 +262,7 @@ export async function planMigration(
     overlay: model.overlay(),
     paths,
   };
+  plan.obligations = obligationsOf(plan, model);
   await refuseTakenNames(db, catalog, [...plan.start, ...plan.afterBackfill], file);
   return { plan, model, serverMajor: major };
 }

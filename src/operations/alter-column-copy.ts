@@ -442,6 +442,7 @@ export async function planCopyColumn(
   column.nullable = !notNull;
   column.added = true;
   column.copied = true;
+  column.copyOf = oldName;
   model.touch(table);
 
   for (const fk of referencing) {
