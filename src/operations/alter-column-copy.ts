@@ -2,7 +2,7 @@ import { columnDependents, ownedSequences } from '../catalog/read.js';
 import type { ConstraintInfo, IndexInfo, TableInfo } from '../catalog/types.js';
 import { checkExpression } from '../engine/breaking-rows.js';
 import { checkExpressionOver, checkType, storedType } from '../engine/checks.js';
-import { mentionsColumn, parenthesize, renameColumnInExpression } from '../engine/expressions.js';
+import { mentionsColumn, renameColumnInExpression } from '../engine/expressions.js';
 import type { PlannedColumn, PlannedTable } from '../engine/model.js';
 import { newColumnName, notNullCheckName, prefixedName } from '../engine/names.js';
 import { InputError } from '../errors.js';
@@ -11,8 +11,16 @@ import type { AlterColumn } from '../migration/schema.js';
 import { grantStatements } from '../pg/grants.js';
 import { ident } from '../pg/quote.js';
 import { currentConstraintName } from './rename-constraint.js';
-import { checkClause, commentOnColumn, qualifiedTable, referencesClause } from './sql.js';
+import { checkDefinition, commentOnColumn, qualifiedTable, referencesClause } from './sql.js';
 import { CompleteStage, emptySteps, type OperationSteps, type PlanContext } from './types.js';
+import {
+  addValidatedLater,
+  constraintLocks,
+  type LaterConstraint,
+  type LaterSummaries,
+  notNullStandIn,
+  validatedLater,
+} from './validated-later.js';
 
 /** Columns copied together by one operation: old physical name to the copy's name. */
 export type CopyGroup = Map<string, string>;
@@ -124,37 +132,19 @@ export async function planCopyColumn(
   }
 
   const notNull = o.nullable === false || (o.nullable === undefined && !column.nullable);
+  // Constraints on the copy go in once the trigger fills it. A check may reject the NULL the copy
+  // gets once the trigger is gone, so rollback drops checks before the trigger goes; foreign keys
+  // go before the copy's own drop, which would otherwise take them (and their lock on the
+  // referenced table) with it.
+  const onCopy = (c: LaterConstraint, summaries: LaterSummaries) =>
+    addValidatedLater(steps, ref, c, summaries, {
+      add: 'afterSync',
+      drop: c.kind === 'check' ? 'rollbackFirst' : 'rollback',
+    });
   if (notNull) {
-    const standIn: Undoable = {
-      kind: 'constraint',
-      table: table.physical,
-      name: notNullCheckName(column.name),
-    };
-    const check = ident(standIn.name);
-    steps.afterSync.push(
-      step(
-        'AccessExclusive',
-        `ALTER TABLE ${t} ADD CONSTRAINT ${check} CHECK (${col} IS NOT NULL) NOT VALID`,
-        `forbid NULL in the new "${column.name}" for new rows`,
-        { creates: [standIn] },
-      ),
-    );
-    steps.rollbackFirst.push(
-      step(
-        'AccessExclusive',
-        `ALTER TABLE ${t} DROP CONSTRAINT IF EXISTS ${check}`,
-        `stop forbidding NULL in the new "${column.name}" before the dual-write trigger goes`,
-        { undoes: standIn },
-      ),
-    );
-    steps.afterBackfill.push(
-      step(
-        'ShareUpdateExclusive',
-        `ALTER TABLE ${t} VALIDATE CONSTRAINT ${check}`,
-        `check every row has the new "${column.name}"`,
-        { effect: 'scan' },
-      ),
-    );
+    const name = notNullCheckName(column.name);
+    const check = ident(name);
+    onCopy(notNullStandIn(name, physical), { what: `NOT NULL of the new "${column.name}"` });
     renameAtComplete.push(
       step(
         'AccessExclusive',
@@ -170,6 +160,7 @@ export async function planCopyColumn(
   }
 
   // Constraints of the old column, rebuilt on the new one under a temporary name.
+  const oldKeysReference: TableRef[] = [];
   for (const c of info?.constraints ?? []) {
     if (!c.columns.includes(oldName) || c.type === 'n') continue;
     if (c.columns.length > 1 && !rebuildsShared) continue;
@@ -177,24 +168,11 @@ export async function planCopyColumn(
     const name = currentConstraintName(model, table, c.name);
     if (!table.constraintNames.has(name) || options.skipConstraints?.has(name)) continue;
     const temporary = prefixedName('_tidal_', name);
-    const rebuilt: Undoable = { kind: 'constraint', table: table.physical, name: temporary };
     if (c.type === 'c') {
       const expression = await renameGroup(checkExpression(c.definition));
-      steps.afterSync.push(
-        step(
-          'AccessExclusive',
-          `ALTER TABLE ${t} ADD CONSTRAINT ${ident(temporary)} CHECK ${parenthesize(expression)} NOT VALID`,
-          `rebuild check "${name}" on the new column`,
-          { creates: [rebuilt] },
-        ),
-      );
-      steps.afterBackfill.push(
-        step(
-          'ShareUpdateExclusive',
-          `ALTER TABLE ${t} VALIDATE CONSTRAINT ${ident(temporary)}`,
-          `validate the rebuilt check "${name}"`,
-          { effect: 'scan' },
-        ),
+      onCopy(
+        { kind: 'check', name: temporary, definition: checkDefinition(expression) },
+        { what: `the rebuilt check "${name}"`, add: `rebuild check "${name}" on the new column` },
       );
       renameAtComplete.push(
         step(
@@ -203,34 +181,23 @@ export async function planCopyColumn(
           `give check "${name}" back its name`,
         ),
       );
-      // A check may reject the NULL the new column gets once the trigger is gone.
-      steps.rollbackFirst.push(
-        step(
-          'AccessExclusive',
-          `ALTER TABLE ${t} DROP CONSTRAINT IF EXISTS ${ident(temporary)}`,
-          `drop the rebuilt check "${name}" before the dual-write trigger goes`,
-          { undoes: rebuilt },
-        ),
-      );
-    } else if (c.type === 'f') {
+    } else if (c.type === 'f' && c.referencedTable) {
       const target = c.definition
         .slice(c.definition.indexOf(' REFERENCES '))
         .replace(/ NOT VALID$/, '');
-      steps.afterSync.push(
-        step(
-          'ShareRowExclusive',
-          `ALTER TABLE ${t} ADD CONSTRAINT ${ident(temporary)} FOREIGN KEY (${c.columns.map((k) => ident(group.get(k) ?? k)).join(', ')})${target} NOT VALID`,
-          `rebuild foreign key "${name}" on the new column`,
-          { creates: [rebuilt] },
-        ),
-      );
-      steps.afterBackfill.push(
-        step(
-          'ShareUpdateExclusive',
-          `ALTER TABLE ${t} VALIDATE CONSTRAINT ${ident(temporary)}`,
-          `validate the rebuilt foreign key "${name}"`,
-          { effect: 'scan' },
-        ),
+      const keys = c.columns.map((k) => ident(group.get(k) ?? k)).join(', ');
+      oldKeysReference.push(c.referencedTable);
+      onCopy(
+        {
+          kind: 'foreign_key',
+          name: temporary,
+          definition: `FOREIGN KEY (${keys})${target}`,
+          referenced: c.referencedTable,
+        },
+        {
+          what: `the rebuilt foreign key "${name}"`,
+          add: `rebuild foreign key "${name}" on the new column`,
+        },
       );
       renameAtComplete.push(
         step(
@@ -285,21 +252,13 @@ export async function planCopyColumn(
       'check.constraint',
     );
     const expression = await renameColumnInExpression(o.check.constraint, finalName, physical);
-    steps.afterSync.push(
-      step(
-        'AccessExclusive',
-        `ALTER TABLE ${t} ADD ${checkClause(o.check, expression)} NOT VALID`,
-        `add check "${o.check.name}" for new rows`,
-        { creates: [{ kind: 'constraint', table: table.physical, name: o.check.name }] },
-      ),
-    );
-    steps.afterBackfill.push(
-      step(
-        'ShareUpdateExclusive',
-        `ALTER TABLE ${t} VALIDATE CONSTRAINT ${ident(o.check.name)}`,
-        `validate check "${o.check.name}"`,
-        { effect: 'scan' },
-      ),
+    onCopy(
+      {
+        kind: 'check',
+        name: o.check.name,
+        definition: checkDefinition(expression, o.check.no_inherit),
+      },
+      { what: `check "${o.check.name}"` },
     );
     table.constraintNames.add(o.check.name);
   }
@@ -310,24 +269,15 @@ export async function planCopyColumn(
         `${where}.references.name: constraint "${r.name}" already exists on table "${table.name}"`,
       );
     const target = model.requireTable(r.table, `${where}.references.table`);
-    const alsoLocks = [
-      { table: { schema, name: target.physical }, lock: 'ShareRowExclusive' as const },
-    ];
-    steps.afterSync.push(
-      step(
-        'ShareRowExclusive',
-        `ALTER TABLE ${t} ADD CONSTRAINT ${ident(r.name)} FOREIGN KEY (${col}) ${referencesClause(schema, { ...r, table: target.physical })} NOT VALID`,
-        `add foreign key "${r.name}" for new rows`,
-        { alsoLocks, creates: [{ kind: 'constraint', table: table.physical, name: r.name }] },
-      ),
-    );
-    steps.afterBackfill.push(
-      step(
-        'ShareUpdateExclusive',
-        `ALTER TABLE ${t} VALIDATE CONSTRAINT ${ident(r.name)}`,
-        `validate foreign key "${r.name}"`,
-        { effect: 'scan' },
-      ),
+    const references = referencesClause(schema, { ...r, table: target.physical });
+    onCopy(
+      {
+        kind: 'foreign_key',
+        name: r.name,
+        definition: `FOREIGN KEY (${col}) ${references}`,
+        referenced: { schema, name: target.physical },
+      },
+      { what: `foreign key "${r.name}"` },
     );
     table.constraintNames.add(r.name);
   }
@@ -405,12 +355,19 @@ export async function planCopyColumn(
     }
   }
   // At complete, earlier operations' renames have run: the old column has its name as of now.
+  // Dropping the old column drops its foreign keys, which locks the tables they reference.
+  const droppedKeyLocks = new Map(
+    oldKeysReference
+      .flatMap((referenced) => dropLocks(ref, referenced).alsoLocks ?? [])
+      .map((l) => [`${l.table.schema}.${l.table.name}`, l]),
+  );
   const contract = [
     ...handOver,
     step(
       'AccessExclusive',
       `ALTER TABLE ${t} DROP COLUMN ${ident(column.name)}`,
       `drop the old "${column.name}"`,
+      droppedKeyLocks.size > 0 ? { alsoLocks: [...droppedKeyLocks.values()] } : {},
     ),
     step(
       'AccessExclusive',
@@ -448,6 +405,11 @@ export async function planCopyColumn(
   for (const fk of referencing) {
     await carryReferencingKey(ctx, table, physical, newType, fk, steps);
   }
+}
+
+/** The locks dropping a foreign key of `table` that references `referenced` takes. */
+function dropLocks(table: TableRef, referenced: TableRef): Pick<Step, 'lock' | 'alsoLocks'> {
+  return constraintLocks('drop', table, { kind: 'foreign_key', referenced });
 }
 
 const INTEGER_TYPES = new Set(['smallint', 'integer', 'bigint']);
@@ -503,28 +465,25 @@ async function carryReferencingKey(
   const actions = fk.definition
     .replace(/^.*?\bREFERENCES\s+.+?\([^)]*\)/, '')
     .replace(/\s*NOT VALID$/, '');
-  const alsoLocks = [
-    { table: { schema, name: target.physical }, lock: 'ShareRowExclusive' as const },
-  ];
+  const referenced = { schema, name: target.physical };
+  const rebuilt = validatedLater(
+    ref,
+    {
+      kind: 'foreign_key',
+      name: temporary,
+      definition: `FOREIGN KEY (${ident(column.physical)}) REFERENCES ${qualifiedTable(schema, target.physical)} (${ident(targetCopy)})${actions}`,
+      referenced,
+    },
+    {
+      what: `the rebuilt foreign key "${fk.name}"`,
+      add: `rebuild foreign key "${fk.name}" between the new columns`,
+    },
+  );
   steps.start.push(...own.start);
   steps.afterSync.push(...own.afterSync);
-  steps.afterBackfill.push(
-    ...own.afterBackfill,
-    tableStep(
-      ref,
-      'ShareRowExclusive',
-      `ALTER TABLE ${t} ADD CONSTRAINT ${ident(temporary)} FOREIGN KEY (${ident(column.physical)}) REFERENCES ${qualifiedTable(schema, target.physical)} (${ident(targetCopy)})${actions} NOT VALID`,
-      `rebuild foreign key "${fk.name}" between the new columns`,
-      { alsoLocks, creates: [{ kind: 'constraint', table: table.physical, name: temporary }] },
-    ),
-    tableStep(
-      ref,
-      'ShareUpdateExclusive',
-      `ALTER TABLE ${t} VALIDATE CONSTRAINT ${ident(temporary)}`,
-      `validate the rebuilt foreign key "${fk.name}"`,
-      { effect: 'scan' },
-    ),
-  );
+  // After the build of the referenced copy's unique index, which the key needs.
+  steps.afterBackfill.push(...own.afterBackfill, rebuilt.add, rebuilt.validate);
+  const dropOld = dropLocks(ref, referenced);
   // The old key between the old columns goes before the triggers do: it would hold the new
   // version's writes to the old values the triggers no longer keep (and before the old primary
   // key, which it depends on, if that goes early).
@@ -533,10 +492,10 @@ async function carryReferencingKey(
       stage: CompleteStage.Relax,
       step: tableStep(
         ref,
-        'ShareRowExclusive',
+        dropOld.lock,
         `ALTER TABLE ${t} DROP CONSTRAINT ${ident(fk.name)}`,
         `drop the old foreign key "${fk.name}" (the rebuilt one holds)`,
-        { alsoLocks },
+        { alsoLocks: dropOld.alsoLocks },
       ),
     },
     ...own.complete,
@@ -550,8 +509,9 @@ async function carryReferencingKey(
       `give foreign key "${fk.name}" back its name`,
     ),
   });
-  // Before the referenced copy goes: the rebuilt key depends on its index.
-  steps.rollback.unshift(...own.rollback);
+  // Before the referenced copy goes: the rebuilt key depends on its index. The key first, so the
+  // referencing copy's drop does not take it, and its lock on the referenced table, along.
+  steps.rollback.unshift(rebuilt.drop, ...own.rollback);
   steps.rollbackFirst.unshift(...own.rollbackFirst);
 }
 
