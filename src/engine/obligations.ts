@@ -9,6 +9,7 @@ import { ident } from '../pg/quote.js';
 import type { PlannedColumn, PlannedTable, SyncSpec, VersionOverlay } from './model.js';
 import { NEEDS_BACKFILL_COLUMN } from './names.js';
 import { type VersionName, versionOnlyColumns } from './sync.js';
+import { alwaysFits } from './type-fit.js';
 
 export type ObligationConcerns = 'old version' | 'new version' | 'both';
 
@@ -269,27 +270,6 @@ function typeFits(table: PlannedTable, spec: SyncSpec): Obligation[] {
     });
   }
   return obligations;
-}
-
-const INTEGER_RANK: Record<string, number> = { smallint: 1, integer: 2, bigint: 3, numeric: 4 };
-const FLOAT_RANK: Record<string, number> = { real: 1, 'double precision': 2 };
-const STRING_TYPE = /^(text|character varying(\((\d+)\))?|character\((\d+)\))$/;
-
-/** Whether every value of type `from` fits type `to` unchanged: the common widenings only,
- *  false whenever unsure (then the obligation is said). */
-export function alwaysFits(from: string, to: string): boolean {
-  if (from === to) return true;
-  const [fromInt, toInt] = [INTEGER_RANK[from], INTEGER_RANK[to]];
-  if (fromInt !== undefined && toInt !== undefined) return fromInt <= toInt;
-  const [fromFloat, toFloat] = [FLOAT_RANK[from], FLOAT_RANK[to]];
-  if (fromFloat !== undefined && toFloat !== undefined) return fromFloat <= toFloat;
-  const [fromString, intoString] = [STRING_TYPE.exec(from), STRING_TYPE.exec(to)];
-  if (!fromString || !intoString) return false;
-  if (to === 'text' || to === 'character varying') return true;
-  // Into varchar(n): only from a string type whose length limit is n or less.
-  const length = fromString[3] ?? fromString[4];
-  const limit = intoString[3];
-  return length !== undefined && limit !== undefined && Number(length) <= Number(limit);
 }
 
 /** A table the new version renamed: its old name still reaches it through the application

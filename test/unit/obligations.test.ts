@@ -8,11 +8,11 @@ import type { ColumnInfo } from '../../src/catalog/types.js';
 import type { PlannedColumn, PlannedTable, SyncSpec } from '../../src/engine/model.js';
 import { NEEDS_BACKFILL_COLUMN, newColumnName } from '../../src/engine/names.js';
 import {
-  alwaysFits,
   type Obligation,
   type ObligationPlan,
   obligationsOf,
 } from '../../src/engine/obligations.js';
+import { alwaysFits } from '../../src/engine/type-fit.js';
 import type { Step } from '../../src/executor/step.js';
 
 const column = (name: string, type = 'integer', nullable = true): ColumnInfo => ({
