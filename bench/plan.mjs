@@ -27,7 +27,19 @@ import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { benchDatabase, benchStarted, openClient, positiveInt, say } from './common.mjs';
+import {
+  benchDatabase,
+  benchStarted,
+  cleanupOnExit,
+  fmtInt,
+  fmtSec,
+  machineFacts,
+  machineLine,
+  openClient,
+  positiveInt,
+  say,
+  table,
+} from './common.mjs';
 
 const USAGE = `usage: npm run bench:plan -- [options]
   --sizes A,B,C     operations per file (1000,5000,20000)
@@ -187,36 +199,15 @@ function runChild(
   });
 }
 
-const fmtInt = (/** @type {number} */ n) => Math.round(n).toLocaleString('en-US');
-const fmtSec = (/** @type {number} */ s) => s.toFixed(2);
 const fmtMiB = (/** @type {number} */ bytes) =>
   `${(bytes / 2 ** 20).toFixed(bytes < 10 * 2 ** 20 ? 1 : 0)} MiB`;
 const fmtUs = (/** @type {number} */ s) => `${(s * 1e6).toFixed(0)} µs`;
 
-/** Rows of cells as aligned text; the first column left-aligned, the others right-aligned. */
-function table(/** @type {string[][]} */ rows) {
-  const widths = /** @type {string[]} */ (rows[0]).map((_, i) =>
-    Math.max(...rows.map((r) => (r[i] ?? '').length)),
-  );
-  return rows
-    .map((r) =>
-      r
-        .map((cell, i) => (i === 0 ? cell.padEnd(widths[i] ?? 0) : cell.padStart(widths[i] ?? 0)))
-        .join('   ')
-        .trimEnd(),
-    )
-    .map((line) => `  ${line}`)
-    .join('\n');
-}
-
 /** @param {Record<string, any>} r */
 function render(r) {
   const lines = [];
-  const m = r.machine;
   lines.push('tidal plan benchmark', '');
-  lines.push(
-    `machine     ${m.cpus} x ${m.cpuModel}, ${m.memoryGiB.toFixed(1)} GiB RAM, ${m.platform}, Node ${m.node}`,
-  );
+  lines.push(machineLine(r.machine));
   lines.push(`postgres    ${r.postgres.version} (${r.postgres.where})`, '');
   for (const [title, key] of [
     ['1. Loading: read, YAML parse, schema, offline SQL checks', 'load'],
@@ -270,19 +261,7 @@ async function main() {
     process.send?.(result);
     return;
   }
-  /** @type {Array<() => Promise<unknown>>} */
-  const cleanups = [];
-  let cleaning;
-  const cleanup = () => {
-    cleaning ??= (async () => {
-      for (const step of cleanups.reverse()) await step().catch(() => {});
-    })();
-    return cleaning;
-  };
-  process.once('SIGINT', () => {
-    say('interrupted: cleaning up');
-    cleanup().finally(() => process.exit(130));
-  });
+  const { cleanups, cleanup } = cleanupOnExit();
 
   try {
     const { url, where } = await benchDatabase(options.url, cleanups);
@@ -291,15 +270,8 @@ async function main() {
     const dir = await mkdtemp(join(os.tmpdir(), 'tidal-bench-'));
     cleanups.push(() => rm(dir, { recursive: true, force: true }));
     await writeFile(join(dir, WARM_UP_FILE), spreadFile(1000).yaml);
-    const cpus = os.cpus();
     const report = {
-      machine: {
-        cpus: cpus.length,
-        cpuModel: cpus[0]?.model.trim() ?? 'unknown',
-        memoryGiB: os.totalmem() / 2 ** 30,
-        platform: `${os.platform()} ${os.arch()} ${os.release()}`,
-        node: process.version,
-      },
+      machine: machineFacts(),
       postgres: {
         version: (await db.query(`SELECT current_setting('server_version') AS v`)).rows[0].v,
         where,
