@@ -25,7 +25,19 @@ import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { loadMigrationFile, Tidal } from '../dist/index.js';
-import { benchDatabase, benchStarted, openClient, positiveInt, say } from './common.mjs';
+import {
+  benchDatabase,
+  benchStarted,
+  cleanupOnExit,
+  fmtInt,
+  fmtSec,
+  machineFacts,
+  machineLine,
+  openClient,
+  positiveInt,
+  say,
+  table,
+} from './common.mjs';
 
 const USAGE = `usage: npm run bench:backfill -- [options]
   --rows N          rows of the table for the bulk comparison and trigger overhead (2000000)
@@ -302,35 +314,14 @@ class Recorder {
   }
 }
 
-const fmtInt = (/** @type {number} */ n) => Math.round(n).toLocaleString('en-US');
-const fmtSec = (/** @type {number} */ s) => s.toFixed(2);
 const fmtPct = (/** @type {number} */ f) => `${(f * 100).toFixed(1)}%`;
 const verdict = (/** @type {boolean} */ met) => (met ? 'met' : 'NOT met');
-
-/** Rows of cells as aligned text; the first column left-aligned, the others right-aligned. */
-function table(/** @type {string[][]} */ rows) {
-  const widths = /** @type {string[]} */ (rows[0]).map((_, i) =>
-    Math.max(...rows.map((r) => (r[i] ?? '').length)),
-  );
-  return rows
-    .map((r) =>
-      r
-        .map((cell, i) => (i === 0 ? cell.padEnd(widths[i] ?? 0) : cell.padStart(widths[i] ?? 0)))
-        .join('   ')
-        .trimEnd(),
-    )
-    .map((line) => `  ${line}`)
-    .join('\n');
-}
 
 /** @param {Record<string, any>} r */
 function render(r) {
   const lines = [];
-  const m = r.machine;
   lines.push('tidal backfill benchmark', '');
-  lines.push(
-    `machine     ${m.cpus} x ${m.cpuModel}, ${m.memoryGiB.toFixed(1)} GiB RAM, ${m.platform}, Node ${m.node}`,
-  );
+  lines.push(machineLine(r.machine));
   lines.push(
     `postgres    ${r.postgres.version} (${r.postgres.where}); shared_buffers ${r.postgres.sharedBuffers}, fsync ${r.postgres.fsync}, synchronous_commit ${r.postgres.synchronousCommit}, max_wal_size ${r.postgres.maxWalSize}`,
   );
@@ -415,19 +406,7 @@ function render(r) {
 
 async function main() {
   const options = parseOptions();
-  /** @type {Array<() => Promise<unknown>>} */
-  const cleanups = [];
-  let cleaning;
-  const cleanup = () => {
-    cleaning ??= (async () => {
-      for (const step of cleanups.reverse()) await step().catch(() => {});
-    })();
-    return cleaning;
-  };
-  process.once('SIGINT', () => {
-    say('interrupted: cleaning up');
-    cleanup().finally(() => process.exit(130));
-  });
+  const { cleanups, cleanup } = cleanupOnExit();
 
   try {
     const { url, where } = await benchDatabase(options.url, cleanups);
@@ -449,15 +428,8 @@ async function main() {
 
     const setting = async (/** @type {string} */ name) =>
       (await db.query(`SELECT current_setting($1) AS v`, [name])).rows[0].v;
-    const cpus = os.cpus();
     const report = {
-      machine: {
-        cpus: cpus.length,
-        cpuModel: cpus[0]?.model.trim() ?? 'unknown',
-        memoryGiB: os.totalmem() / 2 ** 30,
-        platform: `${os.platform()} ${os.arch()} ${os.release()}`,
-        node: process.version,
-      },
+      machine: machineFacts(),
       postgres: {
         version: await setting('server_version'),
         where,

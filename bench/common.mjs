@@ -1,6 +1,7 @@
 // @ts-check
 /** What the benches share: progress lines, flag parsing, and a throwaway database. */
 import { randomBytes } from 'node:crypto';
+import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import pg from 'pg';
 
@@ -58,4 +59,62 @@ export async function benchDatabase(flagUrl, cleanups) {
   const url = new URL(serverUrl);
   url.pathname = `/${encodeURIComponent(name)}`;
   return { url: url.toString(), where };
+}
+
+export const fmtInt = (/** @type {number} */ n) => Math.round(n).toLocaleString('en-US');
+export const fmtSec = (/** @type {number} */ s) => s.toFixed(2);
+
+/** Rows of cells as aligned text; the first column left-aligned, the others right-aligned. */
+export function table(/** @type {string[][]} */ rows) {
+  const widths = /** @type {string[]} */ (rows[0]).map((_, i) =>
+    Math.max(...rows.map((r) => (r[i] ?? '').length)),
+  );
+  return rows
+    .map((r) =>
+      r
+        .map((cell, i) => (i === 0 ? cell.padEnd(widths[i] ?? 0) : cell.padStart(widths[i] ?? 0)))
+        .join('   ')
+        .trimEnd(),
+    )
+    .map((line) => `  ${line}`)
+    .join('\n');
+}
+
+/** The machine a bench ran on, for its report. */
+export function machineFacts() {
+  const cpus = os.cpus();
+  return {
+    cpus: cpus.length,
+    cpuModel: cpus[0]?.model.trim() ?? 'unknown',
+    memoryGiB: os.totalmem() / 2 ** 30,
+    platform: `${os.platform()} ${os.arch()} ${os.release()}`,
+    node: process.version,
+  };
+}
+
+/** The report's line about the machine. */
+export function machineLine(/** @type {ReturnType<typeof machineFacts>} */ m) {
+  return `machine     ${m.cpus} x ${m.cpuModel}, ${m.memoryGiB.toFixed(1)} GiB RAM, ${m.platform}, Node ${m.node}`;
+}
+
+/**
+ * What a bench undoes when it ends or is interrupted (Ctrl-C), newest first: push onto
+ * `cleanups`, call `cleanup` once at the end.
+ */
+export function cleanupOnExit() {
+  /** @type {Array<() => Promise<unknown>>} */
+  const cleanups = [];
+  /** @type {Promise<void> | undefined} */
+  let cleaning;
+  const cleanup = () => {
+    cleaning ??= (async () => {
+      for (const step of cleanups.reverse()) await step().catch(() => {});
+    })();
+    return cleaning;
+  };
+  process.once('SIGINT', () => {
+    say('interrupted: cleaning up');
+    cleanup().finally(() => process.exit(130));
+  });
+  return { cleanups, cleanup };
 }

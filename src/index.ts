@@ -1,4 +1,10 @@
 /** tidal's public API: zero-downtime schema migrations for PostgreSQL. */
+
+export type {
+  Obligation,
+  ObligationConcerns,
+  ObligationKind,
+} from './engine/obligations.js';
 export { BusyError, InputError, LockTimeoutError, OperationError, TidalError } from './errors.js';
 export type { Step } from './executor/step.js';
 export { type LoadedMigration, listMigrationFiles, loadMigrationFile } from './migration/load.js';

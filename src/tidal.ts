@@ -10,8 +10,10 @@ import {
 } from './backfill/throttle.js';
 import { VerificationError } from './backfill/verify.js';
 import { readSchema, serverMajor } from './catalog/read.js';
+import { driftOf, tidalLookalikes } from './engine/drift.js';
 import { hasSomethingToUndo, madeByStart } from './engine/made.js';
 import type { VersionOverlay } from './engine/model.js';
+import type { Obligation } from './engine/obligations.js';
 import { type PendingValidation, validatePending } from './engine/pending.js';
 import {
   type MigrationPlan,
@@ -20,6 +22,7 @@ import {
   plannedVersionSteps,
 } from './engine/plan.js';
 import { type PlanReport, planReport } from './engine/plan-report.js';
+import { missingPrivileges } from './engine/privileges.js';
 import { versionSchemaSteps, viewsFromCatalog } from './engine/versions.js';
 import {
   InputError,
@@ -75,7 +78,8 @@ export type TidalEvent =
   | { type: 'phase'; migration: string; phase: string }
   | ({ type: 'backfill' } & BackfillProgress)
   | { type: 'notice'; message: string }
-  | ({ type: 'path'; migration: string } & OperationPath);
+  | ({ type: 'path'; migration: string } & OperationPath)
+  | ({ type: 'obligation'; migration: string } & Obligation);
 
 export interface MigrationStatus {
   schema: string;
@@ -86,9 +90,13 @@ export interface MigrationStatus {
     startedAt: string;
     lastError: string | null;
     backfills: BackfillRecord[];
+    /** What start made that is gone or disabled (changed by hand); complete refuses while any. */
+    drift: string[];
   } | null;
   latest: { name: string; versionSchema: string; completedAt: string | null } | null;
   applied: number;
+  /** With no migration active: objects named like tidal's own that are still there. */
+  leftovers: string[];
 }
 
 const EMPTY_OVERLAY: VersionOverlay = { tables: {}, dropped: [] };
@@ -212,7 +220,9 @@ export class Tidal {
       previousVersionSchema: previous,
     });
     const versionSteps = plannedVersionSteps(plan, model, serverMajor);
-    return { plan, versionSteps, report: await planReport(this.client, plan, versionSteps) };
+    const report = await planReport(this.client, plan, versionSteps);
+    report.missingPrivileges = await missingPrivileges(this.client, plan, this.stateSchema);
+    return { plan, versionSteps, report };
   }
 
   /** Expand and backfill; with `complete`, also contract. */
@@ -313,7 +323,13 @@ export class Tidal {
 
   async status(): Promise<MigrationStatus> {
     if (!(await this.stateReady())) {
-      return { schema: this.schema, active: null, latest: null, applied: 0 };
+      return {
+        schema: this.schema,
+        active: null,
+        latest: null,
+        applied: 0,
+        leftovers: await tidalLookalikes(this.client, this.schema),
+      };
     }
     const store = this.store;
     const active = await store.active();
@@ -329,12 +345,17 @@ export class Tidal {
             startedAt: active.startedAt,
             lastError: active.lastError,
             backfills: await store.backfills(active.name),
+            drift:
+              active.phase === 'active' || active.phase === 'starting'
+                ? await driftOf(this.client, active.plan, active.progress, this.stateSchema)
+                : [],
           }
         : null,
       latest: last
         ? { name: last.name, versionSchema: last.versionSchema, completedAt: last.completedAt }
         : null,
       applied: completed.length,
+      leftovers: active ? [] : await tidalLookalikes(this.client, this.schema),
     };
   }
 
@@ -414,6 +435,12 @@ export class Tidal {
         file: loaded.file,
         previousVersionSchema: previous?.versionSchema ?? null,
       });
+      const missing = await missingPrivileges(this.client, plan, this.stateSchema);
+      if (missing.length > 0) {
+        throw new OperationError(
+          `${loaded.file}: nothing was run: the role tidal connects as lacks what the migration needs:\n${missing.map((m) => `  - ${m}`).join('\n')}`,
+        );
+      }
       await ensureStateSchema(this.client, this.stateSchema);
       await store.insert(
         {
@@ -522,6 +549,8 @@ export class Tidal {
     await store.setPhase(name, 'active');
     await store.event(name, 'started');
     this.emit({ type: 'phase', migration: name, phase: 'active' });
+    for (const o of plan.obligations ?? [])
+      this.emit({ type: 'obligation', migration: name, ...o });
   }
 
   private async completeLocked(record: MigrationRecord): Promise<MigrationRecord> {
@@ -537,6 +566,14 @@ export class Tidal {
       );
     }
     const store = this.store;
+    if (!record.progress.complete) {
+      const drift = await driftOf(this.client, plan, record.progress, this.stateSchema);
+      if (drift.length > 0) {
+        throw new OperationError(
+          `complete of "${name}" refused, nothing was changed: what start made is not all there (changed by hand?):\n${drift.map((d) => `  - ${d}`).join('\n')}\ncomplete would drop the old version's columns on top of it; \`tidal rollback\` goes back to the old version (its columns kept every old-version write), then start again`,
+        );
+      }
+    }
     await store.setPhase(name, 'completing');
     this.emit({ type: 'phase', migration: name, phase: 'contract' });
     try {

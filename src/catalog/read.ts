@@ -2,6 +2,7 @@ import type { Queryable } from '../pg/queryable.js';
 import type {
   ColumnInfo,
   ConstraintInfo,
+  Grant,
   IndexInfo,
   SchemaInfo,
   TableInfo,
@@ -18,10 +19,19 @@ export async function readSchema(db: Queryable, schema: string): Promise<SchemaI
     comment: string | null;
     replica_identity: string;
     reltuples: number;
+    owner: string;
+    row_security: boolean;
+    grants: Grant[];
+    attributes: number;
+    dropped: number;
   }>(
     `SELECT c.oid::int AS oid, c.relname AS name, c.relkind AS kind,
             obj_description(c.oid, 'pg_class') AS comment,
-            c.relreplident AS replica_identity, c.reltuples::float8 AS reltuples
+            c.relreplident AS replica_identity, c.reltuples::float8 AS reltuples,
+            pg_get_userbyid(c.relowner) AS owner, c.relrowsecurity AS row_security, ${grantsOf(`coalesce(c.relacl, acldefault('r', c.relowner))`)} AS grants,
+            c.relnatts::int AS attributes,
+            (SELECT count(*)::int FROM pg_attribute a
+              WHERE a.attrelid = c.oid AND a.attnum > 0 AND a.attisdropped) AS dropped
        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
       WHERE n.nspname = $1 AND c.relkind IN ('r', 'p') AND NOT c.relispartition
       ORDER BY c.relname`,
@@ -41,6 +51,11 @@ export async function readSchema(db: Queryable, schema: string): Promise<SchemaI
       indexes: [],
       triggers: [],
       replicaIdentity: row.replica_identity,
+      owner: row.owner,
+      rowSecurity: row.row_security,
+      grants: row.grants,
+      attributes: row.attributes,
+      droppedColumns: row.dropped,
       estimatedRows: row.reltuples,
     };
     byOid.set(row.oid, table);
@@ -51,9 +66,12 @@ export async function readSchema(db: Queryable, schema: string): Promise<SchemaI
 
   const columns = await db.query<ColumnInfo & { table_oid: number }>(
     `SELECT a.attrelid::int AS table_oid, a.attname AS name, a.attnum::int AS attnum,
-            format_type(a.atttypid, a.atttypmod) AS type, NOT a.attnotnull AS nullable,
+            format_type(a.atttypid, a.atttypmod) AS type,
+            CASE WHEN a.attcollation <> 0 THEN a.attcollation::regcollation::text END AS collation,
+            NOT a.attnotnull AS nullable,
             pg_get_expr(d.adbin, d.adrelid) AS default, a.attidentity AS identity,
-            a.attgenerated AS generated, col_description(a.attrelid, a.attnum) AS comment
+            a.attgenerated AS generated, col_description(a.attrelid, a.attnum) AS comment,
+            ${grantsOf('a.attacl')} AS grants
        FROM pg_attribute a
        LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
       WHERE a.attrelid = ANY($1::oid[]) AND a.attnum > 0 AND NOT a.attisdropped
@@ -136,6 +154,15 @@ export async function readSchema(db: Queryable, schema: string): Promise<SchemaI
   return result;
 }
 
+/** The grants of an ACL expression as a JSON array of Grant (empty for a NULL ACL). */
+function grantsOf(acl: string): string {
+  return `coalesce((SELECT json_agg(json_build_object(
+            'grantee', CASE WHEN g.grantee = 0 THEN NULL ELSE pg_get_userbyid(g.grantee) END,
+            'privilege', g.privilege_type, 'grantable', g.is_grantable)
+            ORDER BY g.grantee, g.privilege_type)
+          FROM aclexplode(${acl}) g), '[]')`;
+}
+
 /** The server's major version, e.g. 15. */
 export async function serverMajor(db: Queryable): Promise<number> {
   const { rows } = await db.query<{ v: string }>(
@@ -153,4 +180,91 @@ export async function columnTypes(db: Queryable, qualified: string): Promise<Map
     [qualified],
   );
   return new Map(rows.map((r) => [r.name, r.type]));
+}
+
+/** Per table and column, by name. */
+export type ByColumn<T> = Map<string, Map<string, T>>;
+
+function setByColumn<T>(map: ByColumn<T>, table: string, column: string, value: T): void {
+  let columns = map.get(table);
+  if (!columns) {
+    columns = new Map();
+    map.set(table, columns);
+  }
+  if (!columns.has(column)) columns.set(column, value);
+}
+
+/** The sequence each column of `schema`'s tables owns (a serial's: `OWNED BY`), qualified and
+ *  quoted, with its type; one query for the schema. */
+export async function ownedSequences(
+  db: Queryable,
+  schema: string,
+): Promise<ByColumn<{ name: string; type: string }>> {
+  const { rows } = await db.query<{ table: string; column: string; name: string; type: string }>(
+    `SELECT t.relname AS table, a.attname AS column,
+            format('%I.%I', sn.nspname, s.relname) AS name, format_type(q.seqtypid, NULL) AS type
+       FROM pg_catalog.pg_depend d
+       JOIN pg_catalog.pg_class s ON s.oid = d.objid AND s.relkind = 'S'
+       JOIN pg_catalog.pg_namespace sn ON sn.oid = s.relnamespace
+       JOIN pg_catalog.pg_sequence q ON q.seqrelid = s.oid
+       JOIN pg_catalog.pg_class t ON t.oid = d.refobjid
+       JOIN pg_catalog.pg_namespace tn ON tn.oid = t.relnamespace
+       JOIN pg_catalog.pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid
+      WHERE d.classid = 'pg_catalog.pg_class'::regclass
+        AND d.refclassid = 'pg_catalog.pg_class'::regclass AND d.deptype = 'a'
+        AND tn.nspname = $1
+      ORDER BY 1, 2, 3`,
+    [schema],
+  );
+  const sequences: ByColumn<{ name: string; type: string }> = new Map();
+  for (const r of rows) setByColumn(sequences, r.table, r.column, { name: r.name, type: r.type });
+  return sequences;
+}
+
+/**
+ * What uses each column of `schema`'s tables beyond what a copy of it rebuilds (constraints,
+ * indexes, its own default) and the version views of `versionSchemas` (tidal replaces them,
+ * or drops them before the column goes):
+ * generated columns, triggers with `UPDATE OF` or `WHEN` on it, user views, policies. Dropping
+ * such a column fails on each of them. One query for the schema; columns used by nothing are
+ * left out.
+ */
+export async function columnDependents(
+  db: Queryable,
+  schema: string,
+  versionSchemas: readonly string[],
+): Promise<ByColumn<string[]>> {
+  const { rows } = await db.query<{ table: string; column: string; what: string[] }>(
+    `WITH col AS (
+       SELECT a.attrelid, a.attnum, c.relname, a.attname
+         FROM pg_catalog.pg_attribute a
+         JOIN pg_catalog.pg_class c ON c.oid = a.attrelid
+         JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+        WHERE n.nspname = $1 AND c.relkind IN ('r', 'p') AND a.attnum > 0 AND NOT a.attisdropped)
+     SELECT col.relname AS table, col.attname AS column,
+            array_agg(DISTINCT pg_catalog.pg_describe_object(d.classid, d.objid, d.objsubid)
+                      ORDER BY pg_catalog.pg_describe_object(d.classid, d.objid, d.objsubid)) AS what
+       FROM pg_catalog.pg_depend d JOIN col
+         ON d.refclassid = 'pg_catalog.pg_class'::regclass AND d.refobjid = col.attrelid
+        AND d.refobjsubid = col.attnum
+        -- A generated column depends on the columns it uses: normally through its expression on
+        -- recent majors, automatically as a column of the same table on PostgreSQL 14.
+      WHERE (d.deptype = 'n' OR (d.deptype = 'a' AND d.classid = 'pg_catalog.pg_class'::regclass
+                                 AND d.objid = col.attrelid AND d.objsubid > 0))
+        AND d.classid <> 'pg_catalog.pg_constraint'::regclass
+        AND NOT (d.classid = 'pg_catalog.pg_class'::regclass
+                 AND (SELECT relkind FROM pg_catalog.pg_class WHERE oid = d.objid) IN ('i', 'I'))
+        AND NOT (d.classid = 'pg_catalog.pg_attrdef'::regclass
+                 AND (SELECT adnum FROM pg_catalog.pg_attrdef WHERE oid = d.objid) = col.attnum)
+        AND NOT (d.classid = 'pg_catalog.pg_rewrite'::regclass
+                 AND (SELECT n.nspname FROM pg_catalog.pg_rewrite r
+                        JOIN pg_catalog.pg_class c ON c.oid = r.ev_class
+                        JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+                       WHERE r.oid = d.objid) = ANY($2::text[]))
+      GROUP BY 1, 2`,
+    [schema, versionSchemas],
+  );
+  const dependents: ByColumn<string[]> = new Map();
+  for (const r of rows) setByColumn(dependents, r.table, r.column, r.what);
+  return dependents;
 }

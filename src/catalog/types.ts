@@ -1,10 +1,23 @@
 /** The parts of PostgreSQL's catalog that tidal plans against, for one application schema. */
 
+/** One privilege a role holds on a table or column (from its ACL; the owner's implicit ones
+ *  included). */
+export interface Grant {
+  /** The role's name, or null for PUBLIC. */
+  grantee: string | null;
+  /** `SELECT`, `INSERT`, `UPDATE`, `DELETE`, `TRUNCATE`, `REFERENCES`, `TRIGGER`, ... */
+  privilege: string;
+  /** Held WITH GRANT OPTION. */
+  grantable: boolean;
+}
+
 export interface ColumnInfo {
   name: string;
   attnum: number;
   /** `format_type(atttypid, atttypmod)`, e.g. `character varying(255)`. */
   type: string;
+  /** The column's collation (`"C"`, `"default"`); null for a type without one. */
+  collation: string | null;
   nullable: boolean;
   /** `pg_get_expr` of the default, or null. */
   default: string | null;
@@ -13,6 +26,8 @@ export interface ColumnInfo {
   /** '' none, 's' STORED generated column (also 'v' virtual on PostgreSQL 18). */
   generated: '' | 's' | 'v';
   comment: string | null;
+  /** Privileges granted on this column alone (table-wide ones are on the table). */
+  grants: Grant[];
 }
 
 export interface ConstraintInfo {
@@ -59,6 +74,17 @@ export interface TableInfo {
   indexes: IndexInfo[];
   triggers: TriggerInfo[];
   replicaIdentity: string;
+  /** The table's owner. */
+  owner: string;
+  /** Row-level security is enabled on it (relrowsecurity). */
+  rowSecurity: boolean;
+  /** Privileges on the whole table, the owner's included. */
+  grants: Grant[];
+  /** Attribute numbers in use (pg_class.relnatts): the columns and the dropped ones, which keep
+   *  theirs until the table is made anew (VACUUM FULL keeps them). */
+  attributes: number;
+  /** Dropped columns among `attributes`. */
+  droppedColumns: number;
   /** Estimated rows (pg_class.reltuples; -1 when never analysed). */
   estimatedRows: number;
 }

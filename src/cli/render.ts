@@ -1,3 +1,4 @@
+import type { Obligation } from '../engine/obligations.js';
 import { lockName, type PlanPhase, type PlanReport } from '../engine/plan-report.js';
 import type { MigrationStatus, TidalEvent } from '../tidal.js';
 
@@ -58,6 +59,10 @@ export function eventRenderer(output: Output): (event: TidalEvent) => void {
       case 'path':
         endProgressLine();
         process.stderr.write(`${event.migration}: ${event.operation}: ${event.path}\n`);
+        break;
+      case 'obligation':
+        endProgressLine();
+        process.stderr.write(`${event.migration}: ${renderObligation(event)}\n`);
         break;
       case 'step-start':
         if (output.verbose) {
@@ -133,8 +138,20 @@ export function renderStatus(status: MigrationStatus): string {
       );
     }
     if (a.lastError) lines.push(`  last error: ${a.lastError}`);
+    if (a.drift.length > 0) {
+      lines.push(
+        '  changed by hand since start (complete refuses until it is undone or rolled back):',
+      );
+      for (const d of a.drift) lines.push(`    ${d}`);
+    }
   } else {
     lines.push('active migration: none');
+    if (status.leftovers.length > 0) {
+      lines.push(
+        "  yet objects named like tidal's own are on the tables (left by a migration whose state is gone?); tidal leaves them alone:",
+      );
+      for (const l of status.leftovers) lines.push(`    ${l}`);
+    }
   }
   lines.push(
     status.latest
@@ -143,6 +160,12 @@ export function renderStatus(status: MigrationStatus): string {
   );
   lines.push(`applied migrations: ${status.applied}`);
   return lines.join('\n');
+}
+
+/** One obligation in words: for whom, then what. */
+export function renderObligation(o: Obligation): string {
+  const whom = o.concerns === 'both' ? 'both versions' : `the ${o.concerns}`;
+  return `for ${whom}: ${o.sentence}`;
 }
 
 /** Longer statements (a trigger function's body) are cut in the text of `tidal plan`. */
@@ -180,6 +203,17 @@ export function renderPlan(report: PlanReport): string {
   if (report.paths.length > 0) {
     lines.push('', 'how each operation makes its change:');
     for (const p of report.paths) lines.push(`  ${p.operation}: ${p.path}`);
+  }
+  if (report.missingPrivileges?.length) {
+    lines.push('', 'start would refuse: the role tidal connects as lacks');
+    for (const m of report.missingPrivileges) lines.push(`  ${m}`);
+  }
+  if (report.obligations.length > 0) {
+    lines.push(
+      '',
+      `what each version sees and must do while "${report.migration}" is active, and after (the README explains each):`,
+    );
+    for (const o of report.obligations) lines.push(`  ${renderObligation(o)}`);
   }
   lines.push('', 'open transactions now:');
   if (report.openTransactions.length === 0) lines.push('  none older than a second');

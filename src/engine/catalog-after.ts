@@ -9,6 +9,7 @@ import { noDefault } from '../operations/alter-column.js';
 import { currentConstraintName } from '../operations/rename-constraint.js';
 import { qualifiedTable } from '../operations/sql.js';
 import { ident, literal } from '../pg/quote.js';
+import { columnAddedTo } from './column-limit.js';
 import { parenthesize, renameColumnInExpression } from './expressions.js';
 import type { PlannedColumn, PlannedConstraint, PlannedTable, VersionModel } from './model.js';
 import { defaultObjectName, SYNC_TRIGGER } from './names.js';
@@ -33,12 +34,18 @@ export interface CatalogAfter {
 export async function catalogAfter(
   model: VersionModel,
   plan: MigrationPlan,
+  /** The role tidal connects as: it will own the tables the migration creates. */
+  role: string,
 ): Promise<CatalogAfter> {
-  const touched = new Set(
-    [...plan.start, ...plan.afterBackfill, ...plan.complete].flatMap((s) =>
-      s.table ? [s.table.name] : [],
-    ),
-  );
+  const steps = [...plan.start, ...plan.afterBackfill, ...plan.complete];
+  const touched = new Set(steps.flatMap((s) => (s.table ? [s.table.name] : [])));
+  // Columns added (new ones, copies, the backfill's mark) keep their attribute numbers once
+  // complete drops what they replace: the column limit counts them.
+  const added = new Map<string, number>();
+  for (const step of steps) {
+    const table = columnAddedTo(step);
+    if (table !== undefined) added.set(table, (added.get(table) ?? 0) + 1);
+  }
   const tables = model.versionTables();
   const fromCatalog = new Map(tables.filter((t) => !t.created).map((t) => [t.physical, t]));
   const catalog: SchemaInfo = { schema: model.schema, tables: new Map() };
@@ -47,7 +54,7 @@ export async function catalogAfter(
     const before = table.created ? undefined : model.catalog.tables.get(table.physical);
     const renames = columnRenames(model, table);
     const catalogNames = new Map(
-      [...model.catalogColumns(table)].map(([name, column]) => [column, name]),
+      [...model.columnsByCatalogName(table)].map(([name, column]) => [column, name]),
     );
     const constraints = [
       ...(await keptConstraints(model, table, before, fromCatalog, renames)),
@@ -68,6 +75,10 @@ export async function catalogAfter(
       indexes: indexes.sort(byName),
       triggers: before?.triggers.filter((t) => t.name !== SYNC_TRIGGER) ?? [],
       replicaIdentity: before?.replicaIdentity ?? 'd',
+      owner: before?.owner ?? role,
+      rowSecurity: table.rowSecurity ?? false,
+      grants: table.grants ?? [],
+      ...attributesAfter(table, before, added.get(table.physical) ?? 0),
       estimatedRows: before?.estimatedRows ?? 0,
     };
     catalog.tables.set(info.name, info);
@@ -75,6 +86,18 @@ export async function catalogAfter(
     if (untouched && model.isLive(table.physical)) liveTables.add(table.name);
   }
   return { catalog, liveTables };
+}
+
+/** The attribute numbers a table uses after complete, and how many are dropped columns'. A table
+ *  the migration creates is counted by its columns alone (one it also drops columns of, which
+ *  no one writes, has more: start refuses then, when its turn comes). */
+function attributesAfter(
+  table: PlannedTable,
+  before: TableInfo | undefined,
+  added: number,
+): Pick<TableInfo, 'attributes' | 'droppedColumns'> {
+  const attributes = Math.max(before ? before.attributes + added : 0, table.columns.length);
+  return { attributes, droppedColumns: attributes - table.columns.length };
 }
 
 function byName(a: { name: string }, b: { name: string }): number {
@@ -89,13 +112,16 @@ function columnAfter(
   before: TableInfo | undefined,
   catalogName: string | undefined,
 ): ColumnInfo {
-  const comment = before?.columns.find((col) => col.name === catalogName)?.comment ?? null;
+  const was = before?.columns.find((col) => col.name === catalogName);
+  const comment = was?.comment ?? null;
   const sequence = defaultObjectName(table.name, c.name, 'seq', () => false);
   const serialDefault = c.serial ? `nextval(${literal(sequence)}::regclass)` : null;
   return {
     name: c.name,
     attnum: i + 1,
     type: c.type,
+    // A column of a new type takes that type's default collation, which planning does not know.
+    collation: was && was.type === c.type ? was.collation : null,
     nullable: c.nullable,
     default:
       c.viewDefault === undefined
@@ -106,13 +132,14 @@ function columnAfter(
     identity: c.identity,
     generated: c.generated,
     comment: c.viewComment !== undefined ? c.viewComment : comment,
+    grants: c.grants ?? [],
   };
 }
 
 /** The catalog's column names of a table that end up with another name. */
 function columnRenames(model: VersionModel, table: PlannedTable): Map<string, string> {
   const renames = new Map<string, string>();
-  for (const [catalogName, column] of model.catalogColumns(table))
+  for (const [catalogName, column] of model.columnsByCatalogName(table))
     if (catalogName !== column.name) renames.set(catalogName, column.name);
   return renames;
 }
@@ -137,7 +164,7 @@ async function keptConstraints(
   fromCatalog: Map<string, PlannedTable>,
   renames: Map<string, string>,
 ): Promise<ConstraintInfo[]> {
-  const columns = model.catalogColumns(table);
+  const columns = model.columnsByCatalogName(table);
   const kept: ConstraintInfo[] = [];
   for (const c of before?.constraints ?? []) {
     const name = currentConstraintName(model, table, c.name);
@@ -149,7 +176,7 @@ async function keptConstraints(
     if (referencedTable?.schema === model.schema) {
       const target = fromCatalog.get(referencedTable.name);
       if (!target) continue;
-      const targetColumns = model.catalogColumns(target);
+      const targetColumns = model.columnsByCatalogName(target);
       const names = referencedColumns.map((k) => targetColumns.get(k)?.name);
       if (names.some((k) => k === undefined)) continue;
       referencedTable = { schema: model.schema, name: target.name };
@@ -175,7 +202,7 @@ async function keptIndexes(
   before: TableInfo | undefined,
   renames: Map<string, string>,
 ): Promise<IndexInfo[]> {
-  const columns = model.catalogColumns(table);
+  const columns = model.columnsByCatalogName(table);
   const kept: IndexInfo[] = [];
   for (const index of before?.indexes ?? []) {
     const ofConstraint = before?.constraints.some((c) => c.name === index.name);

@@ -1,5 +1,5 @@
-import type { TableInfo } from '../catalog/types.js';
-import { InputError } from '../errors.js';
+import { createHash } from 'node:crypto';
+import { InputError, messageOf } from '../errors.js';
 import type { PlanContext } from '../operations/types.js';
 import { ident } from '../pg/quote.js';
 import { identifiersIn, parenthesize, qualifiesWith } from './expressions.js';
@@ -24,78 +24,24 @@ export function storedType(type: string): string {
 }
 
 /**
- * Opens the transaction a check runs in, which the caller always rolls back. What raw SQL of
- * earlier migrations not run yet defines (PlanContext.definitions) is made first, as that SQL
- * will make it: in the session's search_path, function bodies unchecked, since they may use
- * tables those migrations create. Then unqualified names in expressions and types resolve in
- * the application schema, as they will in the triggers and views tidal creates.
+ * Whether SQL of a check (an expression, a type) names, qualified by the application schema, a
+ * table that earlier migrations, not run yet, create or change: the temporary table standing in
+ * for it in the checks' transaction (DatabaseChecks) comes first only for unqualified names, so
+ * the check would see the table as it is now, or not at all, and is left out.
  */
-export async function beginCheck(
-  ctx: Pick<PlanContext, 'db' | 'schema' | 'definitions'>,
-  shadows: TableInfo[] = [],
-): Promise<void> {
-  await ctx.db.query('BEGIN');
-  if (ctx.definitions.length > 0) {
-    await ctx.db.query('SET LOCAL check_function_bodies = off');
-    for (const statement of ctx.definitions) await ctx.db.query(statement);
-  }
-  await ctx.db.query(`SET LOCAL search_path = ${ident(ctx.schema)}, pg_catalog`);
-  // Temporary tables come first in name lookup, before the application schema's.
-  for (const table of shadows) {
-    const columns = table.columns.map((c) => `${ident(c.name)} ${c.type}`);
-    await ctx.db.query(`CREATE TEMPORARY TABLE ${ident(table.name)} (${columns.join(', ')})`);
-  }
-}
-
-/**
- * The tables that SQL of a check (an expression, a type) names and that the live database does
- * not have as planning sees them: earlier migrations, not run yet, create or change them. The
- * check makes them as temporary tables of the shape they will have. `qualified` when the SQL
- * names them through the application schema, where a temporary table does not stand in: the
- * check is left out then.
- */
-async function tablesToShadow(
-  ctx: PlanContext,
-  sql: string,
-): Promise<{ shadows: TableInfo[]; qualified: boolean }> {
+async function missesStandIn(ctx: PlanContext, sql: string): Promise<boolean> {
   const { model } = ctx;
-  if (model.catalogIsLive) return { shadows: [], qualified: false };
+  if (model.catalogIsLive || !(await qualifiesWith(sql, ctx.schema))) return false;
   const names = await identifiersIn(sql);
-  const shadows = [...model.catalog.tables.values()].filter(
-    (t) => names.has(t.name) && !model.isLive(t.name),
-  );
-  const qualified = shadows.length > 0 && (await qualifiesWith(sql, ctx.schema));
-  return { shadows, qualified };
-}
-
-/** Runs `sql` in a transaction that is always rolled back, turning an error into bad input. */
-async function tryInRolledBackTransaction<T>(
-  ctx: PlanContext,
-  sql: string,
-  describe: (message: string) => string,
-  shadows: TableInfo[] = [],
-): Promise<T[]> {
-  try {
-    await beginCheck(ctx, shadows);
-    const { rows } = await ctx.db.query(sql);
-    return rows as T[];
-  } catch (error) {
-    throw new InputError(describe((error as Error).message));
-  } finally {
-    await ctx.db.query('ROLLBACK').catch(() => {});
-  }
+  return [...names].some((name) => model.catalog.tables.has(name) && !model.isLive(name));
 }
 
 /** Checks that `type` names an existing type. */
 export async function checkType(ctx: PlanContext, type: string, field: string): Promise<void> {
-  if (ctx.afterRawSql) return;
-  const { shadows, qualified } = await tablesToShadow(ctx, type);
-  if (qualified) return;
-  await tryInRolledBackTransaction(
-    ctx,
+  if (ctx.afterRawSql || (await missesStandIn(ctx, type))) return;
+  ctx.checks.add(
     `SELECT NULL::${storedType(type)}`,
     (message) => `${ctx.where}.${field}: invalid type "${type}": ${message}`,
-    shadows,
   );
 }
 
@@ -107,27 +53,57 @@ export async function checkType(ctx: PlanContext, type: string, field: string): 
 export async function checkExpressionOver(
   ctx: PlanContext,
   expression: string,
-  row: { alias: string; columns: { name: string; type: string }[] },
+  row: { alias: string; columns: readonly { name: string; type: string }[] },
   field: string,
+  assignedTo?: { column: string; type: string },
 ): Promise<void> {
   if (ctx.afterRawSql) return;
-  const types = row.columns.map((c) => c.type).join(', ');
-  const { shadows, qualified } = await tablesToShadow(ctx, `${expression}\n${types}`);
-  if (qualified) return;
-  const columns = row.columns.map((c) => `NULL::${storedType(c.type)} AS ${ident(c.name)}`);
+  const named = await rowColumnsUsedBy(expression, row);
+  const types = [...named, ...(assignedTo ? [assignedTo] : [])].map((c) => c.type);
+  if (await missesStandIn(ctx, [expression, ...types].join('\n'))) return;
+  const columns = named.map((c) => `NULL::${storedType(c.type)} AS ${ident(c.name)}`);
   const source = columns.length > 0 ? columns.join(', ') : 'NULL AS "?"';
-  await tryInRolledBackTransaction(
-    ctx,
-    `SELECT ${parenthesize(expression)} FROM (SELECT ${source}) AS ${ident(row.alias)} LIMIT 0`,
+  const select = `SELECT ${parenthesize(expression)} FROM (SELECT ${source}) AS ${ident(row.alias)} LIMIT 0`;
+  ctx.checks.add(
+    assignedTo ? assignmentCheck(select, assignedTo) : select,
     (message) => `${ctx.where}.${field}: ${message} in expression: ${expression}`,
-    shadows,
   );
+}
+
+/**
+ * `select` inserted into a column of the type its value goes to (`up` into the new version's
+ * column, `down` into the old one's), as the backfill's UPDATE assigns it: a value of a type
+ * that is not assignable (text into integer) is refused here, not by the backfill midway. The
+ * temporary table, one per column name and type, lives until the checks' transaction rolls back.
+ */
+function assignmentCheck(select: string, target: { column: string; type: string }): string {
+  const type = storedType(target.type);
+  const table = ident(
+    `_tidal_assign_${createHash('sha256').update(`${target.column}\0${type}`).digest('hex').slice(0, 12)}`,
+  );
+  return `CREATE TEMPORARY TABLE IF NOT EXISTS ${table} (${ident(target.column)} ${type}) ON COMMIT DROP;\nINSERT INTO ${table} (${ident(target.column)}) ${select}`;
+}
+
+/**
+ * The columns of `row` an expression can refer to: those it names, or all of them when it names
+ * the row itself (a whole-row reference, `alias.*`) or spells a name with Unicode escapes
+ * (`U&"..."`). A check of a wide table's expression then costs what the expression does, not
+ * what the table's width does.
+ */
+async function rowColumnsUsedBy<C extends { name: string }>(
+  expression: string,
+  row: { alias: string; columns: readonly C[] },
+): Promise<readonly C[]> {
+  const names = await identifiersIn(expression);
+  if (names.has(row.alias) || /u&"/i.test(expression)) return row.columns;
+  return row.columns.filter((c) => names.has(c.name));
 }
 
 /**
  * Whether a column default is volatile, asked of PostgreSQL itself: ADD COLUMN with a
  * non-volatile default stores it as the "missing value" of existing rows (no rewrite); with a
- * volatile one it rewrites. Probed on a one-row temporary table, rolled back.
+ * volatile one it rewrites. Probed on a one-row temporary table, rolled back; once per type and
+ * default in a plan.
  */
 export async function defaultIsVolatile(
   ctx: PlanContext,
@@ -135,26 +111,22 @@ export async function defaultIsVolatile(
   expression: string,
   field: string,
 ): Promise<boolean> {
-  if (ctx.afterRawSql) return true;
-  const describe = (message: string) =>
-    `${ctx.where}.${field}: invalid default for type "${type}": ${message}`;
-  const { shadows, qualified } = await tablesToShadow(ctx, `${expression}\n${type}`);
-  if (qualified) return true;
-  try {
-    await beginCheck(ctx, shadows);
-    await ctx.db.query('CREATE TEMPORARY TABLE _tidal_default_probe (x int) ON COMMIT DROP');
-    await ctx.db.query('INSERT INTO _tidal_default_probe VALUES (1)');
-    await ctx.db.query(
-      `ALTER TABLE _tidal_default_probe ADD COLUMN probe ${storedType(type)} DEFAULT ${parenthesize(expression)}`,
-    );
-    const { rows } = await ctx.db.query<{ missing: boolean }>(
-      `SELECT atthasmissing AS missing FROM pg_attribute
-        WHERE attrelid = 'pg_temp._tidal_default_probe'::regclass AND attname = 'probe'`,
-    );
-    return !rows[0]?.missing;
-  } catch (error) {
-    throw new InputError(describe((error as Error).message));
-  } finally {
-    await ctx.db.query('ROLLBACK').catch(() => {});
-  }
+  if (ctx.afterRawSql || (await missesStandIn(ctx, `${expression}\n${type}`))) return true;
+  const column = `${storedType(type)} DEFAULT ${parenthesize(expression)}`;
+  return ctx.checks.answer(`volatile default: ${column}`, async () => {
+    const probe = await ctx.checks
+      .rolledBack([
+        'CREATE TEMPORARY TABLE _tidal_default_probe (x int) ON COMMIT DROP',
+        'INSERT INTO _tidal_default_probe VALUES (1)',
+        `ALTER TABLE _tidal_default_probe ADD COLUMN probe ${column}`,
+        `SELECT atthasmissing AS missing FROM pg_attribute
+          WHERE attrelid = 'pg_temp._tidal_default_probe'::regclass AND attname = 'probe'`,
+      ])
+      .catch((error: unknown) => {
+        throw new InputError(
+          `${ctx.where}.${field}: invalid default for type "${type}": ${messageOf(error)}`,
+        );
+      });
+    return !probe[3]?.rows[0]?.missing;
+  });
 }

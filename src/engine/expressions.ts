@@ -71,30 +71,41 @@ async function columnTokens(
   await initSqlParser();
   const tokens = scanSync(sql).tokens;
   return tokens.filter(
-    (token, i) =>
-      isNameToken(token) && tokens[i + 1]?.text !== '(' && identifierValue(token.text) === column,
+    (token, i) => namesColumn(tokens, i) && identifierValue(token.text) === column,
   );
 }
 
-/** The columns of `columns` that `expression` names, in their order: what PostgreSQL records as
- *  the columns of a check or an exclusion constraint. */
+/** Whether token `i` can name a column: a name not followed by `(` (a function call). */
+function namesColumn(tokens: readonly Token[], i: number): boolean {
+  const token = tokens[i];
+  return token !== undefined && isNameToken(token) && tokens[i + 1]?.text !== '(';
+}
+
+/** The columns of `columns` that `expression` names (not as a function), in their order: what
+ *  PostgreSQL records as the columns of a check or an exclusion constraint. */
 export async function columnsNamedIn<T extends { name: string }>(
   columns: readonly T[],
   expression: string,
 ): Promise<T[]> {
-  const named: T[] = [];
-  for (const column of columns)
-    if (await mentionsColumn(expression, column.name)) named.push(column);
-  return named;
+  await initSqlParser();
+  const tokens = scanSync(expression).tokens;
+  const named = new Set(
+    tokens.filter((_, i) => namesColumn(tokens, i)).map((t) => identifierValue(t.text)),
+  );
+  return columns.filter((c) => named.has(c.name));
 }
 
-/** Whether an expression is just the column `column`, bare or quoted (an identity `up`). */
+/** Whether an expression is just the column `column`, bare or quoted (an identity `up`); a
+ *  column named like a non-reserved keyword (`name`, `comment`, `type`) is written bare too. */
 export async function isColumnItself(expression: string, column: string): Promise<boolean> {
   await initSqlParser();
   const tokens = scanSync(expression).tokens;
   const [only] = tokens;
   return (
-    tokens.length === 1 && only?.tokenName === 'IDENT' && identifierValue(only.text) === column
+    tokens.length === 1 &&
+    only !== undefined &&
+    isNameToken(only) &&
+    identifierValue(only.text) === column
   );
 }
 

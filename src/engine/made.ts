@@ -13,23 +13,23 @@ export interface StartProgress {
  * stopped counts too, since it may have made its object before the record of it. The version
  * schema counts once start's steps are done (start makes it next).
  */
-export function madeByStart(plan: MigrationPlan, progress: StartProgress): Set<string> {
-  const made = new Set<string>();
-  const add = (steps: Step[], ran: number) => {
+export function madeByStart(plan: MigrationPlan, progress: StartProgress): Map<string, Undoable> {
+  const made = new Map<string, Undoable>();
+  const add = (u: Undoable) => made.set(undoableKey(u), u);
+  const ran = (steps: Step[], count: number) => {
     steps.forEach((step, i) => {
-      if (i < ran || (i === ran && !step.transactional))
-        for (const u of step.creates ?? []) made.add(undoableKey(u));
+      if (i < count || (i === count && !step.transactional))
+        for (const u of step.creates ?? []) add(u);
     });
   };
-  add(plan.start, progress.start ?? 0);
-  add(plan.afterBackfill, progress.afterBackfill ?? 0);
-  if ((progress.start ?? 0) >= plan.start.length)
-    made.add(undoableKey(versionSchemaMade(plan.version)));
+  ran(plan.start, progress.start ?? 0);
+  ran(plan.afterBackfill, progress.afterBackfill ?? 0);
+  if ((progress.start ?? 0) >= plan.start.length) add(versionSchemaMade(plan.version));
   return made;
 }
 
 /** Whether a rollback step has something to undo: it undoes nothing in particular, or start
  *  made what it undoes. */
-export function hasSomethingToUndo(step: Step, made: Set<string>): boolean {
-  return step.undoes === undefined || made.has(undoableKey(step.undoes as Undoable));
+export function hasSomethingToUndo(step: Step, made: Map<string, Undoable>): boolean {
+  return step.undoes === undefined || made.has(undoableKey(step.undoes));
 }

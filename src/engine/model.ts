@@ -1,4 +1,4 @@
-import type { ColumnInfo, SchemaInfo, TableInfo } from '../catalog/types.js';
+import type { ColumnInfo, ConstraintInfo, Grant, SchemaInfo, TableInfo } from '../catalog/types.js';
 import { InputError } from '../errors.js';
 
 /** A column as the new version shows it. */
@@ -18,10 +18,14 @@ export interface PlannedColumn {
   serial?: boolean;
   /** A copy made by an earlier alter_column or create_constraint of this migration. */
   copied?: boolean;
+  /** For a copy: the old version's physical column it replaces at complete. */
+  copyOf?: string;
   /** The new version's default where it differs from the table's until complete (null: none). */
   viewDefault?: string | null;
   /** The new version's comment where it differs from the table's until complete. */
   viewComment?: string | null;
+  /** Privileges granted on the column alone, as the catalog had them (a copy keeps them). */
+  grants?: Grant[];
   /** Start put `default` on the table itself (ADD COLUMN ... DEFAULT gives it to the existing
    *  rows); while a dual-write trigger runs, the new version's view holds it instead. */
   defaultOnTable?: boolean;
@@ -46,6 +50,10 @@ export interface PlannedTable {
   walkKey: string[];
   /** Constraint names on the table, for collision checks. */
   constraintNames: Set<string>;
+  /** Privileges on the whole table, as the catalog had them; its views carry them. */
+  grants?: Grant[];
+  /** Row-level security is enabled on it. */
+  rowSecurity?: boolean;
 }
 
 /**
@@ -117,6 +125,12 @@ export interface VersionOverlay {
   dropped: string[];
 }
 
+/** A foreign key of a table of the schema, and that table (the catalog's, before the migration). */
+export interface ReferencingKey {
+  table: TableInfo;
+  key: ConstraintInfo;
+}
+
 /**
  * The new version of one application schema as planning goes from operation to operation.
  * Starts as the catalog (where physical and logical names agree, since any earlier migration
@@ -128,6 +142,10 @@ export class VersionModel {
   private readonly touched = new Set<string>();
   /** Relation names taken in the schema (tables and indexes), for collision checks. */
   private readonly relationNames = new Set<string>();
+  /** The catalog's tables by index name. */
+  private readonly indexTables = new Map<string, TableInfo>();
+  /** The catalog's foreign keys by the table of this schema they reference; made when asked. */
+  private referencingKeys: Map<string, ReferencingKey[]> | undefined;
   readonly sync = new Map<string, SyncSpec>();
   readonly backfills = new Map<string, BackfillSpec>();
   /** Per physical table: a constraint's current name -> its name in the catalog, for the
@@ -153,7 +171,10 @@ export class VersionModel {
       for (const column of table.columns) this.catalogNames.set(column, column.physical);
       this.tables.set(info.name, table);
       this.relationNames.add(info.name);
-      for (const index of info.indexes) this.relationNames.add(index.name);
+      for (const index of info.indexes) {
+        this.relationNames.add(index.name);
+        if (!this.indexTables.has(index.name)) this.indexTables.set(index.name, info);
+      }
     }
   }
 
@@ -169,7 +190,7 @@ export class VersionModel {
   }
 
   /** The columns of `table` that were in the catalog, by the catalog's name. */
-  catalogColumns(table: PlannedTable): Map<string, PlannedColumn> {
+  columnsByCatalogName(table: PlannedTable): Map<string, PlannedColumn> {
     const columns = new Map<string, PlannedColumn>();
     for (const column of table.columns) {
       const name = this.catalogNames.get(column);
@@ -241,12 +262,31 @@ export class VersionModel {
     this.relationNames.delete(name);
   }
 
-  /** Index names of the schema, as planning goes. */
+  /** The catalog's table of an index of the schema. */
   indexTable(indexName: string): TableInfo | undefined {
-    for (const info of this.catalog.tables.values()) {
-      if (info.indexes.some((i) => i.name === indexName)) return info;
+    return this.indexTables.get(indexName);
+  }
+
+  /** The foreign keys in the catalog that reference the table of this schema named `physical`. */
+  foreignKeysReferencing(physical: string): readonly ReferencingKey[] {
+    if (!this.referencingKeys) {
+      this.referencingKeys = new Map();
+      for (const table of this.catalog.tables.values()) {
+        for (const key of table.constraints) {
+          const target = key.referencedTable;
+          if (key.type !== 'f' || target?.schema !== this.schema) continue;
+          const keys = this.referencingKeys.get(target.name) ?? [];
+          keys.push({ table, key });
+          this.referencingKeys.set(target.name, keys);
+        }
+      }
     }
-    return undefined;
+    return this.referencingKeys.get(physical) ?? [];
+  }
+
+  /** Whether the new version still shows the catalog's table `physical` (under any name). */
+  showsCatalogTable(physical: string): boolean {
+    return this.catalog.tables.has(physical) && !this.droppedPhysical.has(physical);
   }
 
   addTable(table: PlannedTable): void {
@@ -332,8 +372,11 @@ function plannedFromCatalog(info: TableInfo): PlannedTable {
       identity: c.identity,
       generated: c.generated,
       added: false,
+      grants: c.grants,
     })),
     oldColumns: columns,
+    grants: info.grants,
+    rowSecurity: info.rowSecurity,
     primaryKey: info.constraints.find((c) => c.type === 'p')?.columns ?? [],
     walkKey: walkKeyOf(info),
     constraintNames: new Set(info.constraints.map((c) => c.name)),

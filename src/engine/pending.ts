@@ -5,6 +5,7 @@ import type { Migration } from '../migration/schema.js';
 import type { Queryable } from '../pg/queryable.js';
 import { ident } from '../pg/quote.js';
 import { type CatalogAfter, catalogAfter } from './catalog-after.js';
+import { definitionStatements, standInStatement } from './database-checks.js';
 import { type PlanStart, planMigration } from './plan.js';
 import { rawSqlFootprint } from './raw-sql-footprint.js';
 
@@ -76,6 +77,7 @@ export async function* planInTurn(
   const sql = new RawSqlFollower(db, schema);
   let start: PlanStart | undefined;
   let previousVersionSchema = options.previousVersionSchema;
+  let role: string | undefined;
   for (const [i, { migration, file }] of pending.entries()) {
     const { plan, model } = await planMigration(db, migration, {
       schema,
@@ -92,7 +94,8 @@ export async function* planInTurn(
     });
     yield { file, start };
     if (i === pending.length - 1) break;
-    const after = await catalogAfter(model, plan);
+    role ??= (await db.query<{ role: string }>('SELECT current_user AS role')).rows[0]?.role;
+    const after = await catalogAfter(model, plan, role ?? '');
     const unfollowed = await sql.follow(migration, file, after);
     if (unfollowed) return { validated: i + 1, stoppedBy: unfollowed };
     start = {
@@ -140,15 +143,14 @@ class RawSqlFollower {
       const table = after.catalog.tables.get(addition.table);
       if (!table) return addition;
       const columns = await this.inTransaction(async () => {
-        await this.db.query(
-          `CREATE TEMPORARY TABLE ${ident(table.name)} (${table.columns.map((c) => `${ident(c.name)} ${c.type}`).join(', ')})`,
-        );
+        await this.db.query(standInStatement(table));
         await this.db.query(addition.statement);
         return temporaryColumns(this.db, table.name);
       });
       if (typeof columns === 'string') return { ...addition, statement: columns };
       const added = columns.filter((c) => !table.columns.some((t) => t.name === c.name));
-      table.columns.push(...added.map((c, i) => ({ ...c, attnum: table.columns.length + i + 1 })));
+      table.columns.push(...added.map((c, i) => ({ ...c, attnum: table.attributes + i + 1 })));
+      table.attributes += added.length;
       after.liveTables.delete(table.name);
     }
     return undefined;
@@ -175,18 +177,18 @@ class RawSqlFollower {
   }
 
   /**
-   * Runs `work` in a transaction that is rolled back, after the definitions; the error of the
-   * statement that failed, if one did. Unqualified table names find temporary tables first, and
-   * a lock timeout makes sure nothing waits on a table of the application.
+   * Runs `work` in a transaction that is rolled back, after the definitions as the checks run
+   * them; the error of the statement that failed, if one did (one at a time, to name it).
+   * Unqualified table names find temporary tables first, and a lock timeout makes sure nothing
+   * waits on a table of the application.
    */
   private async inTransaction<T>(work: () => Promise<T>): Promise<T | string> {
     await this.db.query('BEGIN');
     let running = '';
     try {
       await this.db.query(`SET LOCAL lock_timeout = '1s'`);
-      await this.db.query('SET LOCAL check_function_bodies = off');
-      for (const statement of this.definitions) {
-        running = `${statement}: `;
+      for (const statement of definitionStatements(this.definitions)) {
+        running = `${statement.trim()}: `;
         await this.db.query(statement);
       }
       running = '';
@@ -205,7 +207,9 @@ async function temporaryColumns(db: Queryable, table: string): Promise<ColumnInf
     `SELECT a.attname AS name, a.attnum::int AS attnum,
             format_type(a.atttypid, a.atttypmod) AS type, NOT a.attnotnull AS nullable,
             pg_get_expr(d.adbin, d.adrelid) AS default, a.attidentity AS identity,
-            a.attgenerated AS generated, NULL::text AS comment
+            a.attgenerated AS generated, NULL::text AS comment,
+            CASE WHEN a.attcollation <> 0 THEN a.attcollation::regcollation::text END AS collation,
+            '[]'::json AS grants
        FROM pg_attribute a
        LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
       WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped

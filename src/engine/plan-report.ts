@@ -6,6 +6,7 @@
  */
 import type { Step } from '../executor/step.js';
 import type { Queryable } from '../pg/queryable.js';
+import type { Obligation } from './obligations.js';
 import type { MigrationPlan, OperationPath } from './plan.js';
 
 /** Assumed speeds for the estimates; `npm run bench:backfill` measures a machine's own. */
@@ -63,7 +64,11 @@ export interface PlanReport {
   steps: PlannedStep[];
   backfills: PlannedBackfill[];
   openTransactions: OpenTransaction[];
+  /** What each version sees and must do while the migration is active, and after. */
+  obligations: Obligation[];
   assumptions: typeof ESTIMATE_RATES;
+  /** What the connected role lacks to run it (start refuses until it has it). */
+  missingPrivileges?: string[];
 }
 
 /** The report of `plan`: its steps in the order they run, with estimates and open transactions. */
@@ -83,8 +88,10 @@ export async function planReport(
   const tables = new Set<string>(plan.backfills.map((b) => b.table));
   for (const [, list] of phases)
     for (const step of list) if (step.table?.schema === plan.schema) tables.add(step.table.name);
-  const statistics = await tableStatistics(db, plan.schema, [...tables]);
-  const sizeOf = (table: string) => statistics.find((s) => s.table === table)?.bytes ?? 0;
+  const statistics = new Map(
+    (await tableStatistics(db, plan.schema, [...tables])).map((s) => [s.table, s]),
+  );
+  const sizeOf = (table: string) => statistics.get(table)?.bytes ?? 0;
   const steps: PlannedStep[] = phases.flatMap(([phase, list]) =>
     list.map((step) => ({
       ...step,
@@ -103,7 +110,7 @@ export async function planReport(
     paths: plan.paths ?? [],
     steps,
     backfills: plan.backfills.map((b) => {
-      const stats = statistics.find((s) => s.table === b.table) ?? {
+      const stats = statistics.get(b.table) ?? {
         table: b.table,
         rows: null,
         bytes: 0,
@@ -117,6 +124,7 @@ export async function planReport(
       };
     }),
     openTransactions: await openTransactions(db, plan.schema, [...tables]),
+    obligations: plan.obligations ?? [],
     assumptions: ESTIMATE_RATES,
   };
 }

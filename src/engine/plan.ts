@@ -5,10 +5,12 @@ import { type Step, tableStep, type Undoable } from '../executor/step.js';
 import type { Migration } from '../migration/schema.js';
 import { mergeAlterColumns } from '../operations/alter-column-merge.js';
 import { planOperation } from '../operations/index.js';
-import { qualifiedTable } from '../operations/sql.js';
+import { doBlock, qualifiedTable } from '../operations/sql.js';
 import { CompleteStage, type CompleteStep, emptySteps } from '../operations/types.js';
 import type { Queryable } from '../pg/queryable.js';
 import { ident, MAX_IDENTIFIER_BYTES } from '../pg/quote.js';
+import { ColumnLimit, catalogColumns } from './column-limit.js';
+import { type CheckSetting, DatabaseChecks } from './database-checks.js';
 import { parenthesize } from './expressions.js';
 import {
   type BackfillSpec,
@@ -19,6 +21,7 @@ import {
   type VersionOverlay,
 } from './model.js';
 import { NEEDS_BACKFILL_COLUMN, SYNC_TRIGGER, TIDAL_PREFIX, versionSchemaName } from './names.js';
+import { type Obligation, obligationsOf } from './obligations.js';
 import { installSyncSteps, removeSyncSteps, type VersionName, versionOnlyColumns } from './sync.js';
 import { dropVersionSchemaStep, versionSchemaSteps, viewsFromModel } from './versions.js';
 
@@ -45,6 +48,8 @@ export interface MigrationPlan {
   overlay: VersionOverlay;
   /** Operations that chose how to make their change, and the choice. */
   paths?: OperationPath[];
+  /** What each version sees and must do; stored, as start prints them when it has run. */
+  obligations?: Obligation[];
 }
 
 export interface OperationPath {
@@ -80,6 +85,15 @@ export interface PlanStart {
   versionSchemas: { made: ReadonlySet<string>; gone: ReadonlySet<string> };
 }
 
+/** What every check of a plan from `start` makes first in its transaction: the earlier
+ *  migrations' raw SQL definitions, and stand-ins for the tables they create or change. */
+function checkSetting(start: PlanStart, model: VersionModel): CheckSetting {
+  return {
+    definitions: start.definitions,
+    standIns: [...start.catalog.tables.values()].filter((t) => !model.isLive(t.name)),
+  };
+}
+
 /** Plans a migration against the live catalog, or `options.start`. Runs only read-only
  *  checks; throws InputError naming the file, operation and field on anything invalid. */
 export async function planMigration(
@@ -105,22 +119,27 @@ export async function planMigration(
     );
   }
   const { start: from } = options;
-  const exists = await db.query(`SELECT 1 FROM pg_namespace WHERE nspname = $1`, [version.schema]);
+  const { rows: schemas } = await db.query<{ name: string }>(
+    `SELECT nspname AS name FROM pg_namespace WHERE nspname = ANY($1::text[])`,
+    [[version.schema, schema]],
+  );
+  const exists = schemas.some((s) => s.name === version.schema);
   const taken = from
     ? from.versionSchemas.made.has(version.schema) ||
-      (exists.rows.length > 0 && !from.versionSchemas.gone.has(version.schema))
-    : exists.rows.length > 0;
+      (exists && !from.versionSchemas.gone.has(version.schema))
+    : exists;
   if (taken) {
     throw new InputError(
       `${file}: schema "${version.schema}" already exists; choose another version_schema (tidal never takes over a schema it did not create)`,
     );
   }
-  const schemaExists = await db.query(`SELECT 1 FROM pg_namespace WHERE nspname = $1`, [schema]);
-  if (schemaExists.rows.length === 0) throw new InputError(`schema "${schema}" does not exist`);
+  if (!schemas.some((s) => s.name === schema))
+    throw new InputError(`schema "${schema}" does not exist`);
 
   const catalog = from?.catalog ?? (await readSchema(db, schema));
   const major = await serverMajor(db);
   const model = new VersionModel(catalog, from?.liveTables);
+  const checks = new DatabaseChecks(db, schema, from && checkSetting(from, model));
   const start: Step[] = [];
   const afterSync: Step[] = [];
   const afterBackfill: Step[] = [];
@@ -128,8 +147,17 @@ export async function planMigration(
   const undo: Step[][] = [];
   const undoFirst: Step[][] = [];
   const paths: OperationPath[] = [];
+  /** Columns of the tables this migration creates, by physical name. */
+  const createdColumns = new Map<string, number>();
+  const columnLimit = new ColumnLimit(file, (name) => {
+    const info = catalog.tables.get(name);
+    if (info) return catalogColumns(info);
+    const created = createdColumns.get(name);
+    return created === undefined ? undefined : { live: created, dropped: 0 };
+  });
   let afterRawSql = false;
-  for (const { operation, indexes } of mergeAlterColumns(migration.operations, file)) {
+  const planned = await mergeAlterColumns(migration.operations, file);
+  for (const [at, { operation, indexes }] of planned.entries()) {
     const label = `operations[${indexes.join('] and [')}].${operation.kind}`;
     const where = `${file}: ${label}`;
     const steps =
@@ -138,11 +166,13 @@ export async function planMigration(
         schema,
         where,
         db,
+        checks,
         afterRawSql,
         previousVersionSchema: options.previousVersionSchema,
         goneVersionSchemas: [...(from?.versionSchemas.gone ?? [])],
-        definitions: from?.definitions ?? [],
-      }).catch((error: unknown) => {
+      }).catch(async (error: unknown) => {
+        // What earlier operations queued comes first, as if each check had run at once.
+        await checks.run();
         throw error instanceof InputError
           ? error
           : new InputError(`${where}: ${(error as Error).message}`);
@@ -155,6 +185,19 @@ export async function planMigration(
     undoFirst.push(steps.rollbackFirst);
     if (steps.path) paths.push({ operation: label, path: steps.path });
     if (operation.kind === 'sql' && !operation.options.onComplete) afterRawSql = true;
+    if (operation.kind === 'create_table') {
+      const created = model.table(operation.options.name);
+      if (created) createdColumns.set(created.physical, operation.options.columns.length);
+    }
+    // Refused here, before the checks against the database and before planning the rest.
+    const over = columnLimit.count(steps.start);
+    if (over !== undefined) {
+      const name = model.versionTables().find((t) => t.physical === over)?.name;
+      const more = planned
+        .slice(at + 1)
+        .filter((p) => p.operation.kind === 'add_column' && p.operation.options.table === name);
+      throw columnLimit.refusal(over, more.length);
+    }
   }
 
   // Rows the backfill must visit carry a mark that any write clears (added with a constant
@@ -183,7 +226,12 @@ export async function planMigration(
       { undoes: mark(b.table) },
     ),
   );
+  const over = columnLimit.count(markSteps);
+  if (over !== undefined) throw columnLimit.refusal(over);
+  await checks.run();
+
   const backfilled = new Set(backfills.map((b) => b.table));
+  const byPhysical = new Map(model.versionTables().map((t) => [t.physical, t]));
   // Every table whose writes the trigger must see: expressions to compute, or marks to clear.
   const synced = new Map<string, SyncSpec>();
   for (const [physical, spec] of model.sync) {
@@ -192,25 +240,22 @@ export async function planMigration(
   for (const b of backfills) if (!synced.has(b.table)) synced.set(b.table, model.syncFor(b.table));
   const syncInstall: Step[] = [];
   const syncRemove: Step[] = [];
-  const moveDefaults: Step[] = [];
   const restoreDefaults: Step[] = [];
   const rollbackDefaults: Step[] = [];
   for (const [physical, spec] of synced) {
-    const table = model.versionTables().find((t) => t.physical === physical);
+    const table = byPhysical.get(physical);
     if (!table) continue;
     const defaults = defaultsToViews(schema, table, spec);
-    syncInstall.push(
-      ...(await installSyncSteps(
-        schema,
-        stateSchema,
-        table,
-        spec,
-        version,
-        backfilled.has(physical),
-      )),
+    const [fn, trigger] = await installSyncSteps(
+      schema,
+      stateSchema,
+      table,
+      spec,
+      version,
+      backfilled.has(physical),
     );
+    syncInstall.push(fn as Step, withDefaultsMoved(trigger as Step, defaults?.move));
     syncRemove.push(...removeSyncSteps(schema, stateSchema, physical));
-    if (defaults?.move) moveDefaults.push(defaults.move);
     if (defaults) {
       restoreDefaults.push(defaults.restore);
       // At rollback, only what start moved comes back (complete gives every column its default).
@@ -228,7 +273,7 @@ export async function planMigration(
     schema,
     version,
     previousVersionSchema: options.previousVersionSchema,
-    start: [...start, ...markSteps, ...syncInstall, ...moveDefaults, ...afterSync],
+    start: [...start, ...markSteps, ...syncInstall, ...afterSync],
     backfills,
     afterBackfill,
     complete: [
@@ -252,6 +297,7 @@ export async function planMigration(
     overlay: model.overlay(),
     paths,
   };
+  plan.obligations = obligationsOf(plan, model);
   await refuseTakenNames(db, catalog, [...plan.start, ...plan.afterBackfill], file);
   return { plan, model, serverMajor: major };
 }
@@ -344,6 +390,23 @@ async function refuseTakenNames(
       `${file}: tidal needs the name "${u.name}" for a ${u.kind} of its own on ${where}, and ${where} already has one of that name; rename it first (tidal never takes over or drops what it did not create)`,
     );
   }
+}
+
+/**
+ * The trigger's install and the move of the new columns' defaults to the view, in one statement:
+ * a write between the two would find the trigger telling versions apart by values the table's
+ * defaults still gave (or, the other way round, a NOT NULL column without its default and
+ * without the trigger that fills it).
+ */
+function withDefaultsMoved(trigger: Step, move: Step | undefined): Step {
+  if (!move) return trigger;
+  return {
+    ...trigger,
+    lock: 'AccessExclusive',
+    sql: doBlock(`${trigger.sql}; ${move.sql};`),
+    summary: `${trigger.summary}, and ${move.summary}`,
+    creates: [...(trigger.creates ?? []), ...(move.creates ?? [])],
+  };
 }
 
 /** The version schema start makes after its steps (see Tidal.runStart), for rollback. */

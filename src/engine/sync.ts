@@ -1,9 +1,10 @@
 import type { ColumnInfo } from '../catalog/types.js';
 import { catalogStep, type Step, tableStep, type Undoable } from '../executor/step.js';
 import { dollarQuoted, ident, literal } from '../pg/quote.js';
-import { identifiersIn, parenthesize } from './expressions.js';
+import { identifiersIn, isColumnItself, parenthesize } from './expressions.js';
 import type { PlannedColumn, PlannedTable, SyncAssignment, SyncSpec } from './model.js';
 import { NEEDS_BACKFILL_COLUMN, SYNC_TRIGGER, syncFunctionName } from './names.js';
+import { alwaysFits } from './type-fit.js';
 
 /** The version a migration creates, as triggers and sessions name it. */
 export interface VersionName {
@@ -45,11 +46,15 @@ function declareRow(schema: string, table: string, row: RowVariable[]): string {
     .join('\n');
 }
 
-/** `NEW`'s columns differ from `OLD`'s, byte for byte: works for every type (json has no `=`). */
-function changed(columns: string[]): string {
+/** `NEW`'s columns are `OLD`'s, byte for byte: works for every type (json has no `=`). */
+function unchanged(columns: string[]): string {
   const row = (record: string) =>
     `ROW(${columns.map((c) => `${record}.${ident(c)}`).join(', ')})::record`;
-  return `NOT (${row('NEW')} *= ${row('OLD')})`;
+  return `(${row('NEW')} *= ${row('OLD')})`;
+}
+
+function changed(columns: string[]): string {
+  return `NOT ${unchanged(columns)}`;
 }
 
 /** What one direction of the trigger computes, over which row. */
@@ -62,22 +67,37 @@ interface Direction {
 }
 
 /** The assignments of one direction; `onlyIfUnchanged` sets only columns the write left alone. */
-function assignments(
+async function assignments(
   direction: Direction,
   version: VersionName,
   table: PlannedTable,
   onlyIfUnchanged = false,
-): string {
-  return direction.items
-    .map((item) => {
-      let assign = `NEW.${ident(item.column)} := ${parenthesize(item.expression)};`;
-      if (item.typeChange)
-        assign = explainedAssignment(assign, item, direction.writer, version, table);
-      return onlyIfUnchanged
-        ? `        IF NOT ${changed([item.column])} THEN ${assign} END IF;`
-        : `        ${assign}`;
-    })
-    .join('\n');
+): Promise<string> {
+  const lines: string[] = [];
+  for (const item of direction.items) {
+    let assign = `NEW.${ident(item.column)} := ${parenthesize(item.expression)};`;
+    if (await mayNotFit(item, direction.writer))
+      assign = explainedAssignment(assign, item, direction.writer, version, table);
+    lines.push(
+      onlyIfUnchanged
+        ? `        IF ${unchanged([item.column])} THEN ${assign} END IF;`
+        : `        ${assign}`,
+    );
+  }
+  return lines.join('\n');
+}
+
+/** Whether a value the writer gives may not fit the other version's column. The guard that
+ *  explains the failure is a subtransaction per write, so it is left out where the value is a
+ *  column copied as it is into a type that holds every value of it (integer into bigint). */
+async function mayNotFit(item: SyncAssignment, writer: 'old' | 'new'): Promise<boolean> {
+  const change = item.typeChange;
+  if (!change) return false;
+  const [from, to] =
+    writer === 'old' ? [change.oldType, change.newType] : [change.newType, change.oldType];
+  if (!alwaysFits(from, to)) return true;
+  const [only, ...rest] = await identifiersIn(item.expression);
+  return only === undefined || rest.length > 0 || !(await isColumnItself(item.expression, only));
 }
 
 /** An assignment between columns of different types, whose failure names the column, the
@@ -150,13 +170,15 @@ export async function syncFunctionSql(
   };
   const mark = ident(NEEDS_BACKFILL_COLUMN);
   const claim = `coalesce(${claimsNewVersion(version)}, false)`;
-  const upBlock = await block(up, assignments(up, version, table));
-  const downBlock = await block(down, assignments(down, version, table));
+  const upBlock = await block(up, await assignments(up, version, table));
+  const downBlock = await block(down, await assignments(down, version, table));
   const catchUp =
     backfilled && spec.up.length > 0
-      ? `    IF TG_OP = 'UPDATE' AND OLD.${mark} THEN\n${await block(up, assignments(up, version, table, true))}\n    END IF;`
+      ? `    IF TG_OP = 'UPDATE' AND OLD.${mark} THEN\n${await block(up, await assignments(up, version, table, true))}\n    END IF;`
       : '';
-  const newOnlyNames = newOnly.map((c) => ident(c.name)).join(', ');
+  const newOnlyNames = newOnly
+    .map((c) => (c.physical === c.name ? ident(c.name) : `${ident(c.physical)} (its "${c.name}")`))
+    .join(', ');
   const oldOnlyNames = oldOnly.map((c) => ident(c.name)).join(', ');
   const undecidable = `tidal: cannot tell which version wrote this row of "${table.name}": the write changed ${oldOnlyNames}, which only the previous version shows, and ${newOnlyNames}, which only version "${version.name}" shows; write through one version, or set tidal.version on the session`;
   const newPhysical = newOnly.map((c) => c.physical);

@@ -1,13 +1,25 @@
-import type { SchemaInfo } from '../catalog/types.js';
+import type { Grant, SchemaInfo } from '../catalog/types.js';
 import { catalogStep, type Step } from '../executor/step.js';
+import { granteeName, grantStatements } from '../pg/grants.js';
 import { ident, literal } from '../pg/quote.js';
 import type { PlannedTable, VersionOverlay } from './model.js';
 
-/** One view of a version schema: a table under the version's names. */
+/** One view of a version schema: a table under the version's names, with its privileges. */
 export interface ViewSpec {
   name: string;
   physical: string;
-  columns: { name: string; physical: string; default: string | null; comment?: string | null }[];
+  columns: {
+    name: string;
+    physical: string;
+    default: string | null;
+    comment?: string | null;
+    /** Privileges on the column alone, granted on the view's column. */
+    grants?: Grant[];
+  }[];
+  /** Privileges on the table, granted on the view. */
+  grants?: Grant[];
+  /** Row-level security is enabled on the table. */
+  rowSecurity?: boolean;
 }
 
 /** The views of a version, from the live catalog and the overlay the plan recorded. Tables the
@@ -20,6 +32,7 @@ export function viewsFromCatalog(catalog: SchemaInfo, overlay: VersionOverlay): 
     if (dropped.has(table.name)) continue;
     // Generated columns hold their expression where defaults live; a view cannot carry it.
     const defaults = new Map(table.columns.map((c) => [c.name, c.generated ? null : c.default]));
+    const grants = new Map(table.columns.map((c) => [c.name, c.grants]));
     const planned = overlay.tables[table.name];
     const columns = planned
       ? planned.columns
@@ -27,13 +40,21 @@ export function viewsFromCatalog(catalog: SchemaInfo, overlay: VersionOverlay): 
           .map((c) => ({
             ...c,
             default: c.default !== undefined ? c.default : (defaults.get(c.physical) ?? null),
+            grants: grants.get(c.physical),
           }))
       : table.columns.map((c) => ({
           name: c.name,
           physical: c.name,
           default: defaults.get(c.name) ?? null,
+          grants: c.grants,
         }));
-    views.push({ name: planned?.name ?? table.name, physical: table.name, columns });
+    views.push({
+      name: planned?.name ?? table.name,
+      physical: table.name,
+      columns,
+      grants: table.grants,
+      rowSecurity: table.rowSecurity,
+    });
   }
   return views;
 }
@@ -48,14 +69,21 @@ export function viewsFromModel(tables: PlannedTable[]): ViewSpec[] {
       physical: c.physical,
       default: c.generated ? null : c.viewDefault !== undefined ? c.viewDefault : c.default,
       ...(c.viewComment !== undefined ? { comment: c.viewComment } : {}),
+      grants: c.grants,
     })),
+    grants: t.grants,
+    rowSecurity: t.rowSecurity,
   }));
 }
 
 /**
  * Steps that create a version schema: one view per table, with the table's column defaults so an
  * INSERT through the view (DEFAULT included) behaves like one into the table. On PostgreSQL 15+
- * the views are security_invoker, so row-level security of the tables applies through them.
+ * the view of a table with row-level security is security_invoker, so its policies apply
+ * through it. Other views check the privileges of the view, not of the table: every role that
+ * may use a table gets the same on its view (column privileges under the view's column names),
+ * and USAGE on the schema with it. (A security_invoker view would check every column it shows
+ * on the table, so a role with column privileges could not use it at all.)
  * Idempotent: CREATE OR REPLACE lets a resumed start run them again.
  */
 export function versionSchemaSteps(
@@ -70,8 +98,8 @@ export function versionSchemaSteps(
       `create version schema "${versionSchema}"`,
     ),
   ];
-  const options = serverMajor >= 15 ? ' WITH (security_invoker = true)' : '';
   for (const view of views) {
+    const options = serverMajor >= 15 && view.rowSecurity ? ' WITH (security_invoker = true)' : '';
     const select = view.columns.map((c) =>
       c.name === c.physical ? ident(c.name) : `${ident(c.physical)} AS ${ident(c.name)}`,
     );
@@ -101,6 +129,24 @@ export function versionSchemaSteps(
         ),
       );
     }
+    const columnGrants = view.columns.map((c) => ({ name: c.name, grants: c.grants ?? [] }));
+    for (const sql of grantStatements(qualifiedView, view.grants ?? [], columnGrants)) {
+      steps.push(catalogStep(sql, `give view "${view.name}" the privileges of its table`));
+    }
+  }
+  // Without USAGE on the schema PostgreSQL skips it on search_path without a word.
+  const roles = new Set<string | null>();
+  for (const view of views) {
+    for (const g of [...(view.grants ?? []), ...view.columns.flatMap((c) => c.grants ?? [])])
+      roles.add(g.grantee);
+  }
+  if (roles.size > 0) {
+    steps.push(
+      catalogStep(
+        `GRANT USAGE ON SCHEMA ${ident(versionSchema)} TO ${[...roles].map(granteeName).join(', ')}`,
+        `let every role that may use a table use version schema "${versionSchema}"`,
+      ),
+    );
   }
   return steps;
 }

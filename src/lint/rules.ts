@@ -38,12 +38,20 @@ export interface LintContext {
   strongLocks: Set<string>;
 }
 
+/** A lock a statement takes on a table other than its own (a foreign key's referenced table). */
+export interface OtherTableLock {
+  table: string;
+  lock: LockMode;
+}
+
 /** A statement, its table, the lock and rewrite PostgreSQL is expected to show for it. */
 export interface LockFact {
   setup: string[];
   sql: string;
   table: string;
   lock: LockMode;
+  /** The locks it takes on the other tables of `setup`: none unless listed. */
+  alsoLocks?: OtherTableLock[];
   rewrite: boolean;
 }
 
@@ -61,7 +69,7 @@ export interface LintRule {
   fact?: LockFact;
   /** The safe way on the same setup, where it runs in a transaction: `before` committed first,
    *  then `sql`, which must take `lock` and rewrite nothing. */
-  safeFact?: { before: string[]; sql: string; lock: LockMode };
+  safeFact?: { before: string[]; sql: string; lock: LockMode; alsoLocks?: OtherTableLock[] };
   /** Reported at the first statement that breaks it only (a file-wide omission). */
   oncePerFile?: boolean;
   /** The table the statement concerns when it breaks the rule, or '' when none applies. */
@@ -259,6 +267,7 @@ export const RULES: LintRule[] = [
       sql: 'ALTER TABLE t ADD CONSTRAINT t_parent FOREIGN KEY (n) REFERENCES parent (id)',
       table: 't',
       lock: 'ShareRowExclusive',
+      alsoLocks: [{ table: 'parent', lock: 'ShareRowExclusive' }],
       rewrite: false,
     },
     safeFact: {
@@ -267,6 +276,8 @@ export const RULES: LintRule[] = [
       ],
       sql: 'ALTER TABLE t VALIDATE CONSTRAINT t_parent',
       lock: 'ShareUpdateExclusive',
+      // Every row's key is looked up in the referenced table.
+      alsoLocks: [{ table: 'parent', lock: 'RowShare' }],
     },
     check: (s, c) =>
       someCommand(s, c, (cmd) => {
@@ -563,12 +574,15 @@ export const RULES: LintRule[] = [
       sql: 'REFRESH MATERIALIZED VIEW mv',
       table: 'mv',
       lock: 'AccessExclusive',
+      // The view's query reads its tables.
+      alsoLocks: [{ table: 't', lock: 'AccessShare' }],
       rewrite: true,
     },
     safeFact: {
       before: ['CREATE UNIQUE INDEX mv_id ON mv (id)'],
       sql: 'REFRESH MATERIALIZED VIEW CONCURRENTLY mv',
       lock: 'Exclusive',
+      alsoLocks: [{ table: 't', lock: 'AccessShare' }],
     },
     check: (s) =>
       'RefreshMatViewStmt' in s.node && !s.node.RefreshMatViewStmt.concurrent
@@ -591,6 +605,7 @@ export const RULES: LintRule[] = [
       sql: 'ALTER TABLE p DETACH PARTITION p1',
       table: 'p',
       lock: 'AccessExclusive',
+      alsoLocks: [{ table: 'p1', lock: 'AccessExclusive' }],
       rewrite: false,
     },
     check: (s, c) => someCommand(s, c, (cmd) => detachesPartition(cmd, false)),

@@ -36,12 +36,7 @@ function formatOf(file: string): MigrationFormat | undefined {
 
 /** Reads, parses and validates a migration file (offline: no database needed). */
 export async function loadMigrationFile(path: string): Promise<LoadedMigration> {
-  const format = formatOf(path);
-  if (!format) {
-    throw new InputError(
-      `${path}: unsupported file extension "${extname(path)}" (expected .yaml, .yml or .json)`,
-    );
-  }
+  formatOfFile(path);
   let bytes: Buffer;
   try {
     bytes = await readFile(path);
@@ -55,10 +50,29 @@ export async function loadMigrationFile(path: string): Promise<LoadedMigration> 
   } catch {
     throw new InputError(`${path}: not valid UTF-8 text`);
   }
+  return loadMigrationText(content, path);
+}
+
+/**
+ * What loadMigrationFile makes of a file, from its text: parsed, validated and checksummed as
+ * the file would be. `file` names the migration (its base name) and the format (its extension).
+ */
+export async function loadMigrationText(content: string, file: string): Promise<LoadedMigration> {
+  const format = formatOfFile(file);
   await initSqlParser();
-  const migration = parseMigrationText(content, path, format);
+  const migration = parseMigrationText(content, file, format);
   const checksum = createHash('sha256').update(content, 'utf8').digest('hex');
-  return { migration, file: path, content, checksum };
+  return { migration, file, content, checksum };
+}
+
+function formatOfFile(file: string): MigrationFormat {
+  const format = formatOf(file);
+  if (!format) {
+    throw new InputError(
+      `${file}: unsupported file extension "${extname(file)}" (expected .yaml, .yml or .json)`,
+    );
+  }
+  return format;
 }
 
 /**

@@ -14,6 +14,10 @@ import { suggestion } from './suggest.js';
 /** PostgreSQL truncates longer identifiers (NAMEDATALEN - 1), so they are rejected instead. */
 export const MAX_IDENTIFIER_BYTES = 63;
 
+/** PostgreSQL's limit on a table's columns (MaxHeapAttributeNumber), counted over attribute
+ *  numbers: columns dropped since the table was last rewritten count too. */
+export const MAX_TABLE_COLUMNS = 1600;
+
 /** What is wrong with the name of a table, column, index or constraint, or undefined. */
 export function identifierProblem(name: string): string | undefined {
   if (name === '') return 'must not be empty';

@@ -186,12 +186,11 @@ function checkFragment(fragment: string, template: Template): string | undefined
   const prefixChars = Array.from(template.prefix).length;
   const parsed = tryParse(text);
   // Checked even when the parse failed: "has a ')' without a matching '('" says more than
-  // the syntax error the parser reports further on.
-  const breakout = findEscape(
-    text,
-    Buffer.byteLength(template.prefix),
-    Buffer.byteLength(fragment),
-  );
+  // the syntax error the parser reports further on. Without any of these characters the
+  // fragment has none of these tokens, and needs no scan.
+  const breakout = /[;()]/.test(fragment)
+    ? findEscape(text, Buffer.byteLength(template.prefix), Buffer.byteLength(fragment))
+    : undefined;
   if (breakout) {
     const { message, index } = breakout;
     return index === undefined ? message : `${message} (${describePosition(fragment, index)})`;

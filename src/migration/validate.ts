@@ -10,6 +10,7 @@ import {
   type IndexParameters,
   identifierProblem,
   indexMethodSchema,
+  MAX_TABLE_COLUMNS,
   type Migration,
   type Operation,
   type TableForeignKeyReference,
@@ -26,6 +27,10 @@ import {
 /** Throws InputError listing what is wrong (file, operation index, field). Needs initSqlParser(). */
 export function validateMigration(migration: Migration, file: string): void {
   const checks = new Checks();
+  // An empty migration would still make a version schema and a history entry, for nothing.
+  if (migration.operations.length === 0) {
+    checks.problem(['operations'], 'no operations: a migration needs at least one');
+  }
   migration.operations.forEach((operation, index) => {
     checkOperation(operation, ['operations', index, operation.kind], checks);
   });
@@ -34,6 +39,12 @@ export function validateMigration(migration: Migration, file: string): void {
 
 class Checks {
   readonly problems: Problem[] = [];
+  /** Outcomes by check and text: a file repeats its types and many of its expressions, and
+   *  the parser's answer for one text is always the same. */
+  private readonly outcomes = new Map<
+    (text: string) => string | undefined,
+    Map<string, string | undefined>
+  >();
 
   problem(path: Path, message: string): void {
     this.problems.push({ path, message });
@@ -47,7 +58,16 @@ class Checks {
     what: string,
   ) {
     if (text === undefined) return;
-    const problem = check(text);
+    let outcomes = this.outcomes.get(check);
+    if (!outcomes) {
+      outcomes = new Map();
+      this.outcomes.set(check, outcomes);
+    }
+    let problem = outcomes.get(text);
+    if (problem === undefined && !outcomes.has(text)) {
+      problem = check(text);
+      outcomes.set(text, problem);
+    }
     if (problem) this.problem(path, `not ${what}: ${problem}`);
   }
 
@@ -214,6 +234,12 @@ function checkColumn(column: Column, at: Path, c: Checks): void {
 
 function checkCreateTable(o: CreateTable, at: Path, c: Checks): void {
   if (o.columns.length === 0) c.problem([...at, 'columns'], 'a table needs at least one column');
+  if (o.columns.length > MAX_TABLE_COLUMNS) {
+    c.problem(
+      [...at, 'columns'],
+      `${o.columns.length} columns; PostgreSQL allows at most ${MAX_TABLE_COLUMNS} in a table`,
+    );
+  }
   const columnNames = o.columns.map((column) => column.name);
   reportDuplicates(columnNames, [...at, 'columns'], 'name', 'column', c);
   o.columns.forEach((column, index) => {

@@ -14,13 +14,14 @@ import type { AddColumn, Column } from '../migration/schema.js';
 import { ident } from '../pg/quote.js';
 import { generationOf } from './create-table.js';
 import {
-  checkClause,
+  checkDefinition,
   commentOnColumn,
   generatedClause,
   qualifiedTable,
   referencesClause,
 } from './sql.js';
 import { CompleteStage, emptySteps, type OperationModule, type PlanContext } from './types.js';
+import { addValidatedLater, notNullStandIn } from './validated-later.js';
 
 /**
  * add_column: the column is added under a temporary name (`_tidal_new_<name>`) so the old
@@ -54,20 +55,15 @@ export const addColumn: OperationModule<AddColumn> = {
     await checkType(ctx, c.type, 'column.type');
     // A table this migration created has no old version: `up` sees its columns as planned.
     const oldColumns = table.created ? table.columns : table.oldColumns;
-    const oldRow = {
-      alias: table.name,
-      columns: oldColumns.map((col) => ({ name: col.name, type: col.type })),
-    };
-    if (o.up !== undefined) await checkExpressionOver(ctx, o.up, oldRow, 'up');
-    const newRow = {
-      alias: table.name,
-      columns: [
-        ...table.columns.map((col) => ({ name: col.name, type: col.type })),
-        { name: c.name, type: c.type },
-      ],
-    };
-    if (c.check)
+    if (o.up !== undefined)
+      await checkExpressionOver(ctx, o.up, { alias: table.name, columns: oldColumns }, 'up', {
+        column: c.name,
+        type: c.type,
+      });
+    if (c.check) {
+      const newRow = { alias: table.name, columns: [...table.columns, c] };
       await checkExpressionOver(ctx, c.check.constraint, newRow, 'column.check.constraint');
+    }
 
     const volatileDefault =
       c.default !== undefined &&
@@ -117,35 +113,16 @@ export const addColumn: OperationModule<AddColumn> = {
         ),
       );
     }
+    // Constraints on the new column go in once the trigger fills it; a check may reject the NULL
+    // it gets once the trigger is gone, so rollback drops checks first.
     if (notNull && !notNullNow) {
       const check = notNullCheckName(c.name);
-      const standIn: Undoable = { kind: 'constraint', table: table.physical, name: check };
-      steps.afterSync.push(
-        tableStep(
-          ref,
-          'AccessExclusive',
-          `ALTER TABLE ${t} ADD CONSTRAINT ${ident(check)} CHECK (${col} IS NOT NULL) NOT VALID`,
-          `enforce NOT NULL of "${c.name}" on new rows`,
-          { creates: [standIn] },
-        ),
-      );
-      steps.rollbackFirst.push(
-        tableStep(
-          ref,
-          'AccessExclusive',
-          `ALTER TABLE ${t} DROP CONSTRAINT IF EXISTS ${ident(check)}`,
-          `stop enforcing NOT NULL of "${c.name}" before the dual-write trigger goes`,
-          { undoes: standIn },
-        ),
-      );
-      steps.afterBackfill.push(
-        tableStep(
-          ref,
-          'ShareUpdateExclusive',
-          `ALTER TABLE ${t} VALIDATE CONSTRAINT ${ident(check)}`,
-          `check every row of "${table.name}" has "${c.name}"`,
-          { effect: 'scan' },
-        ),
+      addValidatedLater(
+        steps,
+        ref,
+        notNullStandIn(check, physical),
+        { what: `NOT NULL of "${c.name}"` },
+        { add: 'afterSync', drop: 'rollbackFirst' },
       );
       steps.complete.push(
         {
@@ -170,46 +147,30 @@ export const addColumn: OperationModule<AddColumn> = {
     }
     if (c.check) {
       const expression = await renameColumnInExpression(c.check.constraint, c.name, physical);
-      steps.afterSync.push(
-        tableStep(
-          ref,
-          'AccessExclusive',
-          `ALTER TABLE ${t} ADD ${checkClause(c.check, expression)} NOT VALID`,
-          `add check "${c.check.name}" for new rows`,
-        ),
-      );
-      steps.afterBackfill.push(
-        tableStep(
-          ref,
-          'ShareUpdateExclusive',
-          `ALTER TABLE ${t} VALIDATE CONSTRAINT ${ident(c.check.name)}`,
-          `validate check "${c.check.name}"`,
-          { effect: 'scan' },
-        ),
+      const definition = checkDefinition(expression, c.check.no_inherit);
+      addValidatedLater(
+        steps,
+        ref,
+        { kind: 'check', name: c.check.name, definition },
+        { what: `check "${c.check.name}"` },
+        { add: 'afterSync', drop: 'rollbackFirst' },
       );
     }
     if (c.references) {
       const r = c.references;
       const refTable = model.requireTable(r.table, `${where}.column.references.table`);
-      const referenced = { schema, name: refTable.physical };
-      const alsoLocks = [{ table: referenced, lock: 'ShareRowExclusive' as const }];
-      steps.afterSync.push(
-        tableStep(
-          ref,
-          'ShareRowExclusive',
-          `ALTER TABLE ${t} ADD CONSTRAINT ${ident(r.name)} FOREIGN KEY (${col}) ${referencesClause(schema, { ...r, table: refTable.physical })} NOT VALID`,
-          `add foreign key "${r.name}" for new rows`,
-          { alsoLocks },
-        ),
-      );
-      steps.afterBackfill.push(
-        tableStep(
-          ref,
-          'ShareUpdateExclusive',
-          `ALTER TABLE ${t} VALIDATE CONSTRAINT ${ident(r.name)}`,
-          `validate foreign key "${r.name}"`,
-          { effect: 'scan', alsoLocks: [{ table: referenced, lock: 'RowShare' }] },
-        ),
+      const references = referencesClause(schema, { ...r, table: refTable.physical });
+      addValidatedLater(
+        steps,
+        ref,
+        {
+          kind: 'foreign_key',
+          name: r.name,
+          definition: `FOREIGN KEY (${col}) ${references}`,
+          referenced: { schema, name: refTable.physical },
+        },
+        { what: `foreign key "${r.name}"` },
+        { add: 'afterSync', drop: 'rollback' },
       );
     }
     if (c.unique) {

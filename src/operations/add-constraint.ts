@@ -1,16 +1,16 @@
-import { columnsNamedIn, parenthesize, renameColumnInExpression } from '../engine/expressions.js';
+import { columnsNamedIn, renameColumnInExpression } from '../engine/expressions.js';
 import type { PlannedColumn, PlannedTable } from '../engine/model.js';
 import { notNullCheckName, prefixedName } from '../engine/names.js';
-import {
-  type Step,
-  stepsOn,
-  type TableRef,
-  type TableStepExtra,
-  type Undoable,
-} from '../executor/step.js';
+import { stepsOn, type TableRef, type Undoable } from '../executor/step.js';
 import { ident } from '../pg/quote.js';
-import { qualifiedTable } from './sql.js';
+import { checkDefinition, qualifiedTable } from './sql.js';
 import { CompleteStage, emptySteps, type OperationSteps, type PlanContext } from './types.js';
+import {
+  addValidatedLater,
+  type LaterConstraint,
+  type LaterPlacement,
+  notNullStandIn,
+} from './validated-later.js';
 
 /** A constraint to add, over the columns as the model has them now. */
 export type NewConstraint =
@@ -58,42 +58,13 @@ export async function addConstraint(
   const ref: TableRef = { schema, name: table.physical };
   const step = stepsOn(ref);
   const steps = emptySteps();
-  const checkLike = (
-    name: string,
-    definition: string,
-    what: string,
-    lock: Step['lock'],
-    extra: TableStepExtra = {},
-  ) => {
-    const added: Undoable = { kind: 'constraint', table: table.physical, name };
-    (afterTriggers ? steps.afterSync : steps.start).push(
-      step(
-        lock,
-        `ALTER TABLE ${t} ADD CONSTRAINT ${ident(name)} ${definition} NOT VALID`,
-        `add ${what} for new rows`,
-        { ...extra, creates: [added] },
-      ),
-    );
-    steps.afterBackfill.push(
-      step(
-        'ShareUpdateExclusive',
-        `ALTER TABLE ${t} VALIDATE CONSTRAINT ${ident(name)}`,
-        `validate ${what}`,
-        {
-          effect: 'scan',
-        },
-      ),
-    );
-    // Over copies, a check may reject the NULL they get once the trigger is gone: it goes first.
-    (afterTriggers ? steps.rollbackFirst : steps.rollback).push(
-      step(
-        'AccessExclusive',
-        `ALTER TABLE ${t} DROP CONSTRAINT IF EXISTS ${ident(name)}`,
-        `drop ${what}`,
-        { undoes: added },
-      ),
-    );
-  };
+  // Over copies the constraint goes in once the trigger fills them, and a check may reject the
+  // NULL they get once the trigger is gone: it goes first.
+  const placement: LaterPlacement = afterTriggers
+    ? { add: 'afterSync', drop: 'rollbackFirst' }
+    : { add: 'start', drop: 'rollback' };
+  const later = (constraint: LaterConstraint, what: string) =>
+    addValidatedLater(steps, ref, constraint, { what }, placement);
 
   switch (c.kind) {
     case 'check': {
@@ -103,8 +74,8 @@ export async function addConstraint(
         if (column.name !== column.physical)
           expression = await renameColumnInExpression(expression, column.name, column.physical);
       }
-      const definition = `CHECK ${parenthesize(expression)}${c.noInherit ? ' NO INHERIT' : ''}`;
-      checkLike(c.name, definition, `check "${c.name}"`, 'AccessExclusive');
+      const definition = checkDefinition(expression, c.noInherit);
+      later({ kind: 'check', name: c.name, definition }, `check "${c.name}"`);
       table.constraintNames.add(c.name);
       model.recordConstraint(table, {
         name: c.name,
@@ -115,9 +86,10 @@ export async function addConstraint(
       break;
     }
     case 'foreign_key': {
-      checkLike(c.name, c.clause, `foreign key "${c.name}"`, 'ShareRowExclusive', {
-        alsoLocks: [{ table: c.referenced, lock: 'ShareRowExclusive' }],
-      });
+      later(
+        { kind: 'foreign_key', name: c.name, definition: c.clause, referenced: c.referenced },
+        `foreign key "${c.name}"`,
+      );
       table.constraintNames.add(c.name);
       model.recordConstraint(table, {
         name: c.name,
@@ -184,12 +156,7 @@ export async function addConstraint(
 
   function addNotNull(column: PlannedColumn): void {
     const check = notNullCheckName(column.physical);
-    checkLike(
-      check,
-      `CHECK (${ident(column.physical)} IS NOT NULL)`,
-      `NOT NULL of "${column.name}"`,
-      'AccessExclusive',
-    );
+    later(notNullStandIn(check, column.physical), `NOT NULL of "${column.name}"`);
     // At complete, earlier operations' renames have run: the column has its name as of now.
     steps.complete.push(
       {

@@ -1,21 +1,26 @@
+import { columnDependents, ownedSequences } from '../catalog/read.js';
 import type { ConstraintInfo, IndexInfo, TableInfo } from '../catalog/types.js';
 import { checkExpression } from '../engine/breaking-rows.js';
 import { checkExpressionOver, checkType, storedType } from '../engine/checks.js';
-import {
-  columnsNamedIn,
-  mentionsColumn,
-  parenthesize,
-  renameColumnInExpression,
-} from '../engine/expressions.js';
+import { columnsNamedIn, mentionsColumn, renameColumnInExpression } from '../engine/expressions.js';
 import type { PlannedColumn, PlannedConstraint, PlannedTable } from '../engine/model.js';
 import { newColumnName, notNullCheckName, prefixedName } from '../engine/names.js';
 import { InputError } from '../errors.js';
 import { type Step, stepsOn, type TableRef, tableStep, type Undoable } from '../executor/step.js';
 import type { AlterColumn } from '../migration/schema.js';
+import { grantStatements } from '../pg/grants.js';
 import { ident } from '../pg/quote.js';
 import { currentConstraintName } from './rename-constraint.js';
-import { checkClause, commentOnColumn, qualifiedTable, referencesClause } from './sql.js';
+import { checkDefinition, commentOnColumn, qualifiedTable, referencesClause } from './sql.js';
 import { CompleteStage, emptySteps, type OperationSteps, type PlanContext } from './types.js';
+import {
+  addValidatedLater,
+  constraintLocks,
+  type LaterConstraint,
+  type LaterSummaries,
+  notNullStandIn,
+  validatedLater,
+} from './validated-later.js';
 
 /** Columns copied together by one operation: old physical name to the copy's name. */
 export type CopyGroup = Map<string, string>;
@@ -77,11 +82,17 @@ export async function planCopyColumn(
   const up = o.up ?? ident(oldName);
   const down = o.down ?? ident(finalName);
   const oldRow = table.oldColumns.map((c) => ({ name: c.name, type: c.type }));
-  await checkExpressionOver(ctx, up, { alias: table.name, columns: oldRow }, 'up');
+  await checkExpressionOver(ctx, up, { alias: table.name, columns: oldRow }, 'up', {
+    column: finalName,
+    type: newType,
+  });
   const newRow = table.columns.map((c) =>
     c === column ? { name: finalName, type: newType } : { name: c.name, type: c.type },
   );
-  await checkExpressionOver(ctx, down, { alias: table.name, columns: newRow }, 'down');
+  await checkExpressionOver(ctx, down, { alias: table.name, columns: newRow }, 'down', {
+    column: oldName,
+    type: column.type,
+  });
 
   const physical = newColumnName(column.name);
   const t = qualifiedTable(schema, table.physical);
@@ -102,6 +113,11 @@ export async function planCopyColumn(
   // The copy's default is the new version's view's until complete gives it to the table (see
   // defaultsToViews): only the new version's writes fill the copy themselves.
   const defaultValue = o.default !== undefined ? o.default : column.default;
+  // Privileges on the column alone go to the copy, which takes the column's place at complete
+  // (and is what the new version's view of a table with row-level security reads as the role).
+  for (const sql of grantStatements(t, [], [{ name: physical, grants: column.grants ?? [] }])) {
+    steps.start.push(step('none', sql, `give ${physical} the privileges on "${column.name}"`));
+  }
   const comment = o.comment !== undefined ? o.comment : columnComment(info, oldName);
   // Views show no comment of their own unless given one.
   if (comment !== null) column.viewComment = comment;
@@ -116,37 +132,19 @@ export async function planCopyColumn(
   }
 
   const notNull = o.nullable === false || (o.nullable === undefined && !column.nullable);
+  // Constraints on the copy go in once the trigger fills it. A check may reject the NULL the copy
+  // gets once the trigger is gone, so rollback drops checks before the trigger goes; foreign keys
+  // go before the copy's own drop, which would otherwise take them (and their lock on the
+  // referenced table) with it.
+  const onCopy = (c: LaterConstraint, summaries: LaterSummaries) =>
+    addValidatedLater(steps, ref, c, summaries, {
+      add: 'afterSync',
+      drop: c.kind === 'check' ? 'rollbackFirst' : 'rollback',
+    });
   if (notNull) {
-    const standIn: Undoable = {
-      kind: 'constraint',
-      table: table.physical,
-      name: notNullCheckName(column.name),
-    };
-    const check = ident(standIn.name);
-    steps.afterSync.push(
-      step(
-        'AccessExclusive',
-        `ALTER TABLE ${t} ADD CONSTRAINT ${check} CHECK (${col} IS NOT NULL) NOT VALID`,
-        `forbid NULL in the new "${column.name}" for new rows`,
-        { creates: [standIn] },
-      ),
-    );
-    steps.rollbackFirst.push(
-      step(
-        'AccessExclusive',
-        `ALTER TABLE ${t} DROP CONSTRAINT IF EXISTS ${check}`,
-        `stop forbidding NULL in the new "${column.name}" before the dual-write trigger goes`,
-        { undoes: standIn },
-      ),
-    );
-    steps.afterBackfill.push(
-      step(
-        'ShareUpdateExclusive',
-        `ALTER TABLE ${t} VALIDATE CONSTRAINT ${check}`,
-        `check every row has the new "${column.name}"`,
-        { effect: 'scan' },
-      ),
-    );
+    const name = notNullCheckName(column.name);
+    const check = ident(name);
+    onCopy(notNullStandIn(name, physical), { what: `NOT NULL of the new "${column.name}"` });
     renameAtComplete.push(
       step(
         'AccessExclusive',
@@ -162,6 +160,7 @@ export async function planCopyColumn(
   }
 
   // Constraints of the old column, rebuilt on the new one under a temporary name.
+  const oldKeysReference: TableRef[] = [];
   for (const c of info?.constraints ?? []) {
     if (!c.columns.includes(oldName) || c.type === 'n') continue;
     if (c.columns.length > 1 && !rebuildsShared) continue;
@@ -169,24 +168,11 @@ export async function planCopyColumn(
     const name = currentConstraintName(model, table, c.name);
     if (!table.constraintNames.has(name) || options.skipConstraints?.has(name)) continue;
     const temporary = prefixedName('_tidal_', name);
-    const rebuilt: Undoable = { kind: 'constraint', table: table.physical, name: temporary };
     if (c.type === 'c') {
       const expression = await renameGroup(checkExpression(c.definition));
-      steps.afterSync.push(
-        step(
-          'AccessExclusive',
-          `ALTER TABLE ${t} ADD CONSTRAINT ${ident(temporary)} CHECK ${parenthesize(expression)} NOT VALID`,
-          `rebuild check "${name}" on the new column`,
-          { creates: [rebuilt] },
-        ),
-      );
-      steps.afterBackfill.push(
-        step(
-          'ShareUpdateExclusive',
-          `ALTER TABLE ${t} VALIDATE CONSTRAINT ${ident(temporary)}`,
-          `validate the rebuilt check "${name}"`,
-          { effect: 'scan' },
-        ),
+      onCopy(
+        { kind: 'check', name: temporary, definition: checkDefinition(expression) },
+        { what: `the rebuilt check "${name}"`, add: `rebuild check "${name}" on the new column` },
       );
       renameAtComplete.push(
         step(
@@ -195,34 +181,23 @@ export async function planCopyColumn(
           `give check "${name}" back its name`,
         ),
       );
-      // A check may reject the NULL the new column gets once the trigger is gone.
-      steps.rollbackFirst.push(
-        step(
-          'AccessExclusive',
-          `ALTER TABLE ${t} DROP CONSTRAINT IF EXISTS ${ident(temporary)}`,
-          `drop the rebuilt check "${name}" before the dual-write trigger goes`,
-          { undoes: rebuilt },
-        ),
-      );
-    } else if (c.type === 'f') {
+    } else if (c.type === 'f' && c.referencedTable) {
       const target = c.definition
         .slice(c.definition.indexOf(' REFERENCES '))
         .replace(/ NOT VALID$/, '');
-      steps.afterSync.push(
-        step(
-          'ShareRowExclusive',
-          `ALTER TABLE ${t} ADD CONSTRAINT ${ident(temporary)} FOREIGN KEY (${c.columns.map((k) => ident(group.get(k) ?? k)).join(', ')})${target} NOT VALID`,
-          `rebuild foreign key "${name}" on the new column`,
-          { creates: [rebuilt] },
-        ),
-      );
-      steps.afterBackfill.push(
-        step(
-          'ShareUpdateExclusive',
-          `ALTER TABLE ${t} VALIDATE CONSTRAINT ${ident(temporary)}`,
-          `validate the rebuilt foreign key "${name}"`,
-          { effect: 'scan' },
-        ),
+      const keys = c.columns.map((k) => ident(group.get(k) ?? k)).join(', ');
+      oldKeysReference.push(c.referencedTable);
+      onCopy(
+        {
+          kind: 'foreign_key',
+          name: temporary,
+          definition: `FOREIGN KEY (${keys})${target}`,
+          referenced: c.referencedTable,
+        },
+        {
+          what: `the rebuilt foreign key "${name}"`,
+          add: `rebuild foreign key "${name}" on the new column`,
+        },
       );
       renameAtComplete.push(
         step(
@@ -278,21 +253,13 @@ export async function planCopyColumn(
       'check.constraint',
     );
     const expression = await renameColumnInExpression(o.check.constraint, finalName, physical);
-    steps.afterSync.push(
-      step(
-        'AccessExclusive',
-        `ALTER TABLE ${t} ADD ${checkClause(o.check, expression)} NOT VALID`,
-        `add check "${o.check.name}" for new rows`,
-        { creates: [{ kind: 'constraint', table: table.physical, name: o.check.name }] },
-      ),
-    );
-    steps.afterBackfill.push(
-      step(
-        'ShareUpdateExclusive',
-        `ALTER TABLE ${t} VALIDATE CONSTRAINT ${ident(o.check.name)}`,
-        `validate check "${o.check.name}"`,
-        { effect: 'scan' },
-      ),
+    onCopy(
+      {
+        kind: 'check',
+        name: o.check.name,
+        definition: checkDefinition(expression, o.check.no_inherit),
+      },
+      { what: `check "${o.check.name}"` },
     );
     table.constraintNames.add(o.check.name);
     newConstraints.push({
@@ -309,24 +276,15 @@ export async function planCopyColumn(
         `${where}.references.name: constraint "${r.name}" already exists on table "${table.name}"`,
       );
     const target = model.requireTable(r.table, `${where}.references.table`);
-    const alsoLocks = [
-      { table: { schema, name: target.physical }, lock: 'ShareRowExclusive' as const },
-    ];
-    steps.afterSync.push(
-      step(
-        'ShareRowExclusive',
-        `ALTER TABLE ${t} ADD CONSTRAINT ${ident(r.name)} FOREIGN KEY (${col}) ${referencesClause(schema, { ...r, table: target.physical })} NOT VALID`,
-        `add foreign key "${r.name}" for new rows`,
-        { alsoLocks, creates: [{ kind: 'constraint', table: table.physical, name: r.name }] },
-      ),
-    );
-    steps.afterBackfill.push(
-      step(
-        'ShareUpdateExclusive',
-        `ALTER TABLE ${t} VALIDATE CONSTRAINT ${ident(r.name)}`,
-        `validate foreign key "${r.name}"`,
-        { effect: 'scan' },
-      ),
+    const references = referencesClause(schema, { ...r, table: target.physical });
+    onCopy(
+      {
+        kind: 'foreign_key',
+        name: r.name,
+        definition: `FOREIGN KEY (${col}) ${references}`,
+        referenced: { schema, name: target.physical },
+      },
+      { what: `foreign key "${r.name}"` },
     );
     table.constraintNames.add(r.name);
     const targetColumn = target.columns.find((c) => c.name === r.column);
@@ -412,12 +370,19 @@ export async function planCopyColumn(
     }
   }
   // At complete, earlier operations' renames have run: the old column has its name as of now.
+  // Dropping the old column drops its foreign keys, which locks the tables they reference.
+  const droppedKeyLocks = new Map(
+    oldKeysReference
+      .flatMap((referenced) => dropLocks(ref, referenced).alsoLocks ?? [])
+      .map((l) => [`${l.table.schema}.${l.table.name}`, l]),
+  );
   const contract = [
     ...handOver,
     step(
       'AccessExclusive',
       `ALTER TABLE ${t} DROP COLUMN ${ident(column.name)}`,
       `drop the old "${column.name}"`,
+      droppedKeyLocks.size > 0 ? { alsoLocks: [...droppedKeyLocks.values()] } : {},
     ),
     step(
       'AccessExclusive',
@@ -449,6 +414,7 @@ export async function planCopyColumn(
   column.nullable = !notNull;
   column.added = true;
   column.copied = true;
+  column.copyOf = oldName;
   model.touch(table);
   // Recorded once the column has its new name: a check names the columns by the new version's.
   for (const constraint of newConstraints) {
@@ -462,6 +428,11 @@ export async function planCopyColumn(
   }
 }
 
+/** The locks dropping a foreign key of `table` that references `referenced` takes. */
+function dropLocks(table: TableRef, referenced: TableRef): Pick<Step, 'lock' | 'alsoLocks'> {
+  return constraintLocks('drop', table, { kind: 'foreign_key', referenced });
+}
+
 const INTEGER_TYPES = new Set(['smallint', 'integer', 'bigint']);
 
 /** The sequence a serial column owns, if any, and its type. */
@@ -470,19 +441,13 @@ async function ownedSequence(
   table: PlannedTable,
   column: string,
 ): Promise<{ name: string; type: string } | null> {
+  // Of a table earlier migrations, not run yet, create or change, what the live database says
+  // does not hold: the copy keeps no sequence then (what runs is planned when its turn comes).
   if (ctx.afterRawSql || !ctx.model.isLive(table.physical)) return null;
-  const { rows } = await ctx.db.query<{ name: string; type: string }>(
-    `SELECT format('%I.%I', n.nspname, c.relname) AS name, format_type(s.seqtypid, NULL) AS type
-       FROM pg_catalog.pg_depend d
-       JOIN pg_catalog.pg_class c ON c.oid = d.objid AND c.relkind = 'S'
-       JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-       JOIN pg_catalog.pg_sequence s ON s.seqrelid = c.oid
-       JOIN pg_catalog.pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid
-      WHERE d.classid = 'pg_catalog.pg_class'::regclass AND d.deptype = 'a'
-        AND d.refobjid = pg_catalog.to_regclass($1) AND a.attname = $2`,
-    [qualifiedTable(ctx.schema, table.physical), column],
+  const sequences = await ctx.checks.answer('owned sequences', () =>
+    ownedSequences(ctx.db, ctx.schema),
   );
-  return rows[0] ?? null;
+  return sequences.get(table.physical)?.get(column) ?? null;
 }
 
 /**
@@ -523,28 +488,25 @@ async function carryReferencingKey(
   const actions = fk.definition
     .replace(/^.*?\bREFERENCES\s+.+?\([^)]*\)/, '')
     .replace(/\s*NOT VALID$/, '');
-  const alsoLocks = [
-    { table: { schema, name: target.physical }, lock: 'ShareRowExclusive' as const },
-  ];
+  const referenced = { schema, name: target.physical };
+  const rebuilt = validatedLater(
+    ref,
+    {
+      kind: 'foreign_key',
+      name: temporary,
+      definition: `FOREIGN KEY (${ident(column.physical)}) REFERENCES ${qualifiedTable(schema, target.physical)} (${ident(targetCopy)})${actions}`,
+      referenced,
+    },
+    {
+      what: `the rebuilt foreign key "${fk.name}"`,
+      add: `rebuild foreign key "${fk.name}" between the new columns`,
+    },
+  );
   steps.start.push(...own.start);
   steps.afterSync.push(...own.afterSync);
-  steps.afterBackfill.push(
-    ...own.afterBackfill,
-    tableStep(
-      ref,
-      'ShareRowExclusive',
-      `ALTER TABLE ${t} ADD CONSTRAINT ${ident(temporary)} FOREIGN KEY (${ident(column.physical)}) REFERENCES ${qualifiedTable(schema, target.physical)} (${ident(targetCopy)})${actions} NOT VALID`,
-      `rebuild foreign key "${fk.name}" between the new columns`,
-      { alsoLocks, creates: [{ kind: 'constraint', table: table.physical, name: temporary }] },
-    ),
-    tableStep(
-      ref,
-      'ShareUpdateExclusive',
-      `ALTER TABLE ${t} VALIDATE CONSTRAINT ${ident(temporary)}`,
-      `validate the rebuilt foreign key "${fk.name}"`,
-      { effect: 'scan' },
-    ),
-  );
+  // After the build of the referenced copy's unique index, which the key needs.
+  steps.afterBackfill.push(...own.afterBackfill, rebuilt.add, rebuilt.validate);
+  const dropOld = dropLocks(ref, referenced);
   // The old key between the old columns goes before the triggers do: it would hold the new
   // version's writes to the old values the triggers no longer keep (and before the old primary
   // key, which it depends on, if that goes early).
@@ -553,10 +515,10 @@ async function carryReferencingKey(
       stage: CompleteStage.Relax,
       step: tableStep(
         ref,
-        'ShareRowExclusive',
+        dropOld.lock,
         `ALTER TABLE ${t} DROP CONSTRAINT ${ident(fk.name)}`,
         `drop the old foreign key "${fk.name}" (the rebuilt one holds)`,
-        { alsoLocks },
+        { alsoLocks: dropOld.alsoLocks },
       ),
     },
     ...own.complete,
@@ -570,8 +532,9 @@ async function carryReferencingKey(
       `give foreign key "${fk.name}" back its name`,
     ),
   });
-  // Before the referenced copy goes: the rebuilt key depends on its index.
-  steps.rollback.unshift(...own.rollback);
+  // Before the referenced copy goes: the rebuilt key depends on its index. The key first, so the
+  // referencing copy's drop does not take it, and its lock on the referenced table, along.
+  steps.rollback.unshift(rebuilt.drop, ...own.rollback);
   steps.rollbackFirst.unshift(...own.rollbackFirst);
 }
 
@@ -583,7 +546,7 @@ async function refuseUnsupported(
   info: TableInfo | undefined,
   group: CopyGroup,
 ): Promise<(ConstraintInfo & { table: string })[]> {
-  const { where, model, schema } = ctx;
+  const { where, model } = ctx;
   const unsupported = (why: string) =>
     new InputError(
       `${where}.column: ${why}; changing it this way is not supported by this version of tidal yet`,
@@ -623,28 +586,20 @@ async function refuseUnsupported(
   }
   // Foreign keys that reference the column are carried over when they are simple.
   const referencing: (ConstraintInfo & { table: string })[] = [];
-  for (const other of model.catalog.tables.values()) {
-    for (const c of other.constraints) {
-      if (c.type !== 'f' || c.referencedTable?.schema !== schema) continue;
-      if (c.referencedTable.name !== table.physical || !c.referencedColumns.includes(name))
-        continue;
-      if (c.columns.length > 1 || other.name === table.physical) {
-        throw unsupported(
-          `foreign key "${c.name}" of table "${other.name}" references column "${column.name}" ${c.columns.length > 1 ? 'with other columns' : 'from the same table'}`,
-        );
-      }
-      referencing.push({ ...c, table: other.name });
+  for (const { table: other, key: c } of model.foreignKeysReferencing(table.physical)) {
+    if (!c.referencedColumns.includes(name)) continue;
+    if (c.columns.length > 1 || other.name === table.physical) {
+      throw unsupported(
+        `foreign key "${c.name}" of table "${other.name}" references column "${column.name}" ${c.columns.length > 1 ? 'with other columns' : 'from the same table'}`,
+      );
     }
+    referencing.push({ ...c, table: other.name });
   }
   return referencing;
 }
 
-/**
- * What else in the database uses the column, beyond what the copy rebuilds (constraints,
- * indexes, its own default) and the version views tidal replaces: generated columns, triggers
- * with `UPDATE OF` or `WHEN` on it, user views, policies. Dropping the old column at complete
- * would fail on each of them.
- */
+/** What else in the database uses the column (catalog/read.ts, columnDependents): dropping
+ *  the old column at complete would fail on each of them. */
 async function dependentObjects(
   ctx: PlanContext,
   table: PlannedTable,
@@ -653,36 +608,13 @@ async function dependentObjects(
   // Of a table earlier migrations, not run yet, create or change, the live database knows
   // nothing that holds for it; they also add no dependents the planner would not see.
   if (ctx.afterRawSql || !ctx.model.isLive(table.physical)) return [];
-  const { rows } = await ctx.db.query<{ what: string }>(
-    `WITH col AS (
-       SELECT a.attrelid, a.attnum FROM pg_catalog.pg_attribute a
-        WHERE a.attrelid = pg_catalog.to_regclass($1) AND a.attname = $2)
-     SELECT DISTINCT pg_catalog.pg_describe_object(d.classid, d.objid, d.objsubid) AS what
-       FROM pg_catalog.pg_depend d, col
-      WHERE d.refclassid = 'pg_catalog.pg_class'::regclass AND d.refobjid = col.attrelid
-        AND d.refobjsubid = col.attnum
-        -- A generated column depends on the columns it uses: normally through its expression on
-        -- recent majors, automatically as a column of the same table on PostgreSQL 14.
-        AND (d.deptype = 'n' OR (d.deptype = 'a' AND d.classid = 'pg_catalog.pg_class'::regclass
-                                 AND d.objid = col.attrelid AND d.objsubid > 0))
-        AND d.classid <> 'pg_catalog.pg_constraint'::regclass
-        AND NOT (d.classid = 'pg_catalog.pg_class'::regclass
-                 AND (SELECT relkind FROM pg_catalog.pg_class WHERE oid = d.objid) IN ('i', 'I'))
-        AND NOT (d.classid = 'pg_catalog.pg_attrdef'::regclass
-                 AND (SELECT adnum FROM pg_catalog.pg_attrdef WHERE oid = d.objid) = col.attnum)
-        AND NOT (d.classid = 'pg_catalog.pg_rewrite'::regclass
-                 AND (SELECT n.nspname FROM pg_catalog.pg_rewrite r
-                        JOIN pg_catalog.pg_class c ON c.oid = r.ev_class
-                        JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-                       WHERE r.oid = d.objid) = ANY($3::text[]))
-      ORDER BY 1`,
-    [
-      qualifiedTable(ctx.schema, table.physical),
-      column,
-      [ctx.previousVersionSchema, ...ctx.goneVersionSchemas].filter((s) => s !== null),
-    ],
+  const dependents = await ctx.checks.answer('column dependents', () =>
+    columnDependents(ctx.db, ctx.schema, [
+      ...(ctx.previousVersionSchema ? [ctx.previousVersionSchema] : []),
+      ...ctx.goneVersionSchemas,
+    ]),
   );
-  return rows.map((r) => r.what);
+  return dependents.get(table.physical)?.get(column) ?? [];
 }
 
 function columnComment(info: TableInfo | undefined, column: string): string | null {

@@ -1,3 +1,4 @@
+import { isColumnItself } from '../engine/expressions.js';
 import { InputError } from '../errors.js';
 import type { AlterColumn, Operation } from '../migration/schema.js';
 import { ident } from '../pg/quote.js';
@@ -15,34 +16,45 @@ export interface PlannedOperation {
  * unique constraints or two foreign keys cannot be merged and are refused. Only operations on
  * other tables may stand between them (anything else could depend on the first's result).
  */
-export function mergeAlterColumns(operations: Operation[], file: string): PlannedOperation[] {
+export async function mergeAlterColumns(
+  operations: Operation[],
+  file: string,
+): Promise<PlannedOperation[]> {
   const planned: PlannedOperation[] = [];
+  // The latest planned operation that touches each table, and the latest that may touch any
+  // (raw SQL): an alter_column merges into the first only when nothing came after it.
+  const lastTouching = new Map<string, number>();
+  let lastTouchingAny = -1;
+  const touch = (operation: Operation, at: number) => {
+    const tables = tablesTouched(operation);
+    if (tables === null) lastTouchingAny = at;
+    else
+      for (const table of tables)
+        lastTouching.set(table, Math.max(at, lastTouching.get(table) ?? -1));
+  };
   for (const [index, operation] of operations.entries()) {
-    const earlier =
-      operation.kind === 'alter_column' ? earlierChange(planned, operation.options) : undefined;
-    if (earlier?.operation.kind === 'alter_column' && operation.kind === 'alter_column') {
-      const where = `${file}: operations[${index}].alter_column`;
-      earlier.operation = {
-        kind: 'alter_column',
-        options: merge(earlier.operation.options, operation.options, where),
-      };
-      earlier.indexes.push(index);
-      continue;
+    if (operation.kind === 'alter_column') {
+      const at = lastTouching.get(operation.options.table) ?? -1;
+      const earlier = at > lastTouchingAny ? planned[at] : undefined;
+      if (
+        earlier?.operation.kind === 'alter_column' &&
+        sameColumn(earlier.operation.options, operation.options)
+      ) {
+        const where = `${file}: operations[${index}].alter_column`;
+        earlier.operation = {
+          kind: 'alter_column',
+          options: await merge(earlier.operation.options, operation.options, where),
+        };
+        earlier.indexes.push(index);
+        // What the merged operation refers to now (a foreign key's table, say).
+        touch(earlier.operation, at);
+        continue;
+      }
     }
     planned.push({ operation, indexes: [index] });
+    touch(operation, planned.length - 1);
   }
   return planned;
-}
-
-/** The latest alter_column of the same column, if only operations on other tables follow it. */
-function earlierChange(planned: PlannedOperation[], o: AlterColumn): PlannedOperation | undefined {
-  for (let i = planned.length - 1; i >= 0; i--) {
-    const p = planned[i] as PlannedOperation;
-    if (p.operation.kind === 'alter_column' && sameColumn(p.operation.options, o)) return p;
-    const touched = tablesTouched(p.operation);
-    if (touched === null || touched.includes(o.table)) return undefined;
-  }
-  return undefined;
 }
 
 /** The tables an operation changes or refers to; null when that cannot be told (raw SQL). */
@@ -72,7 +84,7 @@ function sameColumn(first: AlterColumn, second: AlterColumn): boolean {
   return first.table === second.table && (first.name ?? first.column) === second.column;
 }
 
-function merge(first: AlterColumn, second: AlterColumn, where: string): AlterColumn {
+async function merge(first: AlterColumn, second: AlterColumn, where: string): Promise<AlterColumn> {
   for (const field of ['unique', 'check', 'references'] as const) {
     if (first[field] !== undefined && second[field] !== undefined) {
       throw new InputError(
@@ -82,6 +94,8 @@ function merge(first: AlterColumn, second: AlterColumn, where: string): AlterCol
   }
   const pick = <K extends keyof AlterColumn>(key: K) =>
     second[key] !== undefined ? second[key] : first[key];
+  const between = first.name ?? first.column;
+  const last = second.name ?? second.column;
   return {
     table: first.table,
     column: first.column,
@@ -93,22 +107,62 @@ function merge(first: AlterColumn, second: AlterColumn, where: string): AlterCol
     unique: pick('unique'),
     check: pick('check'),
     references: pick('references'),
-    up: compose(second.up, second.column, first.up, first.type),
-    down: compose(first.down, first.name ?? first.column, second.down, first.type),
+    // From the old row: the second's up over the first's result, held in the first's type.
+    up: await compose(
+      { expression: second.up, column: second.column, retyped: second.type !== undefined },
+      await given(first.up, first.column, first.type === undefined),
+      first.type,
+    ),
+    // From the new row: the first's down over the second's result, held in the first's type
+    // (which the column has already when the second changes no type).
+    down: await compose(
+      { expression: first.down, column: between, retyped: true },
+      await given(second.down, last, second.type === undefined),
+      first.type,
+    ),
   };
 }
 
-/**
- * `outer` applied to the value `inner` gives: the column (`column`) is `inner`'s result inside,
- * and the row's other columns are the outer row's (a derived table of that one column).
- */
-function compose(
-  outer: string | undefined,
+/** What one operation's `up` or `down` gives: an expression, or its column kept as it is
+ *  (`up`/`down` absent or the column itself), which has the type in between (`hasType`) or not. */
+type Value = { expression: string } | { kept: string; hasType: boolean };
+
+async function given(
+  expression: string | undefined,
   column: string,
-  inner: string | undefined,
-  innerType: string | undefined,
-): string | undefined {
-  if (inner === undefined) return outer;
-  const value = innerType ? `CAST((${inner}\n) AS ${innerType})` : `(${inner}\n)`;
-  return `SELECT (${outer ?? ident(column)}\n) FROM (SELECT ${value} AS ${ident(column)}) AS _tidal_prior`;
+  hasType: boolean,
+): Promise<Value> {
+  if (expression === undefined || (await isColumnItself(expression, column))) {
+    return { kept: column, hasType };
+  }
+  return { expression };
+}
+
+/**
+ * `outer` applied to the value `inner` gives, `inner`'s result held in `type` (the column's type
+ * between the two operations, when the first changes it): the column (`outer.column`) is that
+ * value inside, and the row's other columns are the outer row's (a derived table of that one
+ * column). Undefined when both keep the value, so the merged change keeps it too and takes the
+ * path (catalog only, say) each would have alone. When `outer` keeps the value and nothing
+ * changes its type after (`retyped`), the value goes into a column of `type` as it is: the
+ * assignment casts it, as it would for the single operation.
+ */
+async function compose(
+  outer: { expression: string | undefined; column: string; retyped: boolean },
+  inner: Value,
+  type: string | undefined,
+): Promise<string | undefined> {
+  const keepsOuter =
+    outer.expression === undefined || (await isColumnItself(outer.expression, outer.column));
+  const kept = 'kept' in inner;
+  const cast = type !== undefined && (!keepsOuter || outer.retyped) && !(kept && inner.hasType);
+  const source = kept ? ident(inner.kept) : `(${inner.expression}\n)`;
+  const value = cast ? `CAST(${source} AS ${type})` : source;
+  if (keepsOuter) {
+    if (cast) return value;
+    if (kept) return inner.kept === outer.column ? undefined : value;
+    return inner.expression;
+  }
+  if (kept && !cast && inner.kept === outer.column) return outer.expression;
+  return `SELECT (${outer.expression}\n) FROM (SELECT ${value} AS ${ident(outer.column)}) AS _tidal_prior`;
 }

@@ -1,4 +1,5 @@
-import { beginCheck, storedType } from '../engine/checks.js';
+import type { TableInfo } from '../catalog/types.js';
+import { storedType } from '../engine/checks.js';
 import { isColumnItself } from '../engine/expressions.js';
 import type { PlannedColumn, PlannedTable } from '../engine/model.js';
 import { tableStep } from '../executor/step.js';
@@ -37,14 +38,44 @@ export async function changesTypeInPlace(
   const info = ctx.model.catalog.tables.get(table.physical);
   if (info?.constraints.some((c) => c.type === 'f' && c.columns.includes(column.physical)))
     return false;
-  for (const other of ctx.model.catalog.tables.values()) {
-    for (const c of other.constraints) {
-      if (c.type !== 'f' || c.referencedTable?.name !== table.physical) continue;
-      if (c.referencedTable.schema === ctx.schema && c.referencedColumns.includes(column.physical))
-        return false;
-    }
+  for (const { key } of ctx.model.foreignKeysReferencing(table.physical)) {
+    if (key.referencedColumns.includes(column.physical)) return false;
   }
-  return probeInPlace(ctx, table.physical, column.physical, storedType(o.type));
+  // A table that earlier migrations, not run yet, create or change is not there to copy (the
+  // probe copies the live table): taken as catalog-only, the path that refuses nothing (what
+  // runs is planned when its turn comes).
+  if (!ctx.model.catalogIsLive && !ctx.model.isLive(table.physical)) return true;
+  const type = storedType(o.type);
+  const probe = () => probeInPlace(ctx, table.physical, column.physical, type);
+  if (!info) return probe();
+  return ctx.checks.answer(`type in place: ${shapeOf(info)} ${column.physical} ${type}`, probe);
+}
+
+/**
+ * Everything of a table the probe's outcome depends on, without its names: the columns (type,
+ * collation, NOT NULL, default or generation expression, identity), the constraints and the
+ * indexes (their definition from USING on). Tables of one shape (a table per tenant, say)
+ * answer alike, so one probe serves them all.
+ */
+function shapeOf(info: TableInfo): string {
+  return JSON.stringify([
+    info.kind,
+    info.columns.map((c) => [
+      c.name,
+      c.type,
+      c.collation,
+      c.nullable,
+      c.default,
+      c.identity,
+      c.generated,
+    ]),
+    info.constraints.map((c) => [c.type, c.definition]),
+    info.indexes.map((i) => [
+      i.unique,
+      i.primary,
+      i.definition.slice(i.definition.indexOf(' USING ')),
+    ]),
+  ]);
 }
 
 /** Applies the change to an empty temporary copy of the table and watches what PostgreSQL did. */
@@ -54,30 +85,26 @@ async function probeInPlace(
   column: string,
   type: string,
 ): Promise<boolean> {
-  const { db, schema } = ctx;
-  // A table that earlier migrations, not run yet, create or change is not there to copy: taken
-  // as catalog-only, the path that refuses nothing (what runs is planned when its turn comes).
-  if (!ctx.model.isLive(table)) return true;
   const probe = '_tidal_type_probe';
-  const files = `SELECT c.relname, c.relfilenode FROM pg_catalog.pg_class c
-     WHERE c.oid = ${literal(probe)}::regclass
-        OR c.oid IN (SELECT indexrelid FROM pg_catalog.pg_index WHERE indrelid = ${literal(probe)}::regclass)
+  const oid = `${literal(probe)}::regclass`;
+  // By the probe's oid: the statistics views and an OR over pg_class read every table's row.
+  const state = `SELECT c.relname, c.relfilenode, pg_catalog.pg_stat_get_xact_numscans(${oid}) AS scans
+       FROM pg_catalog.pg_class c WHERE c.oid = ${oid}
+     UNION ALL
+     SELECT c.relname, c.relfilenode, NULL FROM pg_catalog.pg_index i
+       JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid WHERE i.indrelid = ${oid}
      ORDER BY 1`;
-  const scans = `SELECT seq_scan FROM pg_catalog.pg_stat_xact_user_tables WHERE relid = ${literal(probe)}::regclass`;
   try {
-    await beginCheck(ctx);
-    await db.query(
-      `CREATE TEMPORARY TABLE ${ident(probe)} (LIKE ${qualifiedTable(schema, table)} INCLUDING ALL) ON COMMIT DROP`,
-    );
-    const before = JSON.stringify([(await db.query(files)).rows, (await db.query(scans)).rows]);
-    await db.query(`ALTER TABLE ${ident(probe)} ALTER COLUMN ${ident(column)} TYPE ${type}`);
-    const after = JSON.stringify([(await db.query(files)).rows, (await db.query(scans)).rows]);
-    return before === after;
+    const [, before, , after] = await ctx.checks.rolledBack([
+      `CREATE TEMPORARY TABLE ${ident(probe)} (LIKE ${qualifiedTable(ctx.schema, table)} INCLUDING ALL) ON COMMIT DROP`,
+      state,
+      `ALTER TABLE ${ident(probe)} ALTER COLUMN ${ident(column)} TYPE ${type}`,
+      state,
+    ]);
+    return JSON.stringify(before?.rows) === JSON.stringify(after?.rows);
   } catch {
     // Refused or not expressible without USING: the copy path decides, and explains.
     return false;
-  } finally {
-    await db.query('ROLLBACK').catch(() => {});
   }
 }
 

@@ -17,6 +17,7 @@ import { changesTypeInPlace, changeTypeAtComplete } from './alter-column-type.js
 import { renameInVersion } from './rename-column.js';
 import { commentOnColumn, qualifiedTable, referencesClause } from './sql.js';
 import { CompleteStage, emptySteps, type OperationModule, type PlanContext } from './types.js';
+import { notNullStandIn, restoredLater } from './validated-later.js';
 
 /**
  * alter_column. Changes that need new data go through a copy column (alter-column-copy.ts); the
@@ -129,7 +130,10 @@ export const alterColumn: OperationModule<AlterColumn> = {
           alias: table.name,
           columns: table.columns.map((c) => ({ name: c.name, type: c.type })),
         };
-        await checkExpressionOver(ctx, o.down, row, 'down');
+        await checkExpressionOver(ctx, o.down, row, 'down', {
+          column: column.name,
+          type: column.type,
+        });
       }
       steps.rollback.push(
         ...restoreNotNull(table, column, o.down, t, ref).map((s) => ({ ...s, undoes: allowed })),
@@ -228,7 +232,8 @@ function restoreNotNull(
   ref: TableRef,
 ): Step[] {
   const col = ident(column.physical);
-  const check = ident(notNullCheckName(column.physical));
+  const checkName = notNullCheckName(column.physical);
+  const check = ident(checkName);
   const steps: Step[] = [];
   if (down !== undefined) {
     const value = expressionOverRow(down, '_tidal_row', table.columns, table.name);
@@ -242,20 +247,14 @@ function restoreNotNull(
       ),
     );
   }
+  const standIn = restoredLater(ref, notNullStandIn(checkName, column.physical), {
+    what: `NOT NULL of "${column.name}"`,
+    add: `forbid NULL in "${column.name}" again for new rows`,
+    validate: `check no row has NULL in "${column.name}"`,
+  });
   steps.push(
-    tableStep(
-      ref,
-      'AccessExclusive',
-      `ALTER TABLE ${t} ADD CONSTRAINT ${check} CHECK (${col} IS NOT NULL) NOT VALID`,
-      `forbid NULL in "${column.name}" again for new rows`,
-    ),
-    tableStep(
-      ref,
-      'ShareUpdateExclusive',
-      `ALTER TABLE ${t} VALIDATE CONSTRAINT ${check}`,
-      `check no row has NULL in "${column.name}"`,
-      { effect: 'scan' },
-    ),
+    standIn.add,
+    standIn.validate,
     tableStep(
       ref,
       'AccessExclusive',

@@ -39,7 +39,10 @@ export const dropColumn: OperationModule<DropColumn> = {
         alias: table.name,
         columns: [...table.columns, column].map((c) => ({ name: c.name, type: c.type })),
       };
-      await checkExpressionOver(ctx, o.down, row, 'down');
+      await checkExpressionOver(ctx, o.down, row, 'down', {
+        column: column.name,
+        type: column.type,
+      });
       model.syncFor(table.physical).down.push({ column: column.physical, expression: o.down });
     }
     model.touch(table);

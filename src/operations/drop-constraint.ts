@@ -16,6 +16,7 @@ import {
   type OperationSteps,
   type PlanContext,
 } from './types.js';
+import { type ConstraintKind, constraintLocks, restoredLater } from './validated-later.js';
 
 /**
  * drop_constraint and drop_multicolumn_constraint. Dropping a check, foreign key or unique
@@ -122,7 +123,14 @@ async function planDrop(
     columns: table.columns.map((c) => ({ name: c.name, type: c.type })),
   };
   for (const [name, down] of Object.entries(o.down)) {
-    await checkExpressionOver(ctx, down, row, `down.${name}`);
+    const type = table.columns.find((c) => c.name === name)?.type;
+    await checkExpressionOver(
+      ctx,
+      down,
+      row,
+      `down.${name}`,
+      type === undefined ? undefined : { column: name, type },
+    );
   }
   if (constraint.type === 'u' || constraint.type === 'p')
     await refuseReferencedUnique(ctx, table, o.name);
@@ -154,13 +162,18 @@ async function planDrop(
     table: table.physical,
     name: `constraint "${o.name}" dropped`,
   };
+  const kind = laterKind(constraint);
+  // A foreign key's triggers go from the referenced table too.
+  const { lock, alsoLocks } = kind
+    ? constraintLocks('drop', ref, kind)
+    : { lock: 'AccessExclusive' as const, alsoLocks: undefined };
   steps.start.push(
     tableStep(
       ref,
-      'AccessExclusive',
+      lock,
       `ALTER TABLE ${t} DROP CONSTRAINT ${ident(o.name)}`,
       `drop constraint "${o.name}" of "${table.name}"; instant, no data changes`,
-      { creates: [dropped] },
+      { creates: [dropped], ...(alsoLocks ? { alsoLocks } : {}) },
     ),
   );
 
@@ -251,33 +264,31 @@ function restoreConstraint(
       ),
     ];
   }
+  const kind = laterKind(c);
+  if (!kind) return [];
   const definition = c.definition.replace(/\s+NOT VALID$/, '');
-  const steps = [
-    tableStep(
-      ref,
-      c.type === 'f' ? 'ShareRowExclusive' : 'AccessExclusive',
-      doBlock(
-        `IF NOT ${exists} THEN ALTER TABLE ${t} ADD CONSTRAINT ${ident(name)} ${definition} NOT VALID; END IF;`,
-      ),
-      `add constraint "${name}" back for new rows`,
-      c.type === 'f' && c.referencedTable
-        ? { alsoLocks: [{ table: c.referencedTable, lock: 'ShareRowExclusive' }] }
-        : {},
-    ),
-  ];
+  const { add, validate } = restoredLater(
+    ref,
+    { ...kind, name, definition },
+    {
+      what: `constraint "${name}"`,
+      add: `add constraint "${name}" back for new rows`,
+      validate: `check every row keeps "${name}" again`,
+    },
+  );
+  // A no-op where it already exists: rollback may run again after a failure.
+  const steps = [{ ...add, sql: doBlock(`IF NOT ${exists} THEN ${add.sql}; END IF;`) }];
   // One that was NOT VALID before comes back NOT VALID.
-  if (c.validated) {
-    steps.push(
-      tableStep(
-        ref,
-        'ShareUpdateExclusive',
-        `ALTER TABLE ${t} VALIDATE CONSTRAINT ${ident(name)}`,
-        `check every row keeps "${name}" again`,
-        { effect: 'scan' },
-      ),
-    );
-  }
+  if (c.validated) steps.push(validate);
   return steps;
+}
+
+/** A check or foreign key as validated-later.ts takes it, or null for other kinds. */
+function laterKind(c: ConstraintInfo): ConstraintKind | null {
+  if (c.type === 'c') return { kind: 'check' };
+  if (c.type === 'f' && c.referencedTable)
+    return { kind: 'foreign_key', referenced: c.referencedTable };
+  return null;
 }
 
 /** A unique constraint or primary key a foreign key references cannot be dropped without

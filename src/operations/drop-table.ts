@@ -11,19 +11,11 @@ export const dropTable: OperationModule<DropTable> = {
     const { model, schema, where } = ctx;
     const table = model.requireTable(o.name, `${where}.name`);
     // A foreign key from a table that stays would make complete fail (or need CASCADE).
-    for (const other of model.catalog.tables.values()) {
-      if (other.name === table.physical) continue;
-      const fk = other.constraints.find(
-        (c) =>
-          c.type === 'f' &&
-          c.referencedTable?.schema === schema &&
-          c.referencedTable.name === table.physical,
+    for (const { table: other, key } of model.foreignKeysReferencing(table.physical)) {
+      if (other.name === table.physical || !model.showsCatalogTable(other.name)) continue;
+      throw new InputError(
+        `${where}.name: table "${o.name}" is referenced by foreign key "${key.name}" of table "${other.name}"; drop that constraint or table first`,
       );
-      if (fk && model.versionTables().some((t) => t.physical === other.name)) {
-        throw new InputError(
-          `${where}.name: table "${o.name}" is referenced by foreign key "${fk.name}" of table "${other.name}"; drop that constraint or table first`,
-        );
-      }
     }
     model.dropTable(table);
     const steps = emptySteps();

@@ -29,7 +29,12 @@ export function referencesClause(schema: string, ref: ForeignKeyReference): stri
 }
 
 export function checkClause(check: CheckConstraint, expression = check.constraint): string {
-  return `CONSTRAINT ${ident(check.name)} CHECK ${parenthesize(expression)}${check.no_inherit ? ' NO INHERIT' : ''}`;
+  return `CONSTRAINT ${ident(check.name)} ${checkDefinition(expression, check.no_inherit)}`;
+}
+
+/** `CHECK (...)` of a constraint, as `ADD CONSTRAINT name` takes it. */
+export function checkDefinition(expression: string, noInherit = false): string {
+  return `CHECK ${parenthesize(expression)}${noInherit ? ' NO INHERIT' : ''}`;
 }
 
 /** The generated/identity clause of a column, or ''. */

@@ -1,3 +1,4 @@
+import type { DatabaseChecks } from '../engine/database-checks.js';
 import type { VersionModel } from '../engine/model.js';
 import type { Step } from '../executor/step.js';
 import type { Queryable } from '../pg/queryable.js';
@@ -64,6 +65,8 @@ export interface PlanContext {
   where: string;
   /** A connection for read-only checks against the live database. */
   db: Queryable;
+  /** The plan's checks against the database, batched (engine/checks.ts). */
+  checks: DatabaseChecks;
   /** True once a raw `sql` operation came earlier in the migration: the catalog does not yet show
    *  what it will do, so checks that need the catalog are left to the database at run time. */
   afterRawSql: boolean;
@@ -73,9 +76,6 @@ export interface PlanContext {
   /** Version schemas that exist now and that earlier migrations, not run yet, drop before this
    *  one starts: their views will not hold on to a column either. */
   goneVersionSchemas: readonly string[];
-  /** Statements of raw SQL in earlier migrations, not run yet, that define types, functions and
-   *  tables: each check runs them first (engine/raw-sql-footprint.ts). */
-  definitions: readonly string[];
 }
 
 /** One operation kind: plan turns its options plus the model into steps, and records its effect

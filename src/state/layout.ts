@@ -1,3 +1,4 @@
+import { messageOf, OperationError } from '../errors.js';
 import type { Queryable } from '../pg/queryable.js';
 import { ident } from '../pg/quote.js';
 
@@ -77,36 +78,58 @@ function upgrades(s: string): string[][] {
 
 export const LAYOUT_VERSION = upgrades('s').length;
 
-/** Creates the state schema or brings it to the current layout. Idempotent; concurrent calls
- *  serialise on a transaction-level advisory lock. Returns the layout versions applied. */
+/**
+ * Creates the state schema or brings it to the current layout. Idempotent; concurrent calls
+ * serialise on a transaction-level advisory lock. Returns the layout versions applied. A state
+ * schema already at the current layout is only read, so commands need no more than read access
+ * to it; a privilege missing for what must be written is named with the statement needing it.
+ */
 export async function ensureStateSchema(db: Queryable, stateSchema: string): Promise<number[]> {
+  if ((await layoutVersion(db, stateSchema)) === LAYOUT_VERSION) return [];
   const s = ident(stateSchema);
   const applied: number[] = [];
+  let statement = '';
+  const run = async (sql: string, params?: unknown[]) => {
+    statement = sql;
+    return db.query(sql, params);
+  };
   await db.query('BEGIN');
   try {
     await db.query(`SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, [
       `tidal-state:${stateSchema}`,
     ]);
-    await db.query(`CREATE SCHEMA IF NOT EXISTS ${s}`);
+    const { rows } = await db.query<{ exists: boolean }>(
+      `SELECT to_regnamespace($1) IS NOT NULL AS exists`,
+      [ident(stateSchema)],
+    );
+    if (!rows[0]?.exists) await run(`CREATE SCHEMA ${s}`);
     const current = await layoutVersion(db, stateSchema);
     if (current > LAYOUT_VERSION) {
-      throw new Error(
+      throw new OperationError(
         `state schema ${s} has layout ${current}, newer than this tidal understands (${LAYOUT_VERSION}); upgrade tidal`,
       );
     }
     const all = upgrades(s);
     for (let version = current + 1; version <= all.length; version++) {
-      for (const sql of all[version - 1] ?? []) await db.query(sql);
-      await db.query(`UPDATE ${s}.layout SET version = $1`, [version]);
+      for (const sql of all[version - 1] ?? []) await run(sql);
+      await run(`UPDATE ${s}.layout SET version = $1`, [version]);
       applied.push(version);
     }
     await db.query('COMMIT');
   } catch (error) {
     await db.query('ROLLBACK').catch(() => {});
+    if ((error as { code?: string }).code === INSUFFICIENT_PRIVILEGE) {
+      throw new OperationError(
+        `cannot ${statement.startsWith('CREATE SCHEMA') ? 'create' : 'upgrade'} tidal's state schema ${s}: ${messageOf(error)}\n  statement: ${statement.split('\n')[0]}\n  it needs ${statement.startsWith('CREATE SCHEMA') ? 'CREATE on the database' : `ownership of schema ${s}`}; run \`tidal init\` once as a role that has it`,
+        { cause: error },
+      );
+    }
     throw error;
   }
   return applied;
 }
+
+const INSUFFICIENT_PRIVILEGE = '42501';
 
 /** The state schema's layout version; 0 when it does not exist yet. */
 export async function layoutVersion(db: Queryable, stateSchema: string): Promise<number> {

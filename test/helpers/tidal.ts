@@ -2,22 +2,13 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import type { LoadedMigration } from '../../src/migration/load.js';
-import { parseMigrationText } from '../../src/migration/load.js';
-import { initSqlParser } from '../../src/migration/sql-text.js';
+import { type LoadedMigration, loadMigrationText } from '../../src/migration/load.js';
 import { ident } from '../../src/pg/quote.js';
 import { Tidal, type TidalOptions } from '../../src/tidal.js';
 
-/** A migration from YAML text, as if loaded from `<name>.yaml`. */
-export async function migrationFromYaml(name: string, yaml: string): Promise<LoadedMigration> {
-  await initSqlParser();
-  const file = `${name}.yaml`;
-  return {
-    migration: parseMigrationText(yaml, file, 'yaml'),
-    file,
-    content: yaml,
-    checksum: name + yaml.length,
-  };
+/** A migration from YAML text, loaded as the file `<name>.yaml` would be (checksum included). */
+export function migrationFromYaml(name: string, yaml: string): Promise<LoadedMigration> {
+  return loadMigrationText(yaml, `${name}.yaml`);
 }
 
 /** Runs `work` with a Tidal connected to `url`, closing it afterwards. */

@@ -331,3 +331,98 @@ operations:
     }
   });
 });
+
+describe('two catalog-only alter_column operations on one column', () => {
+  /** A comment and a widening, each with `up` and `down` the column itself (as pgroll writes
+   *  them), in the given order. */
+  const twoChanges = (column: string, order: 'comment first' | 'type first') => {
+    const comment = `  - alter_column: {table: people, column: ${column}, comment: "the ${column}", up: ${column}, down: ${column}}\n`;
+    const widen = `  - alter_column: {table: people, column: ${column}, type: varchar(80), up: ${column}, down: ${column}}\n`;
+    return `operations:\n${order === 'comment first' ? comment + widen : widen + comment}`;
+  };
+  const people =
+    'CREATE TABLE people (id int PRIMARY KEY, title varchar(40) NOT NULL, name varchar(40))';
+
+  it('are planned as one change in the catalog: no copy column, no backfill, in either order', async () => {
+    const db = await createTestDatabase();
+    try {
+      await db.query(people);
+      // `name` is a keyword PostgreSQL lets stand bare for a column; `title` is a plain name.
+      for (const column of ['title', 'name']) {
+        for (const order of ['comment first', 'type first'] as const) {
+          const loaded = await migrationFromYaml('m1', twoChanges(column, order));
+          const { plan } = await withTidal(db.url, (t) => t.plan(loaded));
+          expect(plan.paths, `${column}, ${order}`).toEqual([
+            {
+              operation: 'operations[0] and [1].alter_column',
+              path: 'catalog only: PostgreSQL changes the type to varchar(80) without a rewrite; at complete, so both versions keep the old type until then',
+            },
+          ]);
+          expect(plan.backfills).toEqual([]);
+          expect(plan.start.filter((s) => /ADD COLUMN|TRIGGER/.test(s.sql))).toEqual([]);
+          expect(plan.afterBackfill).toEqual([]);
+        }
+      }
+    } finally {
+      await db.dispose();
+    }
+  });
+
+  it('start and complete leave the wider type and the comment without rewriting the table', async () => {
+    const fileNode = (db: Queryable) =>
+      rows(db, `SELECT relfilenode::int AS node FROM pg_class WHERE oid = 'people'::regclass`);
+    let before: unknown;
+    await runCycle({
+      setup: [people, "INSERT INTO people SELECT g, 'title ' || g FROM generate_series(1, 20) g"],
+      migration: twoChanges('title', 'type first'),
+      async whileActive({ db, next, pass }) {
+        before ??= await fileNode(db.pool);
+        expect(await fileNode(db.pool)).toEqual(before);
+        await next.query(`INSERT INTO people VALUES ($1, 'new')`, [100 + pass]);
+      },
+      async afterComplete(db) {
+        expect(await fileNode(db.pool)).toEqual(before);
+        expect(
+          await rows(
+            db.pool,
+            `SELECT format_type(atttypid, atttypmod) AS type, col_description(attrelid, attnum) AS comment
+               FROM pg_attribute WHERE attrelid = 'people'::regclass AND attname = 'title'`,
+          ),
+        ).toEqual([{ type: 'character varying(80)', comment: 'the title' }]);
+        await db.query(`INSERT INTO people VALUES (300, repeat('x', 80))`);
+        expect(await rows(db.pool, 'SELECT count(*)::int AS n FROM people')).toEqual([{ n: 23 }]);
+      },
+    });
+  });
+});
+
+describe('the in-place probe, once per table shape', () => {
+  it('answers alike for tables of one shape, and apart for a column collation that makes an index rebuild', async () => {
+    const db = await createTestDatabase();
+    try {
+      for (const [table, collation] of [
+        ['p1', ''],
+        ['p2', ' COLLATE "C"'],
+        ['p3', ''],
+      ]) {
+        await db.query(`CREATE TABLE ${table} (id int PRIMARY KEY, v varchar(10)${collation})`);
+        await db.query(`CREATE INDEX ON ${table} (v)`);
+      }
+      const loaded = await migrationFromYaml(
+        'm1',
+        `operations:
+${['p1', 'p2', 'p3'].map((t) => `  - alter_column: {table: ${t}, column: v, type: varchar(20)}`).join('\n')}
+`,
+      );
+      const { plan } = await withTidal(db.url, (t) => t.plan(loaded));
+      // A new type drops the collation "C" for the type's default: the index is rebuilt.
+      expect(plan.paths?.map((p) => p.path.split(':')[0])).toEqual([
+        'catalog only',
+        'copy column "_tidal_new_v" filled by up, through the dual-write trigger and the backfill of "p2"',
+        'catalog only',
+      ]);
+    } finally {
+      await db.dispose();
+    }
+  });
+});

@@ -82,6 +82,31 @@ const CASES: Case[] = [
     yaml: `${VALID_FIRST}  - drop_column:\n      table: items\n      column: name\n`,
     expected: ['operations[1].drop_column.down', '"name"', /NOT NULL/],
   },
+  {
+    // Would make a version schema and a history entry that change nothing.
+    name: 'an empty list of operations',
+    file: 'b12_no_operations.yaml',
+    yaml: 'operations: []\n',
+    expected: ['operations', 'no operations'],
+  },
+  {
+    name: 'an up whose value cannot be assigned to the new column',
+    file: 'b20_up_not_assignable.yaml',
+    yaml: `${VALID_FIRST}  - add_column:\n      table: items\n      up: name\n      column:\n        name: weight\n        type: int\n        nullable: true\n`,
+    expected: [
+      'operations[1].add_column.up',
+      'column "weight" is of type integer but expression is of type text',
+    ],
+  },
+  {
+    name: 'a down whose value cannot be assigned to the old column',
+    file: 'b21_down_not_assignable.yaml',
+    yaml: `${VALID_FIRST}  - alter_column:\n      table: items\n      column: price\n      type: text\n      up: price::text\n      down: price\n`,
+    expected: [
+      'operations[1].alter_column.down',
+      'column "price" is of type integer but expression is of type text',
+    ],
+  },
 ];
 
 function expectMessage(text: string, file: string, expected: (string | RegExp)[]): void {

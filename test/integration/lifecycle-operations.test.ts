@@ -1,7 +1,7 @@
 /** Every operation of this slice through the full cycle: seed, start, both versions, rollback,
  *  start again, complete. */
 import { describe, expect, it } from 'vitest';
-import { OperationError } from '../../src/errors.js';
+import { InputError, OperationError } from '../../src/errors.js';
 import { snapshotCatalog } from '../helpers/catalog.js';
 import { rows, runCycle } from '../helpers/cycle.js';
 import { createTestDatabase } from '../helpers/db.js';
@@ -841,6 +841,39 @@ operations:
       ]);
       // The default schema knows nothing of it.
       expect((await withTidal(db.url, (t) => t.status())).applied).toBe(0);
+    } finally {
+      await db.dispose();
+    }
+  });
+});
+
+describe('a file changed after it was started', () => {
+  it('has a checksum of its content (not of its length), and starting it again is refused', async () => {
+    const db = await createTestDatabase();
+    try {
+      await db.query('CREATE TABLE notes (id int PRIMARY KEY, body text)');
+      const file = (column: string) => `
+operations:
+  - add_column:
+      table: notes
+      column:
+        name: ${column}
+        type: text
+        nullable: true
+`;
+      const started = await migrationFromYaml('notes', file('title'));
+      const changed = await migrationFromYaml('notes', file('topic'));
+      expect(changed.content).toHaveLength(started.content.length);
+      expect(changed.checksum).not.toBe(started.checksum);
+
+      await withTidal(db.url, (t) => t.start(started));
+      const error = await withTidal(db.url, (t) => t.start(changed)).catch((e: Error) => e);
+      expect(error).toBeInstanceOf(InputError);
+      expect((error as Error).message).toBe(
+        'notes.yaml: migration "notes" was started from different content; roll it back first',
+      );
+      // The same content resumes (here: is already active).
+      expect((await withTidal(db.url, (t) => t.start(started))).phase).toBe('active');
     } finally {
       await db.dispose();
     }

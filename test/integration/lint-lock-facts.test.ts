@@ -4,9 +4,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { lockName } from '../../src/engine/plan-report.js';
 import type { LockMode } from '../../src/executor/step.js';
-import { RULES } from '../../src/lint/rules.js';
+import { type OtherTableLock, RULES } from '../../src/lint/rules.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
-import { strongestLock } from '../helpers/locks.js';
+import { otherTableLocks, strongestLock } from '../helpers/locks.js';
 
 let db: TestDatabase;
 beforeAll(async () => {
@@ -17,11 +17,12 @@ afterAll(() => db.dispose());
 const withFacts = RULES.filter((r) => r.fact);
 
 /** Runs `setup` and `before` committed in a schema of its own, then `sql` in a transaction that
- *  is rolled back; returns the strongest lock it took on `table` and whether it rewrote it. */
+ *  is rolled back; returns the strongest lock it took on `table`, on each other table, and
+ *  whether it rewrote `table`. */
 async function observe(
   name: string,
   statements: { setup: string[]; before: string[]; sql: string; table: string },
-): Promise<{ lock: LockMode; rewrite: boolean }> {
+): Promise<{ lock: LockMode; others: Record<string, LockMode>; rewrite: boolean }> {
   const client = await db.client();
   const schema = `facts_${name.replaceAll('-', '_')}`;
   await client.query(`CREATE SCHEMA ${schema}`);
@@ -37,14 +38,24 @@ async function observe(
     await client.query('BEGIN');
     await client.query(statements.sql);
     const lock = await strongestLock(client, oid ?? 0);
+    const others = Object.fromEntries(
+      Object.entries(await otherTableLocks(client, oid ?? 0)).map(([table, mode]) => [
+        table.slice(schema.length + 1),
+        mode,
+      ]),
+    );
     const after = (await client.query('SELECT pg_relation_filenode($1) AS f', [oid])).rows[0]?.f;
     await client.query('ROLLBACK');
-    return { lock, rewrite: after !== before && after !== null };
+    return { lock, others, rewrite: after !== before && after !== null };
   } finally {
     await client.query('ROLLBACK').catch(() => {});
     await client.query(`DROP SCHEMA ${schema} CASCADE`);
   }
 }
+
+/** Declared locks on other tables, as `observe` reports them. */
+const byTable = (locks: OtherTableLock[] = []) =>
+  Object.fromEntries(locks.map((l) => [l.table, l.lock]));
 
 describe('lint lock facts', () => {
   it('most rules that name a lock carry a fact to check it by', () => {
@@ -58,6 +69,7 @@ describe('lint lock facts', () => {
       if (!fact) throw new Error('no fact');
       const seen = await observe(id, { ...fact, before: [] });
       expect(seen.lock).toBe(fact.lock);
+      expect(seen.others).toEqual(byTable(fact.alsoLocks));
       // The rule's documented lock is the one observed.
       expect(rule.lock?.split(' (')[0]).toBe(lockName(fact.lock));
       expect(seen.rewrite).toBe(fact.rewrite);
@@ -71,7 +83,7 @@ describe('lint lock facts', () => {
       const safe = rule.safeFact;
       if (!fact || !safe) throw new Error('no facts');
       const seen = await observe(`${id}_safe`, { setup: fact.setup, table: fact.table, ...safe });
-      expect(seen).toEqual({ lock: safe.lock, rewrite: false });
+      expect(seen).toEqual({ lock: safe.lock, others: byTable(safe.alsoLocks), rewrite: false });
     },
   );
 });

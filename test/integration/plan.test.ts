@@ -4,20 +4,17 @@
  */
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { basename, join } from 'node:path';
+import { join } from 'node:path';
 import type pg from 'pg';
 import { describe, expect, it } from 'vitest';
-import { runBackfill } from '../../src/backfill/run.js';
 import { DEMO_MIGRATION, seedAccounts } from '../../src/demo/compare.js';
 import type { PlanReport } from '../../src/engine/plan-report.js';
 import { StepRunner } from '../../src/executor/run.js';
-import type { LockMode, Step } from '../../src/executor/step.js';
-import type { LoadedMigration } from '../../src/migration/load.js';
-import { ensureStateSchema } from '../../src/state/layout.js';
+import type { Step } from '../../src/executor/step.js';
 import { ownChain, pgrollChain, pgrollExamples } from '../helpers/chains.js';
 import { rows } from '../helpers/cycle.js';
 import { createTestDatabase, testServerMajor } from '../helpers/db.js';
-import { strongestLock } from '../helpers/locks.js';
+import { observeLocks } from '../helpers/observe-locks.js';
 import { migrationFromYaml, runCli, withTidal } from '../helpers/tidal.js';
 
 describe('tidal plan', () => {
@@ -197,88 +194,6 @@ describe('the locks plan names are the ones PostgreSQL takes', () => {
   });
 });
 
-/**
- * Runs every step of the plans of `files` (start, backfill, after backfill, complete), one file
- * after the other on a database `setup` made, and compares the strongest lock each takes on its
- * table with the one it declares; a table's file node changing means a rewrite the step must
- * declare. Returns the mismatches and how many steps were observed.
- */
-async function observeLocks(
-  files: LoadedMigration[],
-  setup: string[] = [],
-): Promise<{ mismatches: string[]; checked: number }> {
-  const db = await createTestDatabase();
-  for (const sql of setup) await db.query(sql);
-  const client = await db.client('lock observer');
-  const mismatches: string[] = [];
-  let checked = 0;
-  try {
-    await ensureStateSchema(client, 'tidal');
-    const runner = new StepRunner(client);
-    const observe = async (step: Step, label: string) => {
-      const target = step.table;
-      const before = target
-        ? (
-            await client.query<{ oid: number | null; file: number | null }>(
-              `SELECT c.oid::int AS oid, pg_relation_filenode(c.oid)::int AS file FROM pg_class c
-                WHERE c.oid = to_regclass($1)`,
-              [`"${target.schema}"."${target.name}"`],
-            )
-          ).rows[0]
-        : undefined;
-      let observed: LockMode = 'none';
-      let after: number | null = null;
-      await runner.run(step, async (tx) => {
-        if (!target || !step.transactional) return;
-        const oid =
-          before?.oid ??
-          (
-            await tx.query<{ oid: number }>(`SELECT to_regclass($1)::oid::int AS oid`, [
-              `"${target.schema}"."${target.name}"`,
-            ])
-          ).rows[0]?.oid;
-        if (!oid) return;
-        observed = await strongestLock(client, oid);
-        after =
-          (
-            await tx.query<{ file: number | null }>(
-              'SELECT pg_relation_filenode($1)::int AS file',
-              [oid],
-            )
-          ).rows[0]?.file ?? null;
-      });
-      if (!target || !step.transactional) return;
-      checked++;
-      if (observed !== step.lock)
-        mismatches.push(
-          `${label}: declares ${step.lock}, took ${observed}: ${step.sql.slice(0, 120)}`,
-        );
-      if (before?.file && after && after !== before.file && step.effect !== 'rewrite')
-        mismatches.push(`${label}: rewrote the table without saying so: ${step.sql.slice(0, 120)}`);
-    };
-    for (const loaded of files) {
-      const file = basename(loaded.file);
-      const { plan, versionSteps } = await withTidal(db.url, (t) => t.plan(loaded));
-      for (const step of [...plan.start, ...versionSteps]) await observe(step, `${file} start`);
-      for (const spec of plan.backfills)
-        await runBackfill(client, spec, {
-          schema: plan.schema,
-          stateSchema: 'tidal',
-          migration: plan.migration,
-          batchSize: 1000,
-          lockTimeoutMs: 500,
-        });
-      for (const step of plan.afterBackfill) await observe(step, `${file} after backfill`);
-      for (const step of plan.complete) await observe(step, `${file} complete`);
-      // tidal's complete of the next migration would drop it; its views would hold the tables.
-      await client.query(`DROP SCHEMA IF EXISTS "${plan.version.schema}" CASCADE`);
-    }
-  } finally {
-    await db.dispose();
-  }
-  return { mismatches, checked };
-}
-
 describe('between any two steps of rollback or complete, the version that stays can write', () => {
   /** Runs `steps` one at a time, and `write` after each; returns the writes that failed. */
   async function writeBetween(
@@ -439,6 +354,39 @@ describe('between any two steps of rollback or complete, the version that stays 
       oldWrite: 'INSERT INTO notes (note) VALUES (NULL)',
       newWrite: "INSERT INTO notes (note) VALUES ('x')",
     },
+    {
+      name: 'a check that rejects NULL on a new column',
+      setup: [
+        'CREATE TABLE parts (id bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY, size int)',
+      ],
+      // Once rollback removes the trigger, the old version's writes leave the new column NULL.
+      migration: `operations:
+  - add_column:
+      table: parts
+      up: "'p' || id"
+      column: {name: label, type: text, nullable: true, check: {name: label_present, constraint: label IS NOT NULL}}
+`,
+      oldWrite: 'INSERT INTO parts (size) VALUES (1)',
+      newWrite: "INSERT INTO parts (size, label) VALUES (1, 'x')",
+    },
+    {
+      name: 'a new check that rejects NULL on a copy column',
+      setup: [
+        'CREATE TABLE parts (id bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY, size int)',
+        'INSERT INTO parts (size) SELECT g FROM generate_series(1, 20) g',
+      ],
+      migration: `operations:
+  - alter_column:
+      table: parts
+      column: size
+      type: bigint
+      up: size
+      down: CAST(size AS int)
+      check: {name: size_present, constraint: size IS NOT NULL}
+`,
+      oldWrite: 'INSERT INTO parts (size) VALUES (1)',
+      newWrite: 'INSERT INTO parts (size) VALUES (1)',
+    },
   ];
 
   it.each(CASES.map((c) => [c.name, c] as const))('%s', async (_name, c) => {
@@ -461,6 +409,59 @@ describe('between any two steps of rollback or complete, the version that stays 
       } finally {
         await db.dispose();
       }
+    }
+  });
+});
+
+describe('checks against the database', () => {
+  it('report the first problem in the order of the file, among many operations checked together', async () => {
+    const db = await createTestDatabase();
+    try {
+      await db.query('CREATE TABLE a (id int PRIMARY KEY, n int)');
+      await db.query('CREATE TABLE b (id int PRIMARY KEY, n int)');
+      const file = (bad: Record<number, string>) =>
+        `operations:\n${Array.from({ length: 1200 }, (_, i) => {
+          const table = i % 2 === 0 ? 'a' : 'b';
+          return (
+            bad[i] ??
+            `  - add_column: {table: ${table}, up: "n + ${i}", column: {name: c${i}, type: int, nullable: true}}`
+          );
+        }).join('\n')}\n`;
+      const badUp = (i: number) =>
+        `  - add_column: {table: a, up: "no_such_${i}", column: {name: c${i}, type: int, nullable: true}}`;
+      const badType = (i: number) =>
+        `  - add_column: {table: b, column: {name: c${i}, type: no_such_type, nullable: true}}`;
+      const cases: [Record<number, string>, string][] = [
+        // Past the first batch of checks, two problems: the earlier is reported.
+        [
+          { 1002: badUp(1002), 1101: badType(1101) },
+          'm1.yaml: operations[1002].add_column.up: column "no_such_1002" does not exist',
+        ],
+        [
+          { 700: badType(700), 1100: badUp(1100) },
+          'm1.yaml: operations[700].add_column.column.type: invalid type "no_such_type"',
+        ],
+        // A check of an earlier operation comes before a later operation's own problem.
+        [
+          {
+            3: badUp(3),
+            900: '  - add_column: {table: nope, column: {name: x, type: int, nullable: true}}',
+          },
+          'm1.yaml: operations[3].add_column.up: column "no_such_3" does not exist',
+        ],
+      ];
+      for (const [bad, message] of cases) {
+        const loaded = await migrationFromYaml('m1', file(bad));
+        await expect(withTidal(db.url, (t) => t.plan(loaded))).rejects.toThrow(message);
+      }
+      const valid = await migrationFromYaml('m1', file({}));
+      const { plan } = await withTidal(db.url, (t) => t.plan(valid));
+      expect(plan.backfills.map((b) => [b.table, b.set.length])).toEqual([
+        ['a', 600],
+        ['b', 600],
+      ]);
+    } finally {
+      await db.dispose();
     }
   });
 });

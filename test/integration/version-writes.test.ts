@@ -236,6 +236,12 @@ describe('what the trigger says and refuses', () => {
       /version "v2" wrote a value of "users"\."score" that the previous version's column \(integer\) cannot hold: until the migration to "v2" completes/,
     );
     expect((error as { detail?: string }).detail).toMatch(/integer out of range/);
+    // Only the direction that can fail pays for the guard (a subtransaction per write): every
+    // integer the old version writes fits the new bigint column.
+    const { rows: source } = await db.query<{ body: string }>(
+      `SELECT prosrc AS body FROM pg_proc WHERE proname LIKE 'sync\\_users\\_%'`,
+    );
+    expect(source[0]?.body.match(/EXCEPTION WHEN data_exception/g)).toHaveLength(1);
     await withTidal(db.url, (t) => t.complete());
     // Once complete, the new version holds it.
     await db.query(`UPDATE public_v2.users SET score = 3000000000 WHERE id = 1`);

@@ -6,6 +6,7 @@ import { InputError } from '../../src/errors.js';
 import {
   listMigrationFiles,
   loadMigrationFile,
+  loadMigrationText,
   parseMigrationText,
 } from '../../src/migration/load.js';
 import { initSqlParser } from '../../src/migration/sql-text.js';
@@ -90,6 +91,12 @@ describe('structure', () => {
     expect(yamlError('version_schema: v1\n')).toBe(`${FILE}: operations: required field missing`);
   });
 
+  test('an empty list of operations', () => {
+    expect(yamlError('operations: []\n')).toBe(
+      `${FILE}: operations: no operations: a migration needs at least one`,
+    );
+  });
+
   test('wrong type, with a hint for unquoted numbers', () => {
     const message = yamlError(
       addColumn('        name: stock\n        type: int\n        default: 100\n'),
@@ -150,8 +157,16 @@ describe('structure', () => {
     expect(yamlError('name: 04_other\noperations: []\n')).toBe(
       `${FILE}: name: "04_other" differs from the file's name "03_add" (a migration is named after its file)`,
     );
-    const migration = parseMigrationText('name: 03_add\noperations: []\n', FILE, 'yaml');
-    expect(migration).toEqual({ name: '03_add', versionSchema: '03_add', operations: [] });
+    const migration = parseMigrationText(
+      'name: 03_add\noperations:\n  - drop_table: {name: a}\n',
+      FILE,
+      'yaml',
+    );
+    expect(migration).toEqual({
+      name: '03_add',
+      versionSchema: '03_add',
+      operations: [{ kind: 'drop_table', options: { name: 'a' } }],
+    });
   });
 
   test('version_schema must not be empty', () => {
@@ -192,6 +207,17 @@ describe('rules that need no database', () => {
     expect(message).toBe(
       `${FILE}: operations[0].add_column.column: column "stock" is NOT NULL with neither a default nor "up": existing rows would have no value for it (give "up" to compute one, a "default", or "nullable: true")`,
     );
+  });
+
+  test('create_table with more columns than PostgreSQL allows in a table', () => {
+    const columns = (n: number) =>
+      Array.from({ length: n }, (_, i) => `{name: c${i}, type: int}`).join(', ');
+    const file = (n: number) =>
+      `operations:\n  - create_table: {name: t, columns: [${columns(n)}]}\n`;
+    expect(yamlError(file(1601))).toBe(
+      `${FILE}: operations[0].create_table.columns: 1601 columns; PostgreSQL allows at most 1600 in a table`,
+    );
+    expect(parseMigrationText(file(1600), FILE, 'yaml').operations).toHaveLength(1);
   });
 
   test('create_table without columns, or with a column twice', () => {
@@ -411,6 +437,19 @@ describe('files', () => {
     const duplicate = await write('13_dup.json', '{"operations": [], "operations": []}');
     expect(await asyncInputErrorOf(() => loadMigrationFile(duplicate))).toBe(
       `${duplicate}: line 1, column 20: invalid JSON: duplicate key "operations"`,
+    );
+  });
+
+  test('text loads as its file does, with a checksum of the content', async () => {
+    const content = 'operations:\n  - drop_table: {name: a}\n';
+    const path = await write('15_drop.yaml', content);
+    expect(await loadMigrationText(content, path)).toEqual(await loadMigrationFile(path));
+    // Same length, different content: different checksums.
+    const other = await loadMigrationText(content.replace('a}', 'b}'), path);
+    expect(other.content).toHaveLength(content.length);
+    expect(other.checksum).not.toBe((await loadMigrationFile(path)).checksum);
+    expect(await asyncInputErrorOf(() => loadMigrationText(content, '15_drop.txt'))).toBe(
+      '15_drop.txt: unsupported file extension ".txt" (expected .yaml, .yml or .json)',
     );
   });
 

@@ -28,9 +28,11 @@ function status(phase: 'starting' | 'active', backfill: Partial<BackfillRecord>)
           ...backfill,
         },
       ],
+      drift: [],
     },
     latest: null,
     applied: 0,
+    leftovers: [],
   };
 }
 
