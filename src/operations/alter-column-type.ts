@@ -41,14 +41,49 @@ export async function changesTypeInPlace(
   for (const { key } of ctx.model.foreignKeysReferencing(table.physical)) {
     if (key.referencedColumns.includes(column.physical)) return false;
   }
-  // A table that earlier migrations, not run yet, create or change is not there to copy (the
-  // probe copies the live table): taken as catalog-only, the path that refuses nothing (what
-  // runs is planned when its turn comes).
-  if (!ctx.model.catalogIsLive && !ctx.model.isLive(table.physical)) return true;
   const type = storedType(o.type);
-  const probe = () => probeInPlace(ctx, table.physical, column.physical, type);
+  const planned = info !== undefined && !ctx.model.isLive(table.physical);
+  const make = planned ? probeLikePlanned(info) : probeLikeLive(ctx, table.physical);
+  const probe = () => probeInPlace(ctx, make, column.physical, type);
   if (!info) return probe();
-  return ctx.checks.answer(`type in place: ${shapeOf(info)} ${column.physical} ${type}`, probe);
+  const of = planned ? 'planned ' : '';
+  return ctx.checks.answer(
+    `type in place: ${of}${shapeOf(info)} ${column.physical} ${type}`,
+    probe,
+  );
+}
+
+const PROBE = '_tidal_type_probe';
+
+/** The probe as an empty copy of the live table: `LIKE ... INCLUDING ALL` (constraints,
+ *  indexes, defaults, generated columns). */
+function probeLikeLive(ctx: PlanContext, table: string): string[] {
+  return [
+    `CREATE TEMPORARY TABLE ${ident(PROBE)} (LIKE ${qualifiedTable(ctx.schema, table)} INCLUDING ALL) ON COMMIT DROP`,
+  ];
+}
+
+/**
+ * The probe for a table earlier migrations, not run yet, create or change: the live table is
+ * not the one the change will meet, so the probe is made from the table as they leave it
+ * (engine/catalog-after.ts): its stand-in's columns in the checks' transaction, its validated
+ * checks and its indexes (those of exclusion constraints aside). Left out, defaults and
+ * exclusions can only send the real plan down the copy path where this one stays catalog-only,
+ * checking less, never refusing more: what runs is planned again when its turn comes.
+ */
+function probeLikePlanned(info: TableInfo): string[] {
+  const checks = info.constraints
+    .filter((c) => c.type === 'c' && c.validated)
+    .map((c) => `, CONSTRAINT ${ident(c.name)} ${c.definition}`);
+  const exclusions = new Set(info.constraints.filter((c) => c.type === 'x').map((c) => c.name));
+  const indexes = info.indexes.filter((i) => !exclusions.has(i.name));
+  return [
+    `CREATE TEMPORARY TABLE ${ident(PROBE)} (LIKE pg_temp.${ident(info.name)}${checks.join('')}) ON COMMIT DROP`,
+    ...indexes.map(
+      (i) =>
+        `CREATE ${i.unique ? 'UNIQUE ' : ''}INDEX ON ${ident(PROBE)} ${i.definition.slice(i.definition.indexOf(' USING ') + 1)}`,
+    ),
+  ];
 }
 
 /**
@@ -78,15 +113,15 @@ function shapeOf(info: TableInfo): string {
   ]);
 }
 
-/** Applies the change to an empty temporary copy of the table and watches what PostgreSQL did. */
+/** Applies the change to an empty temporary copy of the table (`make` makes it) and watches
+ *  what PostgreSQL did. */
 async function probeInPlace(
   ctx: PlanContext,
-  table: string,
+  make: string[],
   column: string,
   type: string,
 ): Promise<boolean> {
-  const probe = '_tidal_type_probe';
-  const oid = `${literal(probe)}::regclass`;
+  const oid = `${literal(PROBE)}::regclass`;
   // By the probe's oid: the statistics views and an OR over pg_class read every table's row.
   const state = `SELECT c.relname, c.relfilenode, pg_catalog.pg_stat_get_xact_numscans(${oid}) AS scans
        FROM pg_catalog.pg_class c WHERE c.oid = ${oid}
@@ -95,12 +130,13 @@ async function probeInPlace(
        JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid WHERE i.indrelid = ${oid}
      ORDER BY 1`;
   try {
-    const [, before, , after] = await ctx.checks.rolledBack([
-      `CREATE TEMPORARY TABLE ${ident(probe)} (LIKE ${qualifiedTable(ctx.schema, table)} INCLUDING ALL) ON COMMIT DROP`,
+    const results = await ctx.checks.rolledBack([
+      ...make,
       state,
-      `ALTER TABLE ${ident(probe)} ALTER COLUMN ${ident(column)} TYPE ${type}`,
+      `ALTER TABLE ${ident(PROBE)} ALTER COLUMN ${ident(column)} TYPE ${type}`,
       state,
     ]);
+    const [before, , after] = results.slice(make.length);
     return JSON.stringify(before?.rows) === JSON.stringify(after?.rows);
   } catch {
     // Refused or not expressible without USING: the copy path decides, and explains.

@@ -2,8 +2,9 @@
  * The chains of migrations the tests run (the project's own, and pgroll's examples when they are
  * there), planned from an empty database before any runs: each file is planned against a
  * catalog derived from the plans of the files before it. That catalog must be the one those
- * files leave once they ran: the same tables, columns with their types and nullability,
- * constraints and indexes, by the same names.
+ * files leave once they ran: the same tables (with the attribute numbers they use, dropped
+ * columns' included), columns with their types and nullability, constraints and indexes, by
+ * the same names.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readSchema } from '../../src/catalog/read.js';
@@ -26,7 +27,7 @@ async function describeCatalog(db: Queryable, catalog: SchemaInfo): Promise<stri
   );
   const lines: string[] = [];
   for (const t of catalog.tables.values()) {
-    lines.push(`table ${t.name}`);
+    lines.push(`table ${t.name} attributes=${t.attributes} dropped=${t.droppedColumns}`);
     for (const c of t.columns) {
       const hasDefault = c.generated ? 'generated' : c.default !== null;
       lines.push(

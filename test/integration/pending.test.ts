@@ -326,6 +326,43 @@ describe('migrate validates a chain whose later files build on the earlier ones'
     expect(result?.applied).toEqual(['01_retire_things', '02_new_things', '03_positive_size']);
   });
 
+  it('probes a type change on a table an earlier file creates as that file leaves it', async () => {
+    const created = `operations:
+  - create_table:
+      name: events
+      columns:
+        - {name: id, type: serial, pk: true}
+        - {name: code, type: varchar(10), check: {name: events_code_length, constraint: length(code) > 1}}
+        - {name: happened, type: integer, nullable: true}
+`;
+    // No cast from integer to date: the copy it takes cannot assign the old value. The live
+    // database has no "events" to probe; the table 01 leaves does.
+    const refused = await chain('', {
+      '01_create_events.yaml': created,
+      '02_events_date.yaml': `operations:
+  - alter_column: {table: events, column: happened, type: date}
+`,
+    });
+    const before = await snapshotCatalog(refused.db.pool);
+    const { error } = await migrate(refused);
+    expect(error?.message).toMatch(
+      /02_events_date\.yaml: operations\[0\]\.alter_column\.up: column "happened" is of type date but expression is of type integer/,
+    );
+    await expectNothingApplied(refused.db, before);
+
+    // varchar(10) to text, on a column with a check PostgreSQL checks again after the change:
+    // probed with the check, as the file's own start will, and a valid chain.
+    const c = await chain('', {
+      '01_create_events.yaml': created,
+      '02_events_text.yaml': `operations:
+  - alter_column: {table: events, column: code, type: text}
+`,
+    });
+    const { result, error: validError } = await migrate(c);
+    expect(validError).toBeUndefined();
+    expect(result?.applied).toEqual(['01_create_events', '02_events_text']);
+  });
+
   it('counts no view of a version schema that is gone by the time a file runs', async () => {
     const c = await chain(ITEMS, {
       '00_base.yaml': `operations:
