@@ -10,20 +10,6 @@ import {
 } from './backfill/throttle.js';
 import { VerificationError } from './backfill/verify.js';
 import { readSchema, serverMajor } from './catalog/read.js';
-import { driftOf, tidalLookalikes } from './engine/drift.js';
-import { hasSomethingToUndo, madeByStart } from './engine/made.js';
-import type { VersionOverlay } from './engine/model.js';
-import type { Obligation } from './engine/obligations.js';
-import { type PendingValidation, validatePending } from './engine/pending.js';
-import {
-  type MigrationPlan,
-  type OperationPath,
-  planMigration,
-  plannedVersionSteps,
-} from './engine/plan.js';
-import { type PlanReport, planReport } from './engine/plan-report.js';
-import { missingPrivileges } from './engine/privileges.js';
-import { versionSchemaSteps, viewsFromCatalog } from './engine/versions.js';
 import {
   InputError,
   isConnectionLost,
@@ -32,12 +18,26 @@ import {
   OperationError,
 } from './errors.js';
 import { DEFAULT_LOCK_POLICY, type StepEvent, StepRunner } from './executor/run.js';
-import type { Step } from './executor/step.js';
 import { type LoadedMigration, listMigrationFiles, loadMigrationFile } from './migration/load.js';
-import { doBlock } from './operations/sql.js';
+import { doBlock } from './model/sql-fragments.js';
+import type { Step } from './model/step.js';
+import type { VersionOverlay } from './model/version-model.js';
 import { connect } from './pg/connect.js';
 import type { Queryable } from './pg/queryable.js';
 import { ident, literal } from './pg/quote.js';
+import { driftOf, tidalLookalikes } from './planner/drift.js';
+import { hasSomethingToUndo, madeByStart } from './planner/made.js';
+import type { Obligation } from './planner/obligations.js';
+import { type PendingValidation, validatePending } from './planner/pending.js';
+import {
+  type MigrationPlan,
+  type OperationPath,
+  planMigration,
+  plannedVersionSteps,
+} from './planner/plan.js';
+import { type PlanReport, planReport } from './planner/plan-report.js';
+import { missingPrivileges } from './planner/privileges.js';
+import { versionSchemaSteps, viewsFromCatalog } from './planner/versions.js';
 import { ensureStateSchema, layoutVersion } from './state/layout.js';
 import { acquireCommandLock, commandLockHeld, releaseCommandLock } from './state/lock.js';
 import {
@@ -309,7 +309,7 @@ export class Tidal {
     });
   }
 
-  /** Plans every migration of `pending` before the first starts (engine/pending.ts): an invalid
+  /** Plans every migration of `pending` before the first starts (planner/pending.ts): an invalid
    *  one is refused before anything runs. */
   private async validateBeforeStarting(pending: LoadedMigration[]): Promise<void> {
     if (pending.length === 0) return;

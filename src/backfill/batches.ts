@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import { OperationError } from '../errors.js';
-import { backoffDelay, sleep } from '../executor/backoff.js';
 import { describeBlocker, type OpenConnection, WaitWatch } from '../executor/blockers.js';
+import { backoffDelay, sleep } from '../pg/backoff.js';
 import { ident } from '../pg/quote.js';
 import type { BatchSizer } from './batch-size.js';
 import type { BackfillControl } from './control.js';

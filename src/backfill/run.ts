@@ -1,8 +1,8 @@
 import type pg from 'pg';
-import { parenthesize } from '../engine/expressions.js';
-import type { BackfillSpec } from '../engine/model.js';
-import { NEEDS_BACKFILL_COLUMN } from '../engine/names.js';
 import type { OpenConnection } from '../executor/blockers.js';
+import { parenthesize } from '../model/expressions.js';
+import { NEEDS_BACKFILL_COLUMN } from '../model/names.js';
+import type { BackfillSpec } from '../model/version-model.js';
 import { ident } from '../pg/quote.js';
 import { BatchSizer } from './batch-size.js';
 import { canSilenceTriggers, runBatches } from './batches.js';

@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import { columnTypes } from '../catalog/read.js';
-import { parenthesize } from '../engine/expressions.js';
 import { OperationError } from '../errors.js';
+import { parenthesize } from '../model/expressions.js';
 import { ident } from '../pg/quote.js';
 import type { TableWalk, WalkPosition } from './walk.js';
 

@@ -1,5 +1,5 @@
-import type { Obligation } from '../engine/obligations.js';
-import { lockName, type PlanPhase, type PlanReport } from '../engine/plan-report.js';
+import type { Obligation } from '../planner/obligations.js';
+import { lockName, type PlanPhase, type PlanReport } from '../planner/plan-report.js';
 import type { MigrationStatus, TidalEvent } from '../tidal.js';
 
 /** Where command output goes: human text, or JSON on stdout for machines. */

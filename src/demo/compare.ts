@@ -5,9 +5,9 @@
  * application felt in each and whether any row or update was lost.
  */
 import pg from 'pg';
-import { sleep } from '../executor/backoff.js';
 import { parseMigrationText } from '../migration/load.js';
 import { initSqlParser } from '../migration/sql-text.js';
+import { sleep } from '../pg/backoff.js';
 import type { Queryable } from '../pg/queryable.js';
 import { Tidal, type TidalEvent } from '../tidal.js';
 import { type LatencySummary, summarize, TrafficGroup, type Workload } from './traffic.js';

@@ -4,7 +4,7 @@
  * counts in full for everything queued behind it.
  */
 import pg from 'pg';
-import { sleep } from '../executor/backoff.js';
+import { sleep } from '../pg/backoff.js';
 import { ident } from '../pg/quote.js';
 
 /** The statements one application version runs; `$1` is a random existing id. */

@@ -6,10 +6,10 @@
  * pg_stat_activity only allows a good guess. `WaitWatch` combines both.
  */
 import type pg from 'pg';
+import type { TableRef } from '../model/step.js';
+import { sleep } from '../pg/backoff.js';
 import type { Queryable } from '../pg/queryable.js';
 import { qualified } from '../pg/quote.js';
-import { sleep } from './backoff.js';
-import type { TableRef } from './step.js';
 
 /** A session that held a lock (or a snapshot) tidal waited for. */
 export interface Blocker {

@@ -1,10 +1,10 @@
 import type pg from 'pg';
 import { LockTimeoutError, OperationError } from '../errors.js';
+import type { Step, TableRef } from '../model/step.js';
+import { backoffDelay, sleep } from '../pg/backoff.js';
 import type { Queryable } from '../pg/queryable.js';
 import { ident, literal } from '../pg/quote.js';
-import { backoffDelay, sleep } from './backoff.js';
 import { type Blocker, describeBlocker, type OpenConnection, WaitWatch } from './blockers.js';
-import type { Step, TableRef } from './step.js';
 import { SAMPLE_SIZE, sampleViolations } from './violations.js';
 
 export interface LockPolicy {

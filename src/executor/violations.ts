@@ -1,7 +1,7 @@
-import { breaksCheck, breaksForeignKey, repeatsKey } from '../engine/breaking-rows.js';
+import { breaksCheck, breaksForeignKey, repeatsKey } from '../model/breaking-rows.js';
+import type { TableRef } from '../model/step.js';
 import type { Queryable } from '../pg/queryable.js';
 import { ident, literal } from '../pg/quote.js';
-import type { TableRef } from './step.js';
 
 const CHECK_VIOLATION = '23514';
 const FOREIGN_KEY_VIOLATION = '23503';

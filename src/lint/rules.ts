@@ -13,7 +13,7 @@ import type {
   RangeVar,
   TypeName,
 } from 'libpg-query';
-import type { LockMode } from '../executor/step.js';
+import type { LockMode } from '../model/step.js';
 
 export type LintLevel = 'error' | 'warning' | 'info';
 

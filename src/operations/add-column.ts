@@ -1,27 +1,32 @@
+import { InputError } from '../errors.js';
+import type { AddColumn, Column } from '../migration/schema.js';
 import {
   checkExpressionOver,
   checkType,
   defaultIsVolatile,
   isSerialType,
   storedType,
-} from '../engine/checks.js';
-import { columnsNamedIn, parenthesize, renameColumnInExpression } from '../engine/expressions.js';
-import type { PlannedColumn, PlannedTable } from '../engine/model.js';
-import { newColumnName, notNullCheckName, prefixedName } from '../engine/names.js';
-import { InputError } from '../errors.js';
-import { tableStep, type Undoable } from '../executor/step.js';
-import type { AddColumn, Column } from '../migration/schema.js';
-import { ident } from '../pg/quote.js';
-import { generationOf } from './create-table.js';
+} from '../model/checks.js';
+import { columnsNamedIn, parenthesize, renameColumnInExpression } from '../model/expressions.js';
+import { newColumnName, notNullCheckName, prefixedName } from '../model/names.js';
+import {
+  CompleteStage,
+  emptySteps,
+  type OperationModule,
+  type PlanContext,
+} from '../model/operation.js';
 import {
   checkDefinition,
   commentOnColumn,
   generatedClause,
   qualifiedTable,
   referencesClause,
-} from './sql.js';
-import { CompleteStage, emptySteps, type OperationModule, type PlanContext } from './types.js';
-import { addValidatedLater, notNullStandIn } from './validated-later.js';
+} from '../model/sql-fragments.js';
+import { tableStep, type Undoable } from '../model/step.js';
+import type { PlannedColumn, PlannedTable } from '../model/version-model.js';
+import { ident } from '../pg/quote.js';
+import { addValidatedLater, notNullStandIn } from '../techniques/validated-later.js';
+import { generationOf } from './create-table.js';
 
 /**
  * add_column: the column is added under a temporary name (`_tidal_new_<name>`) so the old

@@ -1,33 +1,43 @@
-import { checkExpressionOver, defaultIsVolatile, storedType } from '../engine/checks.js';
+import { InputError } from '../errors.js';
+import type { AlterColumn } from '../migration/schema.js';
+import { checkExpressionOver, defaultIsVolatile, storedType } from '../model/checks.js';
 import {
   expressionOverRow,
   isColumnItself,
   parenthesize,
   renameColumnInExpression,
-} from '../engine/expressions.js';
-import type { PlannedColumn, PlannedTable } from '../engine/model.js';
-import { newColumnName, notNullCheckName } from '../engine/names.js';
-import { InputError } from '../errors.js';
-import { type Step, type TableRef, tableStep, type Undoable } from '../executor/step.js';
-import type { AlterColumn } from '../migration/schema.js';
+} from '../model/expressions.js';
+import { newColumnName, notNullCheckName } from '../model/names.js';
+import {
+  CompleteStage,
+  emptySteps,
+  type OperationModule,
+  type PlanContext,
+} from '../model/operation.js';
+import { commentOnColumn, qualifiedTable, referencesClause } from '../model/sql-fragments.js';
+import { type Step, type TableRef, tableStep, type Undoable } from '../model/step.js';
+import type { PlannedColumn, PlannedTable } from '../model/version-model.js';
 import { ident } from '../pg/quote.js';
-import { addConstraint, IN_PLACE_PATH, mergeSteps, type NewConstraint } from './add-constraint.js';
-import { needsCopyColumn, planCopyColumn } from './alter-column-copy.js';
-import { changesTypeInPlace, changeTypeAtComplete } from './alter-column-type.js';
+import {
+  addConstraint,
+  IN_PLACE_PATH,
+  mergeSteps,
+  type NewConstraint,
+} from '../techniques/add-constraint.js';
+import { needsCopyColumn, planCopyColumn } from '../techniques/column-copy.js';
+import { changesTypeInPlace, changeTypeAtComplete } from '../techniques/type-change.js';
+import { notNullStandIn, restoredLater } from '../techniques/validated-later.js';
 import { renameInVersion } from './rename-column.js';
-import { commentOnColumn, qualifiedTable, referencesClause } from './sql.js';
-import { CompleteStage, emptySteps, type OperationModule, type PlanContext } from './types.js';
-import { notNullStandIn, restoredLater } from './validated-later.js';
 
 /**
- * alter_column. Changes that need new data go through a copy column (alter-column-copy.ts); the
+ * alter_column. Changes that need new data go through a copy column (techniques/column-copy.ts); the
  * ones that touch only the catalog do not:
  * - `default` and `comment`: the new version's view carries them at start; complete sets them on
  *   the table. The old version keeps the old ones; rollback has nothing to undo.
  * - `nullable: true`: NOT NULL is dropped at start (instant). Rollback gives rows the new version
  *   wrote with NULL their value from `down`, then restores NOT NULL through a validated check.
  * - `name`: as rename_column.
- * - `type`, where PostgreSQL changes it without a rewrite: at complete (alter-column-type.ts).
+ * - `type`, where PostgreSQL changes it without a rewrite: at complete (techniques/type-change.ts).
  * - `nullable: false`, `unique`, `check`, `references` with `up` absent or the column itself: on
  *   the column as it is (add-constraint.ts).
  */

@@ -1,26 +1,35 @@
-import { checkExpressionOver } from '../engine/checks.js';
-import { columnsNamedIn, isColumnItself } from '../engine/expressions.js';
-import type { PlannedTable } from '../engine/model.js';
-import { newColumnName } from '../engine/names.js';
 import { InputError } from '../errors.js';
-import { tableStep } from '../executor/step.js';
 import type { CreateConstraint, TableConstraint } from '../migration/schema.js';
-import { ident } from '../pg/quote.js';
-import { addConstraint, IN_PLACE_PATH, mergeSteps, type NewConstraint } from './add-constraint.js';
-import { copyGroup, planCopyColumn } from './alter-column-copy.js';
-import { foreignKeyClause, qualifiedTable, tableConstraintDefinition } from './sql.js';
+import { checkExpressionOver } from '../model/checks.js';
+import { columnsNamedIn, isColumnItself } from '../model/expressions.js';
+import { newColumnName } from '../model/names.js';
 import {
   emptySteps,
   type OperationModule,
   type OperationSteps,
   type PlanContext,
-} from './types.js';
+} from '../model/operation.js';
+import {
+  foreignKeyClause,
+  qualifiedTable,
+  tableConstraintDefinition,
+} from '../model/sql-fragments.js';
+import { tableStep } from '../model/step.js';
+import type { PlannedTable } from '../model/version-model.js';
+import { ident } from '../pg/quote.js';
+import {
+  addConstraint,
+  IN_PLACE_PATH,
+  mergeSteps,
+  type NewConstraint,
+} from '../techniques/add-constraint.js';
+import { copyGroup, planCopyColumn } from '../techniques/column-copy.js';
 
 /**
  * create_constraint. On a table this migration creates (new, empty, unseen by the old version)
  * the constraint is added directly. On an existing table with every `up` and `down` the column
  * itself, it goes on the columns as they are (add-constraint.ts). Otherwise every constrained
- * column goes through a copy column (alter-column-copy.ts) with its own `up` and `down`, so the
+ * column goes through a copy column (techniques/column-copy.ts) with its own `up` and `down`, so the
  * old version keeps writing what it always wrote and `up` decides what rows that break the
  * constraint become; the constraint is built over the copies (NOT VALID then validated, or a
  * concurrent unique index attached at complete) and takes its place when complete swaps the

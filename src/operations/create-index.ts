@@ -1,11 +1,11 @@
-import { checkExpressionOver } from '../engine/checks.js';
-import { parenthesize } from '../engine/expressions.js';
 import { InputError } from '../errors.js';
-import { tableStep, type Undoable } from '../executor/step.js';
 import type { CreateIndex, IndexField } from '../migration/schema.js';
+import { checkExpressionOver } from '../model/checks.js';
+import { parenthesize } from '../model/expressions.js';
+import { emptySteps, type OperationModule } from '../model/operation.js';
+import { qualifiedTable } from '../model/sql-fragments.js';
+import { tableStep, type Undoable } from '../model/step.js';
 import { ident } from '../pg/quote.js';
-import { qualifiedTable } from './sql.js';
-import { emptySteps, type OperationModule } from './types.js';
 
 /**
  * create_index: built CONCURRENTLY at start, so writes go on during the build; a failed build's

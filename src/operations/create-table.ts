@@ -1,24 +1,24 @@
-import { checkExpressionOver, checkType, isSerialType, storedType } from '../engine/checks.js';
-import { columnsNamedIn } from '../engine/expressions.js';
-import type {
-  PlannedColumn,
-  PlannedConstraint,
-  PlannedTable,
-  VersionModel,
-} from '../engine/model.js';
-import { defaultObjectName } from '../engine/names.js';
 import { InputError } from '../errors.js';
-import { catalogStep, type Step, tableStep, type Undoable } from '../executor/step.js';
 import type { Column, CreateTable } from '../migration/schema.js';
-import { ident } from '../pg/quote.js';
+import { checkExpressionOver, checkType, isSerialType, storedType } from '../model/checks.js';
+import { columnsNamedIn } from '../model/expressions.js';
+import { defaultObjectName } from '../model/names.js';
+import { emptySteps, type OperationModule } from '../model/operation.js';
 import {
   columnDefinition,
   commentOnColumn,
   commentOnTable,
   qualifiedTable,
   tableConstraintDefinition,
-} from './sql.js';
-import { emptySteps, type OperationModule } from './types.js';
+} from '../model/sql-fragments.js';
+import { catalogStep, type Step, tableStep, type Undoable } from '../model/step.js';
+import type {
+  PlannedColumn,
+  PlannedConstraint,
+  PlannedTable,
+  VersionModel,
+} from '../model/version-model.js';
+import { ident } from '../pg/quote.js';
 
 /**
  * create_table: the table is new, so the old version never sees it and it holds no rows; it is

@@ -1,10 +1,10 @@
-import { checkExpressionOver } from '../engine/checks.js';
 import { InputError } from '../errors.js';
-import { tableStep } from '../executor/step.js';
 import type { DropColumn } from '../migration/schema.js';
+import { checkExpressionOver } from '../model/checks.js';
+import { CompleteStage, emptySteps, type OperationModule } from '../model/operation.js';
+import { qualifiedTable } from '../model/sql-fragments.js';
+import { tableStep } from '../model/step.js';
 import { ident } from '../pg/quote.js';
-import { qualifiedTable } from './sql.js';
-import { CompleteStage, emptySteps, type OperationModule } from './types.js';
 
 /**
  * drop_column: the new version stops showing the column at start; the data stays until

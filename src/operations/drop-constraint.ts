@@ -1,22 +1,26 @@
 import type { ConstraintInfo, IndexInfo } from '../catalog/types.js';
-import { breaksCheck, breaksForeignKey, repeatsKey } from '../engine/breaking-rows.js';
-import { checkExpressionOver } from '../engine/checks.js';
-import { expressionOverRow, isColumnItself } from '../engine/expressions.js';
-import type { PlannedTable } from '../engine/model.js';
 import { InputError } from '../errors.js';
-import { type Step, type TableRef, tableStep, type Undoable } from '../executor/step.js';
 import type { DropConstraint, DropMultiColumnConstraint } from '../migration/schema.js';
-import { ident, literal } from '../pg/quote.js';
-import { catalogConstraintName } from './rename-constraint.js';
-import { doBlock, qualifiedTable } from './sql.js';
+import { breaksCheck, breaksForeignKey, repeatsKey } from '../model/breaking-rows.js';
+import { checkExpressionOver } from '../model/checks.js';
+import { catalogConstraintName } from '../model/constraint-names.js';
+import { expressionOverRow, isColumnItself } from '../model/expressions.js';
 import {
   CompleteStage,
   emptySteps,
   type OperationModule,
   type OperationSteps,
   type PlanContext,
-} from './types.js';
-import { type ConstraintKind, constraintLocks, restoredLater } from './validated-later.js';
+} from '../model/operation.js';
+import { doBlock, qualifiedTable } from '../model/sql-fragments.js';
+import { type Step, type TableRef, tableStep, type Undoable } from '../model/step.js';
+import type { PlannedTable } from '../model/version-model.js';
+import { ident, literal } from '../pg/quote.js';
+import {
+  type ConstraintKind,
+  constraintLocks,
+  restoredLater,
+} from '../techniques/validated-later.js';
 
 /**
  * drop_constraint and drop_multicolumn_constraint. Dropping a check, foreign key or unique

@@ -1,8 +1,8 @@
 import { InputError } from '../errors.js';
-import { tableStep } from '../executor/step.js';
 import type { DropIndex } from '../migration/schema.js';
+import { CompleteStage, emptySteps, type OperationModule } from '../model/operation.js';
+import { tableStep } from '../model/step.js';
 import { ident } from '../pg/quote.js';
-import { CompleteStage, emptySteps, type OperationModule } from './types.js';
 
 /** drop_index: the old version may still rely on the index, so it is dropped CONCURRENTLY at
  *  complete; rollback has nothing to undo. */

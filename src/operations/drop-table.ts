@@ -1,8 +1,8 @@
 import { InputError } from '../errors.js';
-import { tableStep } from '../executor/step.js';
 import type { DropTable } from '../migration/schema.js';
-import { qualifiedTable } from './sql.js';
-import { CompleteStage, emptySteps, type OperationModule } from './types.js';
+import { CompleteStage, emptySteps, type OperationModule } from '../model/operation.js';
+import { qualifiedTable } from '../model/sql-fragments.js';
+import { tableStep } from '../model/step.js';
 
 /** drop_table: the new version stops showing the table at start; the old version keeps using
  *  it until complete drops it, so rollback has nothing to undo. */

@@ -1,4 +1,5 @@
 import type { Operation, OperationKind, OperationOptions } from '../migration/schema.js';
+import type { OperationModule, OperationSteps, PlanContext } from '../model/operation.js';
 import { addColumn } from './add-column.js';
 import { alterColumn } from './alter-column.js';
 import { createConstraint } from './create-constraint.js';
@@ -8,12 +9,11 @@ import { dropColumn } from './drop-column.js';
 import { dropConstraint, dropMultiColumnConstraint } from './drop-constraint.js';
 import { dropIndex } from './drop-index.js';
 import { dropTable } from './drop-table.js';
-import { rawSql } from './raw-sql.js';
 import { renameColumn } from './rename-column.js';
 import { renameConstraint } from './rename-constraint.js';
 import { renameTable } from './rename-table.js';
 import { setReplicaIdentity } from './set-replica-identity.js';
-import type { OperationModule, OperationSteps, PlanContext } from './types.js';
+import { rawSql } from './sql.js';
 
 /** Every operation kind and the module that plans it. */
 const modules: { [K in OperationKind]: OperationModule<OperationOptions<K>> } = {

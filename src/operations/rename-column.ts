@@ -1,16 +1,16 @@
-import type { PlannedColumn, PlannedTable } from '../engine/model.js';
 import { InputError } from '../errors.js';
-import { tableStep } from '../executor/step.js';
 import type { RenameColumn } from '../migration/schema.js';
-import { ident } from '../pg/quote.js';
-import { qualifiedTable } from './sql.js';
 import {
   CompleteStage,
   type CompleteStep,
   emptySteps,
   type OperationModule,
   type PlanContext,
-} from './types.js';
+} from '../model/operation.js';
+import { qualifiedTable } from '../model/sql-fragments.js';
+import { tableStep } from '../model/step.js';
+import type { PlannedColumn, PlannedTable } from '../model/version-model.js';
+import { ident } from '../pg/quote.js';
 
 /** rename_column: the new version's view shows the new name at start; complete renames the
  *  physical column. Nothing to undo on rollback. */

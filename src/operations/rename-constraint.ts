@@ -1,11 +1,16 @@
 import type { ConstraintInfo } from '../catalog/types.js';
-import type { PlannedTable, VersionModel } from '../engine/model.js';
 import { InputError } from '../errors.js';
-import { tableStep, type Undoable } from '../executor/step.js';
 import type { RenameConstraint } from '../migration/schema.js';
+import {
+  catalogConstraintName,
+  currentConstraintName,
+  recordRename,
+} from '../model/constraint-names.js';
+import { emptySteps, type OperationModule, type PlanContext } from '../model/operation.js';
+import { doBlock, qualifiedTable } from '../model/sql-fragments.js';
+import { tableStep, type Undoable } from '../model/step.js';
+import type { PlannedTable, VersionModel } from '../model/version-model.js';
 import { ident, literal } from '../pg/quote.js';
-import { doBlock, qualifiedTable } from './sql.js';
-import { emptySteps, type OperationModule, type PlanContext } from './types.js';
 
 /** Constraint kinds backed by an index of the same name: renaming the constraint renames it. */
 const INDEX_BACKED = new Set<ConstraintInfo['type']>(['p', 'u', 'x']);
@@ -101,57 +106,6 @@ function constraintKind(type: ConstraintInfo['type']): string {
     default:
       return 'constraint';
   }
-}
-
-// Names of constraints renamed by the migration being planned: the model's catalog keeps the
-// names from before the migration; `VersionModel.constraintRenames` says what each is called
-// from then on.
-
-function renamesOf(model: VersionModel, physical: string): Map<string, string> {
-  let names = model.constraintRenames.get(physical);
-  if (!names) {
-    names = new Map();
-    model.constraintRenames.set(physical, names);
-  }
-  return names;
-}
-
-function recordRename(
-  model: VersionModel,
-  table: PlannedTable,
-  from: string,
-  to: string,
-  catalogName: string,
-): void {
-  const names = renamesOf(model, table.physical);
-  names.delete(from);
-  if (to !== catalogName) names.set(to, catalogName);
-}
-
-/** The catalog's name of the constraint (or constraint index) a table's constraint `name` is
- *  at this point of the migration; undefined when the catalog's `name` was renamed away. */
-export function catalogConstraintName(
-  model: VersionModel,
-  table: PlannedTable,
-  name: string,
-): string | undefined {
-  const names = renamesOf(model, table.physical);
-  const original = names.get(name);
-  if (original !== undefined) return original;
-  return [...names.values()].includes(name) ? undefined : name;
-}
-
-/** What the catalog's constraint (or constraint index) `catalogName` of a table is called at
- *  this point of the migration. */
-export function currentConstraintName(
-  model: VersionModel,
-  table: PlannedTable,
-  catalogName: string,
-): string {
-  for (const [current, original] of renamesOf(model, table.physical)) {
-    if (original === catalogName) return current;
-  }
-  return catalogName;
 }
 
 function catalogConstraint(

@@ -1,9 +1,9 @@
 import { InputError } from '../errors.js';
-import { tableStep } from '../executor/step.js';
 import type { RenameTable } from '../migration/schema.js';
+import { CompleteStage, emptySteps, type OperationModule } from '../model/operation.js';
+import { qualifiedTable } from '../model/sql-fragments.js';
+import { tableStep } from '../model/step.js';
 import { ident } from '../pg/quote.js';
-import { qualifiedTable } from './sql.js';
-import { CompleteStage, emptySteps, type OperationModule } from './types.js';
 
 /** rename_table: the new version's view carries the new name at start; complete renames the
  *  physical table. Nothing to undo on rollback. */

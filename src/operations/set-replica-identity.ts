@@ -1,11 +1,11 @@
-import type { PlannedTable } from '../engine/model.js';
 import { InputError } from '../errors.js';
-import { tableStep, type Undoable } from '../executor/step.js';
 import type { SetReplicaIdentity } from '../migration/schema.js';
+import { catalogConstraintName, currentConstraintName } from '../model/constraint-names.js';
+import { emptySteps, type OperationModule, type PlanContext } from '../model/operation.js';
+import { qualifiedTable } from '../model/sql-fragments.js';
+import { tableStep, type Undoable } from '../model/step.js';
+import type { PlannedTable } from '../model/version-model.js';
 import { ident } from '../pg/quote.js';
-import { catalogConstraintName, currentConstraintName } from './rename-constraint.js';
-import { qualifiedTable } from './sql.js';
-import { emptySteps, type OperationModule, type PlanContext } from './types.js';
 
 /** A replica identity as pg_class.relreplident says it; `index` by its name in the catalog (or
  *  as planned, for an index this migration creates). */

@@ -1,132 +1,55 @@
-import { parenthesize } from '../engine/expressions.js';
-/** SQL fragments shared by operations. Names are quoted here; expressions and types come from
- *  migration files, were checked by the parser and the database, and are embedded as written. */
-import type {
-  CheckConstraint,
-  Column,
-  ForeignKeyReference,
-  TableConstraint,
-  TableForeignKeyReference,
-} from '../migration/schema.js';
-import { dollarQuoted, ident, literal } from '../pg/quote.js';
+import type { RawSql } from '../migration/schema.js';
+import {
+  splitStatements,
+  statementNeedsNoTransaction,
+  tryParseStatements,
+} from '../migration/sql-text.js';
+import { CompleteStage, emptySteps, type OperationModule } from '../model/operation.js';
+import { catalogStep, type Step, type Undoable } from '../model/step.js';
+import { undoOfCreate } from '../techniques/raw-sql-undo.js';
 
-export function qualifiedTable(schema: string, table: string): string {
-  return `${ident(schema)}.${ident(table)}`;
-}
-
-function deferrable(options: { deferrable?: boolean; initially_deferred?: boolean }): string {
-  if (!options.deferrable) return '';
-  return options.initially_deferred ? ' DEFERRABLE INITIALLY DEFERRED' : ' DEFERRABLE';
-}
-
-/** `REFERENCES ...` of a single-column foreign key. */
-export function referencesClause(schema: string, ref: ForeignKeyReference): string {
-  return (
-    `REFERENCES ${qualifiedTable(schema, ref.table)} (${ident(ref.column)})` +
-    ` MATCH ${ref.match_type} ON DELETE ${ref.on_delete} ON UPDATE ${ref.on_update}` +
-    deferrable(ref)
-  );
-}
-
-export function checkClause(check: CheckConstraint, expression = check.constraint): string {
-  return `CONSTRAINT ${ident(check.name)} ${checkDefinition(expression, check.no_inherit)}`;
-}
-
-/** `CHECK (...)` of a constraint, as `ADD CONSTRAINT name` takes it. */
-export function checkDefinition(expression: string, noInherit = false): string {
-  return `CHECK ${parenthesize(expression)}${noInherit ? ' NO INHERIT' : ''}`;
-}
-
-/** The generated/identity clause of a column, or ''. */
-export function generatedClause(column: Column): string {
-  const generated = column.generated;
-  if (!generated) return '';
-  if (generated.identity) {
-    const options = generated.identity.sequence_options?.trim();
-    return ` GENERATED ${generated.identity.user_specified_values} AS IDENTITY${options ? ` (${options})` : ''}`;
-  }
-  if (generated.expression)
-    return ` GENERATED ALWAYS AS ${parenthesize(generated.expression)} STORED`;
-  return '';
-}
-
-/** A column definition for CREATE TABLE, primary key left to the table constraint. */
-export function columnDefinition(schema: string, column: Column): string {
-  let sql = `${ident(column.name)} ${column.type}${generatedClause(column)}`;
-  if (column.default !== undefined) sql += ` DEFAULT ${parenthesize(column.default)}`;
-  if (!column.nullable && !column.pk) sql += ' NOT NULL';
-  if (column.unique) sql += ' UNIQUE';
-  if (column.check) sql += ` ${checkClause(column.check)}`;
-  if (column.references) {
-    sql += ` CONSTRAINT ${ident(column.references.name)} ${referencesClause(schema, column.references)}`;
-  }
-  return sql;
-}
-
-function indexParameters(c: TableConstraint): string {
-  const p = c.index_parameters;
-  if (!p) return '';
-  let sql = '';
-  if (p.include_columns?.length) sql += ` INCLUDE (${p.include_columns.map(ident).join(', ')})`;
-  if (p.storage_parameters?.trim()) sql += ` WITH (${p.storage_parameters})`;
-  if (p.tablespace) sql += ` USING INDEX TABLESPACE ${ident(p.tablespace)}`;
-  return sql;
-}
-
-/** `FOREIGN KEY (...) REFERENCES ...` of a table constraint; names as they are when it runs. */
-export function foreignKeyClause(
-  schema: string,
-  columns: string[],
-  ref: TableForeignKeyReference,
-): string {
-  const onDeleteColumns = ref.on_delete_set_columns?.length
-    ? ` (${ref.on_delete_set_columns.map(ident).join(', ')})`
-    : '';
-  return (
-    `FOREIGN KEY (${columns.map(ident).join(', ')}) REFERENCES ${qualifiedTable(schema, ref.table)} (${ref.columns.map(ident).join(', ')})` +
-    ` MATCH ${ref.match_type} ON DELETE ${ref.on_delete}${onDeleteColumns} ON UPDATE ${ref.on_update}`
-  );
-}
-
-/** A table constraint of create_table. */
-export function tableConstraintDefinition(schema: string, c: TableConstraint): string {
-  const name = `CONSTRAINT ${ident(c.name)}`;
-  const columns = `(${(c.columns ?? []).map(ident).join(', ')})`;
-  switch (c.type) {
-    case 'primary_key':
-      return `${name} PRIMARY KEY ${columns}${indexParameters(c)}${deferrable(c)}`;
-    case 'unique':
-      return `${name} UNIQUE${c.nulls_not_distinct ? ' NULLS NOT DISTINCT' : ''} ${columns}${indexParameters(c)}${deferrable(c)}`;
-    case 'check':
-      return `${name} CHECK ${parenthesize(c.check ?? '')}${c.no_inherit ? ' NO INHERIT' : ''}`;
-    case 'foreign_key': {
-      if (!c.references) throw new Error('foreign_key constraint without references');
-      return `${name} ${foreignKeyClause(schema, c.columns ?? [], c.references)}${deferrable(c)}`;
+/**
+ * sql: `up` runs at start (or at complete with onComplete), `down` at rollback. Each statement
+ * is its own step: sent alone, never as one multi-statement string, which PostgreSQL would run
+ * as one implicit transaction. Without `down`, rollback drops what the CREATE statements of `up`
+ * made, newest first; other statements stay. Rollback runs `down` only if some statement of
+ * `up` ran, and drops only what a CREATE that ran made.
+ */
+export const rawSql: OperationModule<RawSql> = {
+  async plan(o, ctx) {
+    const steps = emptySteps();
+    const ran: Undoable = { kind: 'change', name: `${ctx.where}: up` };
+    const statement = (i: number): Undoable => ({ kind: 'change', name: `${ctx.where}: up[${i}]` });
+    const up = statementSteps(o.up, 'run SQL').map((step, i) => ({
+      ...step,
+      creates: [ran, statement(i)],
+    }));
+    if (o.onComplete) {
+      steps.complete.push(...up.map((step) => ({ stage: CompleteStage.RawSql, step })));
+      return steps;
     }
-    case 'exclude': {
-      const ex = c.exclude;
-      const method = ex?.index_method?.trim() ? ` USING ${ident(ex.index_method.trim())}` : '';
-      const where = ex?.predicate?.trim() ? ` WHERE ${parenthesize(ex.predicate)}` : '';
-      return `${name} EXCLUDE${method} (${ex?.elements ?? ''})${indexParameters(c)}${where}${deferrable(c)}`;
+    steps.start.push(...up);
+    if (o.down !== undefined) {
+      steps.rollback.push(
+        ...statementSteps(o.down, 'undo SQL').map((step) => ({ ...step, undoes: ran })),
+      );
+    } else {
+      const parsed = tryParseStatements(o.up);
+      if (typeof parsed !== 'string') {
+        const undo = parsed.flatMap(({ node }, i) => {
+          const step = undoOfCreate(node);
+          return step ? [{ ...step, undoes: statement(i) }] : [];
+        });
+        steps.rollback.push(...undo.reverse());
+      }
     }
-  }
-}
+    return steps;
+  },
+};
 
-export function commentOnColumn(
-  schema: string,
-  table: string,
-  column: string,
-  comment: string | null,
-): string {
-  return `COMMENT ON COLUMN ${qualifiedTable(schema, table)}.${ident(column)} IS ${comment === null ? 'NULL' : literal(comment)}`;
-}
-
-export function commentOnTable(schema: string, table: string, comment: string | null): string {
-  return `COMMENT ON TABLE ${qualifiedTable(schema, table)} IS ${comment === null ? 'NULL' : literal(comment)}`;
-}
-
-/** `DO` with a dollar-quote tag that does not occur in the body: for steps that must be safe to
- *  run again, or to run after a start that stopped before the step they undo. */
-export function doBlock(body: string, declare = ''): string {
-  return `DO ${dollarQuoted(` ${declare ? `DECLARE ${declare} ` : ''}BEGIN ${body} END `)}`;
+function statementSteps(sql: string, summary: string): Step[] {
+  return splitStatements(sql).map((statement) => ({
+    ...catalogStep(statement, summary),
+    transactional: !statementNeedsNoTransaction(statement),
+  }));
 }

@@ -1,6 +1,6 @@
-import type { MigrationPlan } from '../engine/plan.js';
 import type { Queryable } from '../pg/queryable.js';
 import { ident } from '../pg/quote.js';
+import type { MigrationPlan } from '../planner/plan.js';
 
 export type Phase = 'starting' | 'active' | 'completing' | 'completed' | 'rolling_back';
 

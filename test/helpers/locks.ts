@@ -1,6 +1,6 @@
 /** The table locks a session holds, as tidal's steps name them. */
-import type { LockMode } from '../../src/executor/step.js';
-import { LOCK_MODES } from '../../src/executor/step.js';
+import type { LockMode } from '../../src/model/step.js';
+import { LOCK_MODES } from '../../src/model/step.js';
 import type { Queryable } from '../../src/pg/queryable.js';
 
 /** The strongest of pg_locks' modes (`AccessExclusiveLock` is `AccessExclusive`), or 'none'. */

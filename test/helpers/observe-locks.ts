@@ -3,8 +3,8 @@
 import { basename } from 'node:path';
 import { runBackfill } from '../../src/backfill/run.js';
 import { StepRunner } from '../../src/executor/run.js';
-import type { LockMode, Step } from '../../src/executor/step.js';
 import type { LoadedMigration } from '../../src/migration/load.js';
+import type { LockMode, Step } from '../../src/model/step.js';
 import { ensureStateSchema } from '../../src/state/layout.js';
 import { createTestDatabase } from './db.js';
 import { otherTableLocks, strongestLock } from './locks.js';

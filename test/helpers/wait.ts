@@ -1,5 +1,5 @@
 /** Waiting in tests for something another connection or process does. */
-import { sleep } from '../../src/executor/backoff.js';
+import { sleep } from '../../src/pg/backoff.js';
 
 export { sleep };
 

@@ -2,9 +2,9 @@
  *  statement runs on a real table in a transaction that is rolled back, reading pg_locks and the
  *  table's relfilenode. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { lockName } from '../../src/engine/plan-report.js';
-import type { LockMode } from '../../src/executor/step.js';
 import { type OtherTableLock, RULES } from '../../src/lint/rules.js';
+import type { LockMode } from '../../src/model/step.js';
+import { lockName } from '../../src/planner/plan-report.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 import { otherTableLocks, strongestLock } from '../helpers/locks.js';
 

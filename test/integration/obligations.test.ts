@@ -6,8 +6,8 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { Obligation } from '../../src/engine/obligations.js';
-import type { PlanReport } from '../../src/engine/plan-report.js';
+import type { Obligation } from '../../src/planner/obligations.js';
+import type { PlanReport } from '../../src/planner/plan-report.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 import { type CliResult, migrationFromYaml, runCli, withTidal } from '../helpers/tidal.js';
 

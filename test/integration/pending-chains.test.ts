@@ -9,9 +9,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readSchema } from '../../src/catalog/read.js';
 import type { SchemaInfo } from '../../src/catalog/types.js';
-import { type PlannedTurn, planInTurn } from '../../src/engine/pending.js';
 import type { Queryable } from '../../src/pg/queryable.js';
 import { ident } from '../../src/pg/quote.js';
+import { type PlannedTurn, planInTurn } from '../../src/planner/pending.js';
 import type { Tidal } from '../../src/tidal.js';
 import { type ChainRun, ownChain, pgrollChain, pgrollExamples } from '../helpers/chains.js';
 import { createTestDatabase, type TestDatabase, testServerMajor } from '../helpers/db.js';

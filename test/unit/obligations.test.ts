@@ -5,15 +5,15 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { ColumnInfo } from '../../src/catalog/types.js';
-import type { PlannedColumn, PlannedTable, SyncSpec } from '../../src/engine/model.js';
-import { NEEDS_BACKFILL_COLUMN, newColumnName } from '../../src/engine/names.js';
+import { NEEDS_BACKFILL_COLUMN, newColumnName } from '../../src/model/names.js';
+import type { Step } from '../../src/model/step.js';
+import { alwaysFits } from '../../src/model/type-fit.js';
+import type { PlannedColumn, PlannedTable, SyncSpec } from '../../src/model/version-model.js';
 import {
   type Obligation,
   type ObligationPlan,
   obligationsOf,
-} from '../../src/engine/obligations.js';
-import { alwaysFits } from '../../src/engine/type-fit.js';
-import type { Step } from '../../src/executor/step.js';
+} from '../../src/planner/obligations.js';
 
 const column = (name: string, type = 'integer', nullable = true): ColumnInfo => ({
   name,

@@ -1,9 +1,9 @@
 /** What planning pending migrations takes from raw SQL, and the names PostgreSQL gives. */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { defaultObjectName } from '../../src/engine/names.js';
-import { rawSqlFootprint } from '../../src/engine/raw-sql-footprint.js';
 import { parseMigrationText } from '../../src/migration/load.js';
 import { initSqlParser } from '../../src/migration/sql-text.js';
+import { defaultObjectName } from '../../src/model/names.js';
+import { rawSqlFootprint } from '../../src/planner/raw-sql-footprint.js';
 
 beforeAll(initSqlParser);
 

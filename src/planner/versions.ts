@@ -1,8 +1,8 @@
 import type { Grant, SchemaInfo } from '../catalog/types.js';
-import { catalogStep, type Step } from '../executor/step.js';
-import { granteeName, grantStatements } from '../pg/grants.js';
+import { granteeName, grantStatements } from '../model/grants.js';
+import { catalogStep, type Step } from '../model/step.js';
+import type { PlannedTable, VersionOverlay } from '../model/version-model.js';
 import { ident, literal } from '../pg/quote.js';
-import type { PlannedTable, VersionOverlay } from './model.js';
 
 /** One view of a version schema: a table under the version's names, with its privileges. */
 export interface ViewSpec {

@@ -1,4 +1,4 @@
-import { type Step, type Undoable, undoableKey } from '../executor/step.js';
+import { type Step, type Undoable, undoableKey } from '../model/step.js';
 import { type MigrationPlan, versionSchemaMade } from './plan.js';
 
 /** How far start's stored steps ran (as the state records it). */

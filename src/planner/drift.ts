@@ -1,8 +1,8 @@
-import type { Undoable } from '../executor/step.js';
+import { NEEDS_BACKFILL_COLUMN, SYNC_TRIGGER } from '../model/names.js';
+import type { Undoable } from '../model/step.js';
 import type { Queryable } from '../pg/queryable.js';
 import { ident } from '../pg/quote.js';
 import { madeByStart, type StartProgress } from './made.js';
-import { NEEDS_BACKFILL_COLUMN, SYNC_TRIGGER } from './names.js';
 import type { MigrationPlan } from './plan.js';
 
 /**

@@ -59,7 +59,7 @@ export interface PlannedTable {
 /**
  * A constraint an operation of the migration creates, as the catalog holds it once the migration
  * completes. Columns and the referenced table are the planned objects, so renames later in the
- * migration follow; planning the migrations after this one starts from it (engine/catalog-after.ts).
+ * migration follow; planning the migrations after this one starts from it (planner/catalog-after.ts).
  */
 export interface PlannedConstraint {
   name: string;
@@ -158,7 +158,7 @@ export class VersionModel {
 
   /**
    * `liveTables`: when the catalog is not the live database's but the one earlier migrations,
-   * not run yet, will leave (engine/pending.ts), the tables of it the live database has under
+   * not run yet, will leave (planner/pending.ts), the tables of it the live database has under
    * that name and in that shape now. Checks that look things up in the live database look up
    * only these; for the others they cannot know, so they let the operation through.
    */

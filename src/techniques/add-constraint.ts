@@ -1,10 +1,15 @@
-import { columnsNamedIn, renameColumnInExpression } from '../engine/expressions.js';
-import type { PlannedColumn, PlannedTable } from '../engine/model.js';
-import { notNullCheckName, prefixedName } from '../engine/names.js';
-import { stepsOn, type TableRef, type Undoable } from '../executor/step.js';
+import { columnsNamedIn, renameColumnInExpression } from '../model/expressions.js';
+import { notNullCheckName, prefixedName } from '../model/names.js';
+import {
+  CompleteStage,
+  emptySteps,
+  type OperationSteps,
+  type PlanContext,
+} from '../model/operation.js';
+import { checkDefinition, qualifiedTable } from '../model/sql-fragments.js';
+import { stepsOn, type TableRef, type Undoable } from '../model/step.js';
+import type { PlannedColumn, PlannedTable } from '../model/version-model.js';
 import { ident } from '../pg/quote.js';
-import { checkDefinition, qualifiedTable } from './sql.js';
-import { CompleteStage, emptySteps, type OperationSteps, type PlanContext } from './types.js';
 import {
   addValidatedLater,
   type LaterConstraint,

@@ -4,7 +4,7 @@ import { tryParseStatements } from '../migration/sql-text.js';
 
 /**
  * What the raw `sql` operations of a migration leave for the migrations after it, as far as
- * planning them before it runs can follow (engine/pending.ts):
+ * planning them before it runs can follow (planner/pending.ts):
  * - `definitions`: statements that create new types, functions, schemas, sequences, extensions
  *   or tables of their own, and lock no existing table. The checks of later migrations run them
  *   first in their rolled-back transaction, so `order_status` or a table made by raw SQL exists

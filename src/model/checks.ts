@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import { InputError, messageOf } from '../errors.js';
-import type { PlanContext } from '../operations/types.js';
 import { ident } from '../pg/quote.js';
 import { identifiersIn, parenthesize, qualifiesWith } from './expressions.js';
+import type { PlanContext } from './operation.js';
 
 /** serial types exist only as shorthand in CREATE TABLE / ADD COLUMN. */
 const SERIAL_TYPES: Record<string, string> = {

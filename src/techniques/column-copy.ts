@@ -1,18 +1,28 @@
 import { columnDependents, ownedSequences } from '../catalog/read.js';
 import type { ConstraintInfo, IndexInfo, TableInfo } from '../catalog/types.js';
-import { checkExpression } from '../engine/breaking-rows.js';
-import { checkExpressionOver, checkType, storedType } from '../engine/checks.js';
-import { columnsNamedIn, mentionsColumn, renameColumnInExpression } from '../engine/expressions.js';
-import type { PlannedColumn, PlannedConstraint, PlannedTable } from '../engine/model.js';
-import { newColumnName, notNullCheckName, prefixedName } from '../engine/names.js';
 import { InputError } from '../errors.js';
-import { type Step, stepsOn, type TableRef, tableStep, type Undoable } from '../executor/step.js';
 import type { AlterColumn } from '../migration/schema.js';
-import { grantStatements } from '../pg/grants.js';
+import { checkExpression } from '../model/breaking-rows.js';
+import { checkExpressionOver, checkType, storedType } from '../model/checks.js';
+import { currentConstraintName } from '../model/constraint-names.js';
+import { columnsNamedIn, mentionsColumn, renameColumnInExpression } from '../model/expressions.js';
+import { grantStatements } from '../model/grants.js';
+import { newColumnName, notNullCheckName, prefixedName } from '../model/names.js';
+import {
+  CompleteStage,
+  emptySteps,
+  type OperationSteps,
+  type PlanContext,
+} from '../model/operation.js';
+import {
+  checkDefinition,
+  commentOnColumn,
+  qualifiedTable,
+  referencesClause,
+} from '../model/sql-fragments.js';
+import { type Step, stepsOn, type TableRef, tableStep, type Undoable } from '../model/step.js';
+import type { PlannedColumn, PlannedConstraint, PlannedTable } from '../model/version-model.js';
 import { ident } from '../pg/quote.js';
-import { currentConstraintName } from './rename-constraint.js';
-import { checkDefinition, commentOnColumn, qualifiedTable, referencesClause } from './sql.js';
-import { CompleteStage, emptySteps, type OperationSteps, type PlanContext } from './types.js';
 import {
   addValidatedLater,
   constraintLocks,

@@ -1,8 +1,8 @@
 import type { TableInfo } from '../catalog/types.js';
 import { InputError } from '../errors.js';
-import type { Step } from '../executor/step.js';
 import { MAX_TABLE_COLUMNS } from '../migration/schema.js';
-import { qualifiedTable } from '../operations/sql.js';
+import { qualifiedTable } from '../model/sql-fragments.js';
+import type { Step } from '../model/step.js';
 
 /** What a table holds before start adds to it: columns, and the dropped ones, which keep their
  *  attribute numbers until the table is made anew (VACUUM FULL keeps them). */

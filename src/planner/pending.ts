@@ -2,10 +2,10 @@ import { readSchema } from '../catalog/read.js';
 import type { ColumnInfo, SchemaInfo } from '../catalog/types.js';
 import { InputError, messageOf } from '../errors.js';
 import type { Migration } from '../migration/schema.js';
+import { definitionStatements, standInStatement } from '../model/database-checks.js';
 import type { Queryable } from '../pg/queryable.js';
 import { ident } from '../pg/quote.js';
 import { type CatalogAfter, catalogAfter } from './catalog-after.js';
-import { definitionStatements, standInStatement } from './database-checks.js';
 import { type PlanStart, planMigration } from './plan.js';
 import { rawSqlFootprint } from './raw-sql-footprint.js';
 
@@ -33,8 +33,8 @@ export interface PendingValidation {
 /**
  * Plans every pending migration before the first one runs, each against the schema as the ones
  * before it will leave it once complete: the first against the live catalog, each next one
- * against the catalog derived from the previous one's plan (engine/catalog-after.ts) and raw
- * SQL (engine/raw-sql-footprint.ts). Throws the InputError of the first invalid migration. Runs
+ * against the catalog derived from the previous one's plan (planner/catalog-after.ts) and raw
+ * SQL (planner/raw-sql-footprint.ts). Throws the InputError of the first invalid migration. Runs
  * only read-only checks, in transactions that are rolled back.
  *
  * Sound rather than complete: where the schema a migration will start from cannot be known

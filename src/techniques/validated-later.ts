@@ -8,11 +8,12 @@
  * Every operation that uses the technique gets its steps from here, so each statement declares
  * the same locks wherever it comes from.
  */
-import type { LockMode, Step, TableRef, Undoable } from '../executor/step.js';
-import { tableStep } from '../executor/step.js';
+
+import type { OperationSteps } from '../model/operation.js';
+import { qualifiedTable } from '../model/sql-fragments.js';
+import type { LockMode, Step, TableRef, Undoable } from '../model/step.js';
+import { tableStep } from '../model/step.js';
 import { ident } from '../pg/quote.js';
-import { qualifiedTable } from './sql.js';
-import type { OperationSteps } from './types.js';
 
 /** What decides a constraint's locks: a foreign key locks the table it references too. */
 export type ConstraintKind = { kind: 'check' } | { kind: 'foreign_key'; referenced: TableRef };

@@ -1,13 +1,13 @@
 import type { TableInfo } from '../catalog/types.js';
-import { storedType } from '../engine/checks.js';
-import { isColumnItself } from '../engine/expressions.js';
-import type { PlannedColumn, PlannedTable } from '../engine/model.js';
-import { tableStep } from '../executor/step.js';
 import type { AlterColumn } from '../migration/schema.js';
+import { storedType } from '../model/checks.js';
+import { isColumnItself } from '../model/expressions.js';
+import { CompleteStage, type CompleteStep, type PlanContext } from '../model/operation.js';
+import { doBlock, qualifiedTable } from '../model/sql-fragments.js';
+import { tableStep } from '../model/step.js';
+import type { PlannedColumn, PlannedTable } from '../model/version-model.js';
 import { ident, literal } from '../pg/quote.js';
-import { needsCopyColumn } from './alter-column-copy.js';
-import { doBlock, qualifiedTable } from './sql.js';
-import { CompleteStage, type CompleteStep, type PlanContext } from './types.js';
+import { needsCopyColumn } from './column-copy.js';
 
 /**
  * alter_column `type` without a copy column, where PostgreSQL itself changes the type in the
@@ -66,7 +66,7 @@ function probeLikeLive(ctx: PlanContext, table: string): string[] {
 /**
  * The probe for a table earlier migrations, not run yet, create or change: the live table is
  * not the one the change will meet, so the probe is made from the table as they leave it
- * (engine/catalog-after.ts): its stand-in's columns in the checks' transaction, its validated
+ * (planner/catalog-after.ts): its stand-in's columns in the checks' transaction, its validated
  * checks and its indexes (those of exclusion constraints aside). Left out, defaults and
  * exclusions can only send the real plan down the copy path where this one stays catalog-only,
  * checking less, never refusing more: what runs is planned again when its turn comes.

@@ -1,6 +1,6 @@
-import { isColumnItself } from '../engine/expressions.js';
 import { InputError } from '../errors.js';
 import type { AlterColumn, Operation } from '../migration/schema.js';
+import { isColumnItself } from '../model/expressions.js';
 import { ident } from '../pg/quote.js';
 
 /** An operation to plan, and the indexes of the file's operations it stands for. */

@@ -4,7 +4,7 @@
  * long the backfill and the scans will take, and the transactions open right now that the
  * first lock would wait for. Built from the same steps start, complete and rollback run.
  */
-import type { Step } from '../executor/step.js';
+import type { Step } from '../model/step.js';
 import type { Queryable } from '../pg/queryable.js';
 import type { Obligation } from './obligations.js';
 import type { MigrationPlan, OperationPath } from './plan.js';

@@ -1,5 +1,5 @@
 import type { Grant } from '../catalog/types.js';
-import { ident } from './quote.js';
+import { ident } from '../pg/quote.js';
 
 /** Privileges a view (or a table) takes on the whole relation, and on single columns. */
 const RELATION_PRIVILEGES = new Set([

@@ -17,11 +17,11 @@ interface Check {
 
 /**
  * What a plan's checks see besides the live schema, when earlier migrations not run yet come
- * before the planned one (engine/pending.ts): what those will have made by the time it starts.
+ * before the planned one (planner/pending.ts): what those will have made by the time it starts.
  */
 export interface CheckSetting {
   /** Raw SQL of the earlier migrations that defines types, functions and tables
-   *  (engine/raw-sql-footprint.ts). */
+   *  (planner/raw-sql-footprint.ts). */
   definitions: readonly string[];
   /** Tables the earlier migrations create or change, as they will be. */
   standIns: readonly TableInfo[];

@@ -1,7 +1,7 @@
-import type { DatabaseChecks } from '../engine/database-checks.js';
-import type { VersionModel } from '../engine/model.js';
-import type { Step } from '../executor/step.js';
 import type { Queryable } from '../pg/queryable.js';
+import type { DatabaseChecks } from './database-checks.js';
+import type { Step } from './step.js';
+import type { VersionModel } from './version-model.js';
 
 /**
  * Where a contract step runs among all operations' contract steps. Steps name tables by their
@@ -65,7 +65,7 @@ export interface PlanContext {
   where: string;
   /** A connection for read-only checks against the live database. */
   db: Queryable;
-  /** The plan's checks against the database, batched (engine/checks.ts). */
+  /** The plan's checks against the database, batched (model/database-checks.ts). */
   checks: DatabaseChecks;
   /** True once a raw `sql` operation came earlier in the migration: the catalog does not yet show
    *  what it will do, so checks that need the catalog are left to the database at run time. */

@@ -1,5 +1,5 @@
 import type { Node, RangeVar } from 'libpg-query';
-import { catalogStep, type Step } from '../executor/step.js';
+import { catalogStep, type Step } from '../model/step.js';
 import { ident } from '../pg/quote.js';
 
 function rangeVarName(rv: RangeVar | undefined): string | undefined {

@@ -1,10 +1,15 @@
 import type { ColumnInfo } from '../catalog/types.js';
-import { catalogStep, type Step, tableStep, type Undoable } from '../executor/step.js';
+import { identifiersIn, isColumnItself, parenthesize } from '../model/expressions.js';
+import { NEEDS_BACKFILL_COLUMN, SYNC_TRIGGER, syncFunctionName } from '../model/names.js';
+import { catalogStep, type Step, tableStep, type Undoable } from '../model/step.js';
+import { alwaysFits } from '../model/type-fit.js';
+import type {
+  PlannedColumn,
+  PlannedTable,
+  SyncAssignment,
+  SyncSpec,
+} from '../model/version-model.js';
 import { dollarQuoted, ident, literal } from '../pg/quote.js';
-import { identifiersIn, isColumnItself, parenthesize } from './expressions.js';
-import type { PlannedColumn, PlannedTable, SyncAssignment, SyncSpec } from './model.js';
-import { NEEDS_BACKFILL_COLUMN, SYNC_TRIGGER, syncFunctionName } from './names.js';
-import { alwaysFits } from './type-fit.js';
 
 /** The version a migration creates, as triggers and sessions name it. */
 export interface VersionName {

@@ -5,14 +5,19 @@ import type {
   SchemaInfo,
   TableInfo,
 } from '../catalog/types.js';
+import { currentConstraintName } from '../model/constraint-names.js';
+import { parenthesize, renameColumnInExpression } from '../model/expressions.js';
+import { defaultObjectName, SYNC_TRIGGER } from '../model/names.js';
+import { qualifiedTable } from '../model/sql-fragments.js';
+import type {
+  PlannedColumn,
+  PlannedConstraint,
+  PlannedTable,
+  VersionModel,
+} from '../model/version-model.js';
 import { noDefault } from '../operations/alter-column.js';
-import { currentConstraintName } from '../operations/rename-constraint.js';
-import { qualifiedTable } from '../operations/sql.js';
 import { ident, literal } from '../pg/quote.js';
 import { columnAddedTo } from './column-limit.js';
-import { parenthesize, renameColumnInExpression } from './expressions.js';
-import type { PlannedColumn, PlannedConstraint, PlannedTable, VersionModel } from './model.js';
-import { defaultObjectName, SYNC_TRIGGER } from './names.js';
 import type { MigrationPlan } from './plan.js';
 
 /** The catalog a migration leaves once it completes, and which of its tables are still the live
@@ -25,7 +30,7 @@ export interface CatalogAfter {
 
 /**
  * The catalog as it will be once a planned migration completes, for planning the migration
- * after it before either runs (engine/pending.ts). From the migration's model: tables and
+ * after it before either runs (planner/pending.ts). From the migration's model: tables and
  * columns under their final names, with the types, nullability and defaults of the new version;
  * the constraints and indexes of the catalog that stay, renamed as the migration renames them
  * and gone with their columns; and those the operations create, named as PostgreSQL will name

@@ -1,4 +1,4 @@
-import type { TableRef } from '../executor/step.js';
+import type { TableRef } from '../model/step.js';
 import type { Queryable } from '../pg/queryable.js';
 import { ident } from '../pg/quote.js';
 import type { MigrationPlan } from './plan.js';

@@ -1,17 +1,18 @@
 import { readSchema, serverMajor } from '../catalog/read.js';
 import type { SchemaInfo } from '../catalog/types.js';
 import { InputError } from '../errors.js';
-import { type Step, tableStep, type Undoable } from '../executor/step.js';
 import type { Migration } from '../migration/schema.js';
-import { mergeAlterColumns } from '../operations/alter-column-merge.js';
-import { planOperation } from '../operations/index.js';
-import { doBlock, qualifiedTable } from '../operations/sql.js';
-import { CompleteStage, type CompleteStep, emptySteps } from '../operations/types.js';
-import type { Queryable } from '../pg/queryable.js';
-import { ident, MAX_IDENTIFIER_BYTES } from '../pg/quote.js';
-import { ColumnLimit, catalogColumns } from './column-limit.js';
-import { type CheckSetting, DatabaseChecks } from './database-checks.js';
-import { parenthesize } from './expressions.js';
+import { type CheckSetting, DatabaseChecks } from '../model/database-checks.js';
+import { parenthesize } from '../model/expressions.js';
+import {
+  NEEDS_BACKFILL_COLUMN,
+  SYNC_TRIGGER,
+  TIDAL_PREFIX,
+  versionSchemaName,
+} from '../model/names.js';
+import { CompleteStage, type CompleteStep, emptySteps } from '../model/operation.js';
+import { doBlock, qualifiedTable } from '../model/sql-fragments.js';
+import { type Step, tableStep, type Undoable } from '../model/step.js';
 import {
   type BackfillSpec,
   type PlannedColumn,
@@ -19,8 +20,12 @@ import {
   type SyncSpec,
   VersionModel,
   type VersionOverlay,
-} from './model.js';
-import { NEEDS_BACKFILL_COLUMN, SYNC_TRIGGER, TIDAL_PREFIX, versionSchemaName } from './names.js';
+} from '../model/version-model.js';
+import { planOperation } from '../operations/index.js';
+import type { Queryable } from '../pg/queryable.js';
+import { ident, MAX_IDENTIFIER_BYTES } from '../pg/quote.js';
+import { mergeAlterColumns } from './alter-column-merge.js';
+import { ColumnLimit, catalogColumns } from './column-limit.js';
 import { type Obligation, obligationsOf } from './obligations.js';
 import { installSyncSteps, removeSyncSteps, type VersionName, versionOnlyColumns } from './sync.js';
 import { dropVersionSchemaStep, versionSchemaSteps, viewsFromModel } from './versions.js';
@@ -64,13 +69,13 @@ export interface PlanOptions {
   /** The file, for messages. */
   file: string;
   previousVersionSchema: string | null;
-  /** Plan against this instead of the live catalog (engine/pending.ts). */
+  /** Plan against this instead of the live catalog (planner/pending.ts). */
   start?: PlanStart;
 }
 
 /**
  * Where planning starts for a migration that earlier migrations, not run yet, come before: the
- * schema as they will leave it once complete (engine/catalog-after.ts), not as it is.
+ * schema as they will leave it once complete (planner/catalog-after.ts), not as it is.
  */
 export interface PlanStart {
   catalog: SchemaInfo;
@@ -78,7 +83,7 @@ export interface PlanStart {
    *  ones a check may look up in the live database. */
   liveTables: ReadonlySet<string>;
   /** Raw SQL of the earlier migrations that defines types, functions and tables, for checks to
-   *  run first (engine/raw-sql-footprint.ts). */
+   *  run first (planner/raw-sql-footprint.ts). */
   definitions: readonly string[];
   /** Version schemas the earlier migrations make (the latest stays until this one completes)
    *  and drop (the one of the migration completed before them). */

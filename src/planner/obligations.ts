@@ -4,12 +4,18 @@
  * Computed from what planning produced, so only what applies to this migration is said, naming
  * its tables and columns. The README's "What each version sees and must do" explains each kind.
  */
-import type { Step } from '../executor/step.js';
+
+import { NEEDS_BACKFILL_COLUMN } from '../model/names.js';
+import type { Step } from '../model/step.js';
+import { alwaysFits } from '../model/type-fit.js';
+import type {
+  PlannedColumn,
+  PlannedTable,
+  SyncSpec,
+  VersionOverlay,
+} from '../model/version-model.js';
 import { ident } from '../pg/quote.js';
-import type { PlannedColumn, PlannedTable, SyncSpec, VersionOverlay } from './model.js';
-import { NEEDS_BACKFILL_COLUMN } from './names.js';
 import { type VersionName, versionOnlyColumns } from './sync.js';
-import { alwaysFits } from './type-fit.js';
 
 export type ObligationConcerns = 'old version' | 'new version' | 'both';
 
