@@ -1,11 +1,7 @@
 import type { ConstraintInfo } from '../catalog/types.js';
 import { InputError } from '../errors.js';
 import type { RenameConstraint } from '../migration/schema.js';
-import {
-  catalogConstraintName,
-  currentConstraintName,
-  recordRename,
-} from '../model/constraint-names.js';
+import { catalogConstraintName, recordRename } from '../model/constraint-names.js';
 import { emptySteps, type OperationModule, type PlanContext } from '../model/operation.js';
 import { doBlock, qualifiedTable } from '../model/sql-fragments.js';
 import { tableStep, type Undoable } from '../model/step.js';
