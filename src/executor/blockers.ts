@@ -9,7 +9,7 @@ import type pg from 'pg';
 import type { TableRef } from '../model/step.js';
 import { sleep } from '../pg/backoff.js';
 import type { Queryable } from '../pg/queryable.js';
-import { qualified } from '../pg/quote.js';
+import { qualifiedName } from '../pg/quote.js';
 
 /** A session that held a lock (or a snapshot) tidal waited for. */
 export interface Blocker {
@@ -91,7 +91,10 @@ export async function blockersAfterWait(
           WHERE a.pid <> pg_backend_pid() AND a.datname = current_database()
             AND a.xact_start <= now() - make_interval(secs => $1) ${holding}) found
         ORDER BY mode IS NULL, "transactionSeconds" DESC LIMIT 5`,
-      [waitedMs / 1000, waited.table ? qualified(waited.table.schema, waited.table.name) : null],
+      [
+        waitedMs / 1000,
+        waited.table ? qualifiedName(waited.table.schema, waited.table.name) : null,
+      ],
     );
     const onTable = rows.filter((b) => b.mode !== null);
     return onTable.length > 0 ? onTable : rows;
@@ -217,7 +220,7 @@ class Observer {
            JOIN pg_stat_activity a ON a.pid = blocking.pid
           WHERE w.pid = $1 AND w.wait_event_type = 'Lock'
           ORDER BY a.xact_start NULLS LAST LIMIT 5`,
-        [this.pid, this.table ? qualified(this.table.schema, this.table.name) : null],
+        [this.pid, this.table ? qualifiedName(this.table.schema, this.table.name) : null],
       );
       return rows;
     } catch {

@@ -11,7 +11,7 @@ import {
   versionSchemaName,
 } from '../model/names.js';
 import { CompleteStage, type CompleteStep, emptySteps } from '../model/operation.js';
-import { doBlock, qualifiedTable } from '../model/sql-fragments.js';
+import { doBlock } from '../model/sql-fragments.js';
 import { type Step, tableStep, type Undoable } from '../model/step.js';
 import {
   type BackfillSpec,
@@ -23,7 +23,7 @@ import {
 } from '../model/version-model.js';
 import { planOperation } from '../operations/index.js';
 import type { Queryable } from '../pg/queryable.js';
-import { ident, MAX_IDENTIFIER_BYTES } from '../pg/quote.js';
+import { ident, MAX_IDENTIFIER_BYTES, qualifiedName } from '../pg/quote.js';
 import { mergeAlterColumns } from './alter-column-merge.js';
 import { ColumnLimit, catalogColumns } from './column-limit.js';
 import { type Obligation, obligationsOf } from './obligations.js';
@@ -217,7 +217,7 @@ export async function planMigration(
     tableStep(
       { schema, name: b.table },
       'AccessExclusive',
-      `ALTER TABLE ${qualifiedTable(schema, b.table)} ADD COLUMN IF NOT EXISTS ${ident(NEEDS_BACKFILL_COLUMN)} boolean DEFAULT true`,
+      `ALTER TABLE ${qualifiedName(schema, b.table)} ADD COLUMN IF NOT EXISTS ${ident(NEEDS_BACKFILL_COLUMN)} boolean DEFAULT true`,
       `mark the rows of "${b.table}" the backfill must visit`,
       { creates: [mark(b.table)] },
     ),
@@ -226,7 +226,7 @@ export async function planMigration(
     tableStep(
       { schema, name: b.table },
       'AccessExclusive',
-      `ALTER TABLE ${qualifiedTable(schema, b.table)} DROP COLUMN IF EXISTS ${ident(NEEDS_BACKFILL_COLUMN)}`,
+      `ALTER TABLE ${qualifiedName(schema, b.table)} DROP COLUMN IF EXISTS ${ident(NEEDS_BACKFILL_COLUMN)}`,
       `remove the backfill mark from "${b.table}"`,
       { undoes: mark(b.table) },
     ),
@@ -328,7 +328,7 @@ function defaultsToViews(
       spec.up.push({ column: column.physical, expression: column.default as string });
   }
   const ref = { schema, name: table.physical };
-  const t = qualifiedTable(schema, table.physical);
+  const t = qualifiedName(schema, table.physical);
   const names = (list: PlannedColumn[]) => list.map((c) => `"${c.name}"`).join(', ');
   const onTable = columns.filter((c) => c.defaultOnTable);
   const moved: Undoable = {
