@@ -1,3 +1,4 @@
+import { existingSchemas, relationNames } from '../catalog/objects.js';
 import { readSchema, serverMajor } from '../catalog/read.js';
 import type { SchemaInfo } from '../catalog/types.js';
 import { InputError } from '../errors.js';
@@ -124,11 +125,8 @@ export async function planMigration(
     );
   }
   const { start: from } = options;
-  const { rows: schemas } = await db.query<{ name: string }>(
-    `SELECT nspname AS name FROM pg_namespace WHERE nspname = ANY($1::text[])`,
-    [[version.schema, schema]],
-  );
-  const exists = schemas.some((s) => s.name === version.schema);
+  const schemas = await existingSchemas(db, [version.schema, schema]);
+  const exists = schemas.includes(version.schema);
   const taken = from
     ? from.versionSchemas.made.has(version.schema) ||
       (exists && !from.versionSchemas.gone.has(version.schema))
@@ -138,8 +136,7 @@ export async function planMigration(
       `${file}: schema "${version.schema}" already exists; choose another version_schema (tidal never takes over a schema it did not create)`,
     );
   }
-  if (!schemas.some((s) => s.name === schema))
-    throw new InputError(`schema "${schema}" does not exist`);
+  if (!schemas.includes(schema)) throw new InputError(`schema "${schema}" does not exist`);
 
   const catalog = from?.catalog ?? (await readSchema(db, schema));
   const major = await serverMajor(db);
@@ -371,12 +368,7 @@ async function refuseTakenNames(
   const own = (name: string) => name.startsWith(TIDAL_PREFIX) || name === SYNC_TRIGGER;
   const wanted = steps.flatMap((s) => s.creates ?? []).filter((u) => own(u.name));
   if (wanted.length === 0) return;
-  const { rows } = await db.query<{ name: string }>(
-    `SELECT c.relname AS name FROM pg_catalog.pg_class c
-       JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1`,
-    [catalog.schema],
-  );
-  const relations = new Set(rows.map((r) => r.name));
+  const relations = new Set(await relationNames(db, catalog.schema));
   for (const u of wanted) {
     const table = u.table === undefined ? undefined : catalog.tables.get(u.table);
     const taken =
