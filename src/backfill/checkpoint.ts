@@ -1,5 +1,6 @@
+import { estimatedRows } from '../catalog/statistics.js';
 import type { Queryable } from '../pg/queryable.js';
-import { ident } from '../pg/quote.js';
+import { qualifiedName } from '../pg/quote.js';
 import type { WalkPosition } from './walk.js';
 
 /** Which pass over the table: filling the new columns, or checking them afterwards. */
@@ -46,7 +47,7 @@ export class BackfillCheckpoint {
     private readonly migration: string,
     private readonly table: string,
   ) {
-    this.state = `${ident(stateSchema)}.backfills`;
+    this.state = qualifiedName(stateSchema, 'backfills');
   }
 
   private get key(): string[] {
@@ -55,11 +56,11 @@ export class BackfillCheckpoint {
 
   /** Reads the checkpoint, creating it (with the planner's row estimate) the first time. */
   async open(): Promise<CheckpointState> {
+    const rowsTotal = await estimatedRows(this.db, qualifiedName(this.schema, this.table));
     await this.db.query(
       `INSERT INTO ${this.state} (schema, migration, table_name, rows_total)
-       VALUES ($1, $2, $3, (SELECT greatest(reltuples, 0)::bigint FROM pg_class WHERE oid = to_regclass($4)))
-       ON CONFLICT DO NOTHING`,
-      [...this.key, `${ident(this.schema)}.${ident(this.table)}`],
+       VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`,
+      [...this.key, rowsTotal],
     );
     const { rows } = await this.db.query<{
       last_key: WalkPosition | null;

@@ -3,7 +3,7 @@ import type { OpenConnection } from '../executor/blockers.js';
 import { parenthesize } from '../model/expressions.js';
 import { NEEDS_BACKFILL_COLUMN } from '../model/names.js';
 import type { BackfillSpec } from '../model/version-model.js';
-import { ident } from '../pg/quote.js';
+import { ident, qualifiedName } from '../pg/quote.js';
 import { BatchSizer } from './batch-size.js';
 import { canSilenceTriggers, runBatches } from './batches.js';
 import { BackfillCheckpoint, type BackfillPass, type PassState } from './checkpoint.js';
@@ -71,7 +71,7 @@ export async function runBackfill(
   const checkpoint = new BackfillCheckpoint(client, stateSchema, schema, migration, spec.table);
   const state = await checkpoint.open();
   if (state.fill.done && (state.verify.done || options.verify === false)) return;
-  const table = `${ident(schema)}.${ident(spec.table)}`;
+  const table = qualifiedName(schema, spec.table);
   const mark = `${table}.${ident(NEEDS_BACKFILL_COLUMN)}`;
   // Rows the fill has written (NULL mark) may sit ahead of a location walk: not counted again.
   const walk = await walkFor(client, schema, spec.table, spec.key, `${mark} IS NOT NULL`);

@@ -1,4 +1,6 @@
 import pg from 'pg';
+import { activeSessionCount } from '../catalog/activity.js';
+import { replayLag, streamingStandbys } from '../catalog/replication.js';
 import type { Queryable } from '../pg/queryable.js';
 
 /** One thing the backfill must not push past, read before each batch. */
@@ -41,16 +43,13 @@ export function primaryReplicaLag(db: Queryable, limitMs: number): ThrottleSigna
   return {
     name: 'replica lag',
     async read() {
-      const { rows } = await db.query<{ lag_ms: number | null; state: string | null }>(
-        `SELECT state, coalesce(extract(epoch FROM replay_lag) * 1000, 0)::float8 AS lag_ms
-           FROM pg_catalog.pg_stat_replication`,
-      );
+      const standbys = await streamingStandbys(db);
       // Without pg_monitor (or pg_read_all_stats) the columns of other users' sessions are NULL.
-      if (rows.some((r) => r.state === null)) {
+      if (standbys.some((s) => s.state === null)) {
         return { unreadable: 'pg_stat_replication is hidden from this role; grant pg_monitor' };
       }
       return {
-        value: Math.max(0, ...rows.map((r) => Number(r.lag_ms ?? 0))),
+        value: Math.max(0, ...standbys.map((s) => s.lagMs)),
         limit: limitMs,
         unit: 'ms',
       };
@@ -77,16 +76,10 @@ export function standbyLag(url: string, limitMs: number): ThrottleSignal {
         }
       }
       try {
-        const { rows } = await client.query<{ standby: boolean; lag_ms: number | null }>(
-          `SELECT pg_catalog.pg_is_in_recovery() AS standby,
-                  CASE WHEN pg_catalog.pg_last_wal_receive_lsn() = pg_catalog.pg_last_wal_replay_lsn() THEN 0
-                       ELSE extract(epoch FROM now() - pg_catalog.pg_last_xact_replay_timestamp()) * 1000
-                  END::float8 AS lag_ms`,
-        );
-        const row = rows[0];
-        if (!row?.standby) return { unreadable: 'not a standby' };
-        if (row.lag_ms === null) return { unreadable: 'no replay position yet' };
-        return { value: row.lag_ms, limit: limitMs, unit: 'ms' };
+        const replay = await replayLag(client);
+        if (!replay?.standby) return { unreadable: 'not a standby' };
+        if (replay.lagMs === null) return { unreadable: 'no replay position yet' };
+        return { value: replay.lagMs, limit: limitMs, unit: 'ms' };
       } catch (error) {
         await client?.end().catch(() => {});
         client = undefined;
@@ -104,12 +97,7 @@ export function activeSessions(db: Queryable, limit: number): ThrottleSignal {
   return {
     name: 'active sessions',
     async read() {
-      const { rows } = await db.query<{ n: number }>(
-        `SELECT count(*)::int AS n FROM pg_catalog.pg_stat_activity
-          WHERE state = 'active' AND backend_type = 'client backend' AND pid <> pg_backend_pid()
-            AND datname = current_database()`,
-      );
-      return { value: rows[0]?.n ?? 0, limit, unit: 'sessions' };
+      return { value: await activeSessionCount(db), limit, unit: 'sessions' };
     },
   };
 }

@@ -2,7 +2,8 @@ import type pg from 'pg';
 import { columnTypes } from '../catalog/read.js';
 import { OperationError } from '../errors.js';
 import { parenthesize } from '../model/expressions.js';
-import { ident } from '../pg/quote.js';
+import { ident, qualifiedName } from '../pg/quote.js';
+import { rolledBack } from '../pg/rolled-back.js';
 import type { TableWalk, WalkPosition } from './walk.js';
 
 /** A column the backfill fills, and the `up` expression it is filled from. */
@@ -92,16 +93,15 @@ export async function verifiableColumns(
   table: string,
   columns: FilledColumn[],
 ): Promise<{ checked: FilledColumn[]; skipped: { column: string; reason: string }[] }> {
-  const qualified = `${ident(schema)}.${ident(table)}`;
+  const qualified = qualifiedName(schema, table);
   const checked: FilledColumn[] = [];
   const skipped: { column: string; reason: string }[] = [];
   const types = await columnTypes(client, qualified);
-  await client.query('BEGIN');
-  try {
-    await client.query(`SELECT set_config('search_path', $1, true)`, [
-      `${ident(schema)}, pg_catalog`,
-    ]);
-    await client.query(`CREATE TEMPORARY TABLE _tidal_verify_probe (LIKE ${qualified})`);
+  const opening = [
+    `SET LOCAL search_path = ${ident(schema)}, pg_catalog`,
+    `CREATE TEMPORARY TABLE _tidal_verify_probe (LIKE ${qualified})`,
+  ];
+  await rolledBack(client, opening, async () => {
     for (const c of columns) {
       const type = types.get(c.column);
       if (!type) {
@@ -122,8 +122,6 @@ export async function verifiableColumns(
       }
       await client.query('ROLLBACK TO SAVEPOINT probe');
     }
-  } finally {
-    await client.query('ROLLBACK');
-  }
+  });
   return { checked, skipped };
 }

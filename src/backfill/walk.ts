@@ -1,7 +1,8 @@
 import type pg from 'pg';
 import { columnTypes } from '../catalog/read.js';
+import { tablePages } from '../catalog/statistics.js';
 import { OperationError } from '../errors.js';
-import { ident } from '../pg/quote.js';
+import { ident, qualifiedName } from '../pg/quote.js';
 
 /** Where a walk stopped: the last key done, or (walking by location) the next page to visit
  *  and the page the walk ends at. */
@@ -50,7 +51,7 @@ export async function walkFor(
   key: string[],
   counted = 'true',
 ): Promise<TableWalk> {
-  const qualified = `${ident(schema)}.${ident(table)}`;
+  const qualified = qualifiedName(schema, table);
   return key.length > 0
     ? new KeyWalk(qualified, key, await keyTypes(client, qualified, table, key))
     : await LocationWalk.open(client, qualified, counted);
@@ -133,15 +134,9 @@ class LocationWalk implements TableWalk {
   }
 
   static async open(client: pg.Client, table: string, counted: string): Promise<LocationWalk> {
-    const { rows } = await client.query<{ pages: string; rows_per_page: number | null }>(
-      `SELECT pg_relation_size(c.oid) / current_setting('block_size')::int AS pages,
-              CASE WHEN c.relpages > 0 AND c.reltuples > 0 THEN c.reltuples / c.relpages END AS rows_per_page
-         FROM pg_class c WHERE c.oid = to_regclass($1)`,
-      [table],
-    );
-    const row = rows[0];
-    if (!row) throw new OperationError(`backfill: table ${table} not found`);
-    return new LocationWalk(table, counted, Number(row.pages), row.rows_per_page ?? 50);
+    const size = await tablePages(client, table);
+    if (!size) throw new OperationError(`backfill: table ${table} not found`);
+    return new LocationWalk(table, counted, size.pages, size.rowsPerPage ?? 50);
   }
 
   rowKey(table: string): string {

@@ -6,24 +6,17 @@
  * pg_stat_activity only allows a good guess. `WaitWatch` combines both.
  */
 import type pg from 'pg';
+import {
+  type Blocker,
+  type BlockerHolds,
+  backendPid,
+  blockersOf,
+  sessionsHolding,
+} from '../catalog/activity.js';
 import type { TableRef } from '../model/step.js';
 import { sleep } from '../pg/backoff.js';
 import type { Queryable } from '../pg/queryable.js';
-import { qualified } from '../pg/quote.js';
-
-/** A session that held a lock (or a snapshot) tidal waited for. */
-export interface Blocker {
-  pid: number;
-  applicationName: string;
-  state: string | null;
-  transactionStart: string | null;
-  /** How long its transaction had been open when tidal looked. */
-  transactionSeconds: number | null;
-  queryStart: string | null;
-  query: string;
-  /** The lock modes it holds on the table tidal waited for. */
-  mode: string | null;
-}
+import { qualifiedName } from '../pg/quote.js';
 
 export function describeBlocker(b: Blocker): string {
   const parts = [`pid ${b.pid}`];
@@ -44,23 +37,9 @@ export function describeBlocker(b: Blocker): string {
 export interface WaitedFor {
   /** The table the statement locks: sessions holding a lock on it are named first. */
   table?: TableRef;
-  /**
-   * Besides its locks, what the blocker's transaction holds: `snapshot` (a snapshot or a
-   * transaction id: what a concurrent index build waits out, whatever tables it read),
-   * `transactionId` (what a row lock is held by), or `locks` (anything).
-   */
-  holds: 'locks' | 'snapshot' | 'transactionId';
+  /** Besides its locks, what the blocker's transaction holds. */
+  holds: BlockerHolds;
 }
-
-/** A session's columns in pg_stat_activity `a` as a Blocker, all but `mode`. */
-const ACTIVITY_COLUMNS = `a.pid, coalesce(a.application_name, '') AS "applicationName", a.state,
-  a.xact_start::text AS "transactionStart",
-  extract(epoch FROM now() - a.xact_start)::float8 AS "transactionSeconds",
-  a.query_start::text AS "queryStart", left(a.query, 200) AS query`;
-
-/** The granted locks on table $2 (none when $2 is null). */
-const LOCKS_ON_TABLE = `pg_locks l
-  WHERE l.granted AND l.locktype = 'relation' AND l.relation = to_regclass($2)`;
 
 const LOCK_NOT_AVAILABLE = '55P03';
 
@@ -75,23 +54,12 @@ export async function blockersAfterWait(
   waited: WaitedFor,
   waitedMs: number,
 ): Promise<Blocker[]> {
-  // Not (auto)vacuum's: a concurrent build does not wait for its snapshot, and it locks no rows.
-  const client = `AND a.backend_type = 'client backend'`;
-  const holding = {
-    locks: '',
-    snapshot: `${client} AND (a.backend_xmin IS NOT NULL OR a.backend_xid IS NOT NULL)`,
-    transactionId: `${client} AND a.backend_xid IS NOT NULL`,
-  }[waited.holds];
   try {
-    const { rows } = await db.query<Blocker>(
-      `SELECT * FROM (
-         SELECT ${ACTIVITY_COLUMNS}, held.mode FROM pg_stat_activity a
-           LEFT JOIN (SELECT l.pid, string_agg(DISTINCT l.mode, ', ') AS mode
-                        FROM ${LOCKS_ON_TABLE} GROUP BY l.pid) held ON held.pid = a.pid
-          WHERE a.pid <> pg_backend_pid() AND a.datname = current_database()
-            AND a.xact_start <= now() - make_interval(secs => $1) ${holding}) found
-        ORDER BY mode IS NULL, "transactionSeconds" DESC LIMIT 5`,
-      [waitedMs / 1000, waited.table ? qualified(waited.table.schema, waited.table.name) : null],
+    const rows = await sessionsHolding(
+      db,
+      waited.table ? qualifiedName(waited.table.schema, waited.table.name) : null,
+      waited.holds,
+      waitedMs / 1000,
     );
     const onTable = rows.filter((b) => b.mode !== null);
     return onTable.length > 0 ? onTable : rows;
@@ -145,8 +113,7 @@ export class WaitWatch {
 
   private async startObserver(open: OpenConnection): Promise<void> {
     try {
-      const { rows } = await this.db.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
-      const pid = rows[0]?.pid;
+      const pid = await backendPid(this.db);
       if (pid === undefined) return;
       // Often enough to see each wait, which lasts lock_timeout, a few times.
       const intervalMs = Math.min(250, Math.max(10, Math.floor(this.lockTimeoutMs / 4)));
@@ -208,18 +175,11 @@ class Observer {
   /** The sessions the watched one waits for now; none when it does not wait for a lock. */
   private async waitingFor(client: pg.Client): Promise<Blocker[]> {
     try {
-      // pg_blocking_pids reads the lock manager's shared state: only asked while the session waits.
-      const { rows } = await client.query<Blocker>(
-        `SELECT ${ACTIVITY_COLUMNS},
-                (SELECT string_agg(DISTINCT l.mode, ', ') FROM ${LOCKS_ON_TABLE} AND l.pid = a.pid) AS mode
-           FROM pg_stat_activity w
-          CROSS JOIN LATERAL unnest(pg_blocking_pids(w.pid)) AS blocking(pid)
-           JOIN pg_stat_activity a ON a.pid = blocking.pid
-          WHERE w.pid = $1 AND w.wait_event_type = 'Lock'
-          ORDER BY a.xact_start NULLS LAST LIMIT 5`,
-        [this.pid, this.table ? qualified(this.table.schema, this.table.name) : null],
+      return await blockersOf(
+        client,
+        this.pid,
+        this.table ? qualifiedName(this.table.schema, this.table.name) : null,
       );
-      return rows;
     } catch {
       return [];
     }

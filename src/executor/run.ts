@@ -1,10 +1,11 @@
 import type pg from 'pg';
+import type { Blocker } from '../catalog/activity.js';
 import { LockTimeoutError, OperationError } from '../errors.js';
 import type { Step, TableRef } from '../model/step.js';
 import { backoffDelay, sleep } from '../pg/backoff.js';
 import type { Queryable } from '../pg/queryable.js';
 import { ident, literal } from '../pg/quote.js';
-import { type Blocker, describeBlocker, type OpenConnection, WaitWatch } from './blockers.js';
+import { describeBlocker, type OpenConnection, WaitWatch } from './blockers.js';
 import { SAMPLE_SIZE, sampleViolations } from './violations.js';
 
 export interface LockPolicy {

@@ -10,8 +10,6 @@ import { type Migration, migrationFileSchema } from './schema.js';
 import { initSqlParser } from './sql-text.js';
 import { validateMigration } from './validate.js';
 
-export { validateMigration } from './validate.js';
-
 export type MigrationFormat = 'yaml' | 'json';
 
 export interface LoadedMigration {

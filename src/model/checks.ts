@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { type MissingValueRow, missingValueQuery } from '../catalog/temporary.js';
 import { InputError, messageOf } from '../errors.js';
 import { ident } from '../pg/quote.js';
 import { identifiersIn, parenthesize, qualifiesWith } from './expressions.js';
@@ -119,14 +120,13 @@ export async function defaultIsVolatile(
         'CREATE TEMPORARY TABLE _tidal_default_probe (x int) ON COMMIT DROP',
         'INSERT INTO _tidal_default_probe VALUES (1)',
         `ALTER TABLE _tidal_default_probe ADD COLUMN probe ${column}`,
-        `SELECT atthasmissing AS missing FROM pg_attribute
-          WHERE attrelid = 'pg_temp._tidal_default_probe'::regclass AND attname = 'probe'`,
+        missingValueQuery('_tidal_default_probe', 'probe'),
       ])
       .catch((error: unknown) => {
         throw new InputError(
           `${ctx.where}.${field}: invalid default for type "${type}": ${messageOf(error)}`,
         );
       });
-    return !probe[3]?.rows[0]?.missing;
+    return !(probe[3]?.rows[0] as MissingValueRow | undefined)?.missing;
   });
 }

@@ -3,6 +3,7 @@ import type { TableInfo } from '../catalog/types.js';
 import { InputError, isConnectionLost, messageOf } from '../errors.js';
 import type { Queryable } from '../pg/queryable.js';
 import { ident } from '../pg/quote.js';
+import { rolledBack } from '../pg/rolled-back.js';
 import { identifiersIn } from './expressions.js';
 
 /** Checks sent in one round trip; a failure is then found by halving, a few round trips more. */
@@ -57,7 +58,8 @@ export class DatabaseChecks {
   private pending: Check[] = [];
   private readonly queued = new Set<string>();
   private readonly answers = new Map<string, unknown>();
-  /** Every transaction's first statements: the setting's definitions and the search_path. */
+  /** Every transaction's first statements after BEGIN: the setting's definitions and the
+   *  search_path. */
   private readonly preamble: string[];
   private readonly standIns: readonly TableInfo[];
   /** Names the definitions use (a function body may read a table that stands in). */
@@ -70,7 +72,6 @@ export class DatabaseChecks {
     private readonly setting?: CheckSetting,
   ) {
     this.preamble = [
-      'BEGIN',
       ...definitionStatements(setting?.definitions ?? []),
       `SET LOCAL search_path = ${ident(schema)}, pg_catalog`,
     ];
@@ -100,18 +101,9 @@ export class DatabaseChecks {
    * well).
    */
   async rolledBack(statements: string[]): Promise<pg.QueryResult[]> {
-    // A multi-statement string stops at its first error, leaving the transaction to roll back;
-    // nothing in it is kept either way.
     const preamble = [...this.preamble, ...(await this.standInsFor(statements))];
-    const text = [...preamble, ...statements, 'ROLLBACK'].join(';\n');
-    const first = preamble.length;
-    try {
-      const results = (await this.db.query(text)) as unknown as pg.QueryResult[];
-      return results.slice(first, first + statements.length);
-    } catch (error) {
-      await this.db.query('ROLLBACK').catch(() => {});
-      throw error;
-    }
+    const results = await rolledBack(this.db, [...preamble, ...statements]);
+    return results.slice(preamble.length);
   }
 
   /** The stand-ins `statements` (or the definitions) name: each costs a temporary table in

@@ -6,13 +6,12 @@ import type {
   ForeignKeyReference,
   TableConstraint,
   TableForeignKeyReference,
-} from '../migration/schema.js';
-import { dollarQuoted, ident, literal } from '../pg/quote.js';
+} from '../migration/fields.js';
+import { dollarQuoted, ident, literal, qualifiedName } from '../pg/quote.js';
 import { parenthesize } from './expressions.js';
 
-export function qualifiedTable(schema: string, table: string): string {
-  return `${ident(schema)}.${ident(table)}`;
-}
+/** qualifiedName under the name operations/ and techniques/ still call it by. */
+export const qualifiedTable = qualifiedName;
 
 function deferrable(options: { deferrable?: boolean; initially_deferred?: boolean }): string {
   if (!options.deferrable) return '';
@@ -22,7 +21,7 @@ function deferrable(options: { deferrable?: boolean; initially_deferred?: boolea
 /** `REFERENCES ...` of a single-column foreign key. */
 export function referencesClause(schema: string, ref: ForeignKeyReference): string {
   return (
-    `REFERENCES ${qualifiedTable(schema, ref.table)} (${ident(ref.column)})` +
+    `REFERENCES ${qualifiedName(schema, ref.table)} (${ident(ref.column)})` +
     ` MATCH ${ref.match_type} ON DELETE ${ref.on_delete} ON UPDATE ${ref.on_update}` +
     deferrable(ref)
   );
@@ -83,7 +82,7 @@ export function foreignKeyClause(
     ? ` (${ref.on_delete_set_columns.map(ident).join(', ')})`
     : '';
   return (
-    `FOREIGN KEY (${columns.map(ident).join(', ')}) REFERENCES ${qualifiedTable(schema, ref.table)} (${ref.columns.map(ident).join(', ')})` +
+    `FOREIGN KEY (${columns.map(ident).join(', ')}) REFERENCES ${qualifiedName(schema, ref.table)} (${ref.columns.map(ident).join(', ')})` +
     ` MATCH ${ref.match_type} ON DELETE ${ref.on_delete}${onDeleteColumns} ON UPDATE ${ref.on_update}`
   );
 }
@@ -118,11 +117,11 @@ export function commentOnColumn(
   column: string,
   comment: string | null,
 ): string {
-  return `COMMENT ON COLUMN ${qualifiedTable(schema, table)}.${ident(column)} IS ${comment === null ? 'NULL' : literal(comment)}`;
+  return `COMMENT ON COLUMN ${qualifiedName(schema, table)}.${ident(column)} IS ${comment === null ? 'NULL' : literal(comment)}`;
 }
 
 export function commentOnTable(schema: string, table: string, comment: string | null): string {
-  return `COMMENT ON TABLE ${qualifiedTable(schema, table)} IS ${comment === null ? 'NULL' : literal(comment)}`;
+  return `COMMENT ON TABLE ${qualifiedName(schema, table)} IS ${comment === null ? 'NULL' : literal(comment)}`;
 }
 
 /** `DO` with a dollar-quote tag that does not occur in the body: for steps that must be safe to

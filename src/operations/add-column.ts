@@ -1,5 +1,6 @@
 import { InputError } from '../errors.js';
-import type { AddColumn, Column } from '../migration/schema.js';
+import type { Column } from '../migration/fields.js';
+import type { AddColumn } from '../migration/operations/add-column.js';
 import {
   checkExpressionOver,
   checkType,

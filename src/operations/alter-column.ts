@@ -1,5 +1,5 @@
 import { InputError } from '../errors.js';
-import type { AlterColumn } from '../migration/schema.js';
+import type { AlterColumn } from '../migration/operations/alter-column.js';
 import { checkExpressionOver, defaultIsVolatile, storedType } from '../model/checks.js';
 import {
   expressionOverRow,

@@ -1,5 +1,6 @@
 import { InputError } from '../errors.js';
-import type { CreateConstraint, TableConstraint } from '../migration/schema.js';
+import type { TableConstraint } from '../migration/fields.js';
+import type { CreateConstraint } from '../migration/operations/create-constraint.js';
 import { checkExpressionOver } from '../model/checks.js';
 import { columnsNamedIn, isColumnItself } from '../model/expressions.js';
 import { newColumnName } from '../model/names.js';

@@ -1,5 +1,5 @@
 import { InputError } from '../errors.js';
-import type { CreateIndex, IndexField } from '../migration/schema.js';
+import type { CreateIndex, IndexField } from '../migration/operations/create-index.js';
 import { checkExpressionOver } from '../model/checks.js';
 import { parenthesize } from '../model/expressions.js';
 import { emptySteps, type OperationModule } from '../model/operation.js';

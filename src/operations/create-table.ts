@@ -1,5 +1,6 @@
 import { InputError } from '../errors.js';
-import type { Column, CreateTable } from '../migration/schema.js';
+import type { Column } from '../migration/fields.js';
+import type { CreateTable } from '../migration/operations/create-table.js';
 import { checkExpressionOver, checkType, isSerialType, storedType } from '../model/checks.js';
 import { columnsNamedIn } from '../model/expressions.js';
 import { defaultObjectName } from '../model/names.js';

@@ -1,5 +1,5 @@
 import { InputError } from '../errors.js';
-import type { DropColumn } from '../migration/schema.js';
+import type { DropColumn } from '../migration/operations/drop-column.js';
 import { checkExpressionOver } from '../model/checks.js';
 import { CompleteStage, emptySteps, type OperationModule } from '../model/operation.js';
 import { qualifiedTable } from '../model/sql-fragments.js';

@@ -1,6 +1,7 @@
 import type { ConstraintInfo, IndexInfo } from '../catalog/types.js';
 import { InputError } from '../errors.js';
-import type { DropConstraint, DropMultiColumnConstraint } from '../migration/schema.js';
+import type { DropConstraint } from '../migration/operations/drop-constraint.js';
+import type { DropMultiColumnConstraint } from '../migration/operations/drop-multicolumn-constraint.js';
 import { breaksCheck, breaksForeignKey, repeatsKey } from '../model/breaking-rows.js';
 import { checkExpressionOver } from '../model/checks.js';
 import { catalogConstraintName } from '../model/constraint-names.js';

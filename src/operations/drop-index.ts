@@ -1,5 +1,5 @@
 import { InputError } from '../errors.js';
-import type { DropIndex } from '../migration/schema.js';
+import type { DropIndex } from '../migration/operations/drop-index.js';
 import { CompleteStage, emptySteps, type OperationModule } from '../model/operation.js';
 import { tableStep } from '../model/step.js';
 import { ident } from '../pg/quote.js';

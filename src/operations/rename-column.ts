@@ -1,5 +1,5 @@
 import { InputError } from '../errors.js';
-import type { RenameColumn } from '../migration/schema.js';
+import type { RenameColumn } from '../migration/operations/rename-column.js';
 import {
   CompleteStage,
   type CompleteStep,

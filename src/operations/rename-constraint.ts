@@ -1,6 +1,6 @@
 import type { ConstraintInfo } from '../catalog/types.js';
 import { InputError } from '../errors.js';
-import type { RenameConstraint } from '../migration/schema.js';
+import type { RenameConstraint } from '../migration/operations/rename-constraint.js';
 import { catalogConstraintName, recordRename } from '../model/constraint-names.js';
 import { emptySteps, type OperationModule, type PlanContext } from '../model/operation.js';
 import { doBlock, qualifiedTable } from '../model/sql-fragments.js';

@@ -1,5 +1,5 @@
 import { InputError } from '../errors.js';
-import type { RenameTable } from '../migration/schema.js';
+import type { RenameTable } from '../migration/operations/rename-table.js';
 import { CompleteStage, emptySteps, type OperationModule } from '../model/operation.js';
 import { qualifiedTable } from '../model/sql-fragments.js';
 import { tableStep } from '../model/step.js';

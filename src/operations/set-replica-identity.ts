@@ -1,5 +1,5 @@
 import { InputError } from '../errors.js';
-import type { SetReplicaIdentity } from '../migration/schema.js';
+import type { SetReplicaIdentity } from '../migration/operations/set-replica-identity.js';
 import { catalogConstraintName, currentConstraintName } from '../model/constraint-names.js';
 import { emptySteps, type OperationModule, type PlanContext } from '../model/operation.js';
 import { qualifiedTable } from '../model/sql-fragments.js';

@@ -1,4 +1,4 @@
-import type { RawSql } from '../migration/schema.js';
+import type { RawSql } from '../migration/operations/sql.js';
 import {
   splitStatements,
   statementNeedsNoTransaction,

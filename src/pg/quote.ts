@@ -7,8 +7,8 @@ export function ident(name: string): string {
   return `"${name.replaceAll('"', '""')}"`;
 }
 
-/** Quotes a schema-qualified name. */
-export function qualified(schema: string, name: string): string {
+/** Quotes a schema-qualified name: a table, index, function or type in `schema`. */
+export function qualifiedName(schema: string, name: string): string {
   return `${ident(schema)}.${ident(name)}`;
 }
 

@@ -1,5 +1,6 @@
 import { InputError } from '../errors.js';
-import type { AlterColumn, Operation } from '../migration/schema.js';
+import type { AlterColumn } from '../migration/operations/alter-column.js';
+import type { Operation } from '../migration/schema.js';
 import { isColumnItself } from '../model/expressions.js';
 import { ident } from '../pg/quote.js';
 

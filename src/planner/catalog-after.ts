@@ -8,7 +8,6 @@ import type {
 import { currentConstraintName } from '../model/constraint-names.js';
 import { parenthesize, renameColumnInExpression } from '../model/expressions.js';
 import { defaultObjectName, SYNC_TRIGGER } from '../model/names.js';
-import { qualifiedTable } from '../model/sql-fragments.js';
 import type {
   PlannedColumn,
   PlannedConstraint,
@@ -16,7 +15,7 @@ import type {
   VersionModel,
 } from '../model/version-model.js';
 import { noDefault } from '../operations/alter-column.js';
-import { ident, literal } from '../pg/quote.js';
+import { ident, literal, qualifiedName } from '../pg/quote.js';
 import { columnAddedTo } from './column-limit.js';
 import type { MigrationPlan } from './plan.js';
 
@@ -239,7 +238,7 @@ function indexDefinition(
   unique: boolean,
   using: string,
 ): string {
-  return `CREATE ${unique ? 'UNIQUE ' : ''}INDEX ${ident(name)} ON ${qualifiedTable(model.schema, table.name)} ${using}`;
+  return `CREATE ${unique ? 'UNIQUE ' : ''}INDEX ${ident(name)} ON ${qualifiedName(model.schema, table.name)} ${using}`;
 }
 
 const columnList = (columns: PlannedColumn[]) => columns.map((c) => ident(c.name)).join(', ');
@@ -289,7 +288,7 @@ function constraintDefinition(
     case 'f':
       return `FOREIGN KEY (${columnList(c.columns)})${
         references
-          ? ` REFERENCES ${qualifiedTable(model.schema, references.table.name)} (${columnList(references.columns)})`
+          ? ` REFERENCES ${qualifiedName(model.schema, references.table.name)} (${columnList(references.columns)})`
           : ''
       }`;
     case 'u':

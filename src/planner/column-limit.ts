@@ -1,8 +1,8 @@
 import type { TableInfo } from '../catalog/types.js';
 import { InputError } from '../errors.js';
-import { MAX_TABLE_COLUMNS } from '../migration/schema.js';
-import { qualifiedTable } from '../model/sql-fragments.js';
+import { MAX_TABLE_COLUMNS } from '../migration/fields.js';
 import type { Step } from '../model/step.js';
+import { qualifiedName } from '../pg/quote.js';
 
 /** What a table holds before start adds to it: columns, and the dropped ones, which keep their
  *  attribute numbers until the table is made anew (VACUUM FULL keeps them). */
@@ -20,7 +20,7 @@ export function catalogColumns(info: TableInfo): TableColumns {
 export function columnAddedTo(step: Step): string | undefined {
   const table = step.table;
   if (!table) return undefined;
-  const prefix = `ALTER TABLE ${qualifiedTable(table.schema, table.name)} ADD COLUMN `;
+  const prefix = `ALTER TABLE ${qualifiedName(table.schema, table.name)} ADD COLUMN `;
   return step.sql.startsWith(prefix) ? table.name : undefined;
 }
 

@@ -1,10 +1,12 @@
+import { currentRole } from '../catalog/privileges.js';
 import { readSchema } from '../catalog/read.js';
-import type { ColumnInfo, SchemaInfo } from '../catalog/types.js';
+import { temporaryColumns } from '../catalog/temporary.js';
+import type { SchemaInfo } from '../catalog/types.js';
 import { InputError, messageOf } from '../errors.js';
 import type { Migration } from '../migration/schema.js';
 import { definitionStatements, standInStatement } from '../model/database-checks.js';
 import type { Queryable } from '../pg/queryable.js';
-import { ident } from '../pg/quote.js';
+import { rolledBack } from '../pg/rolled-back.js';
 import { type CatalogAfter, catalogAfter } from './catalog-after.js';
 import { type PlanStart, planMigration } from './plan.js';
 import { rawSqlFootprint } from './raw-sql-footprint.js';
@@ -94,7 +96,7 @@ export async function* planInTurn(
     });
     yield { file, start };
     if (i === pending.length - 1) break;
-    role ??= (await db.query<{ role: string }>('SELECT current_user AS role')).rows[0]?.role;
+    role ??= await currentRole(db);
     const after = await catalogAfter(model, plan, role ?? '');
     const unfollowed = await sql.follow(migration, file, after);
     if (unfollowed) return { validated: i + 1, stoppedBy: unfollowed };
@@ -182,39 +184,19 @@ class RawSqlFollower {
    * Unqualified table names find temporary tables first, and a lock timeout makes sure nothing
    * waits on a table of the application.
    */
-  private async inTransaction<T>(work: () => Promise<T>): Promise<T | string> {
-    await this.db.query('BEGIN');
-    let running = '';
-    try {
-      await this.db.query(`SET LOCAL lock_timeout = '1s'`);
-      for (const statement of definitionStatements(this.definitions)) {
-        running = `${statement.trim()}: `;
-        await this.db.query(statement);
+  private inTransaction<T>(work: () => Promise<T>): Promise<T | string> {
+    return rolledBack(this.db, [`SET LOCAL lock_timeout = '1s'`], async () => {
+      let running = '';
+      try {
+        for (const statement of definitionStatements(this.definitions)) {
+          running = `${statement.trim()}: `;
+          await this.db.query(statement);
+        }
+        running = '';
+        return await work();
+      } catch (error) {
+        return `${running}${messageOf(error)}`;
       }
-      running = '';
-      return await work();
-    } catch (error) {
-      return `${running}${messageOf(error)}`;
-    } finally {
-      await this.db.query('ROLLBACK').catch(() => {});
-    }
+    });
   }
-}
-
-/** The columns of a temporary table, as the catalog reads a table's. */
-async function temporaryColumns(db: Queryable, table: string): Promise<ColumnInfo[]> {
-  const { rows } = await db.query<ColumnInfo>(
-    `SELECT a.attname AS name, a.attnum::int AS attnum,
-            format_type(a.atttypid, a.atttypmod) AS type, NOT a.attnotnull AS nullable,
-            pg_get_expr(d.adbin, d.adrelid) AS default, a.attidentity AS identity,
-            a.attgenerated AS generated, NULL::text AS comment,
-            CASE WHEN a.attcollation <> 0 THEN a.attcollation::regcollation::text END AS collation,
-            '[]'::json AS grants
-       FROM pg_attribute a
-       LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
-      WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped
-      ORDER BY a.attnum`,
-    [`pg_temp.${ident(table)}`],
-  );
-  return rows;
 }

@@ -4,6 +4,8 @@
  * long the backfill and the scans will take, and the transactions open right now that the
  * first lock would wait for. Built from the same steps start, complete and rollback run.
  */
+import { type OpenTransaction, openTransactions } from '../catalog/activity.js';
+import { type TableStatistics, tableStatistics } from '../catalog/statistics.js';
 import type { Step } from '../model/step.js';
 import type { Queryable } from '../pg/queryable.js';
 import type { Obligation } from './obligations.js';
@@ -32,28 +34,11 @@ export interface PlannedStep extends Step {
   estimatedSeconds: number | null;
 }
 
-export interface TableStatistics {
-  table: string;
-  /** pg_class.reltuples (null when never analysed) and the table's size with indexes and TOAST. */
-  rows: number | null;
-  bytes: number;
-}
-
 export interface PlannedBackfill extends TableStatistics {
   /** The columns the backfill walks rows by; empty: by physical location. */
   walkKey: string[];
   columns: string[];
   estimatedSeconds: number | null;
-}
-
-export interface OpenTransaction {
-  pid: number;
-  application: string;
-  state: string;
-  ageSeconds: number;
-  query: string;
-  /** Tables of this migration it holds a lock on: ACCESS EXCLUSIVE on them waits for it. */
-  locks: { table: string; mode: string }[];
 }
 
 export interface PlanReport {
@@ -123,61 +108,10 @@ export async function planReport(
           stats.rows === null ? null : stats.rows / ESTIMATE_RATES.backfillRowsPerSecond,
       };
     }),
-    openTransactions: await openTransactions(db, plan.schema, [...tables]),
+    openTransactions: await openTransactions(db, plan.schema, [...tables], OLD_TRANSACTION_SECONDS),
     obligations: plan.obligations ?? [],
     assumptions: ESTIMATE_RATES,
   };
-}
-
-async function tableStatistics(
-  db: Queryable,
-  schema: string,
-  tables: string[],
-): Promise<TableStatistics[]> {
-  const { rows } = await db.query<{ table: string; rows: number | null; bytes: string }>(
-    `SELECT c.relname AS table, CASE WHEN c.reltuples >= 0 THEN c.reltuples::float8 END AS rows,
-            pg_total_relation_size(c.oid) AS bytes
-       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-      WHERE n.nspname = $1 AND c.relname = ANY($2::text[]) AND c.relkind IN ('r', 'p')`,
-    [schema, tables],
-  );
-  return rows.map((r) => ({ table: r.table, rows: r.rows, bytes: Number(r.bytes) }));
-}
-
-/** Transactions of other sessions open longer than a second, and their locks on `tables`. */
-async function openTransactions(
-  db: Queryable,
-  schema: string,
-  tables: string[],
-): Promise<OpenTransaction[]> {
-  const { rows } = await db.query<{
-    pid: number;
-    application: string;
-    state: string;
-    age: number;
-    query: string;
-    locks: { table: string; mode: string }[] | null;
-  }>(
-    `SELECT a.pid, a.application_name AS application, coalesce(a.state, '') AS state,
-            extract(epoch FROM now() - a.xact_start)::float8 AS age, coalesce(a.query, '') AS query,
-            (SELECT json_agg(json_build_object('table', c.relname, 'mode', l.mode) ORDER BY c.relname)
-               FROM pg_locks l JOIN pg_class c ON c.oid = l.relation
-               JOIN pg_namespace n ON n.oid = c.relnamespace
-              WHERE l.pid = a.pid AND l.granted AND n.nspname = $1 AND c.relname = ANY($2::text[])) AS locks
-       FROM pg_stat_activity a
-      WHERE a.datname = current_database() AND a.pid <> pg_backend_pid() AND a.xact_start IS NOT NULL
-        AND now() - a.xact_start > make_interval(secs => $3)
-      ORDER BY a.xact_start`,
-    [schema, tables, OLD_TRANSACTION_SECONDS],
-  );
-  return rows.map((r) => ({
-    pid: r.pid,
-    application: r.application,
-    state: r.state,
-    ageSeconds: r.age,
-    query: r.query,
-    locks: r.locks ?? [],
-  }));
 }
 
 /** `AccessExclusive` as PostgreSQL's documentation writes it: `ACCESS EXCLUSIVE`. */

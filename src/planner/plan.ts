@@ -1,3 +1,4 @@
+import { existingSchemas, relationNames } from '../catalog/objects.js';
 import { readSchema, serverMajor } from '../catalog/read.js';
 import type { SchemaInfo } from '../catalog/types.js';
 import { InputError } from '../errors.js';
@@ -11,7 +12,7 @@ import {
   versionSchemaName,
 } from '../model/names.js';
 import { CompleteStage, type CompleteStep, emptySteps } from '../model/operation.js';
-import { doBlock, qualifiedTable } from '../model/sql-fragments.js';
+import { doBlock } from '../model/sql-fragments.js';
 import { type Step, tableStep, type Undoable } from '../model/step.js';
 import {
   type BackfillSpec,
@@ -23,7 +24,7 @@ import {
 } from '../model/version-model.js';
 import { planOperation } from '../operations/index.js';
 import type { Queryable } from '../pg/queryable.js';
-import { ident, MAX_IDENTIFIER_BYTES } from '../pg/quote.js';
+import { ident, MAX_IDENTIFIER_BYTES, qualifiedName } from '../pg/quote.js';
 import { mergeAlterColumns } from './alter-column-merge.js';
 import { ColumnLimit, catalogColumns } from './column-limit.js';
 import { type Obligation, obligationsOf } from './obligations.js';
@@ -124,11 +125,8 @@ export async function planMigration(
     );
   }
   const { start: from } = options;
-  const { rows: schemas } = await db.query<{ name: string }>(
-    `SELECT nspname AS name FROM pg_namespace WHERE nspname = ANY($1::text[])`,
-    [[version.schema, schema]],
-  );
-  const exists = schemas.some((s) => s.name === version.schema);
+  const schemas = await existingSchemas(db, [version.schema, schema]);
+  const exists = schemas.includes(version.schema);
   const taken = from
     ? from.versionSchemas.made.has(version.schema) ||
       (exists && !from.versionSchemas.gone.has(version.schema))
@@ -138,8 +136,7 @@ export async function planMigration(
       `${file}: schema "${version.schema}" already exists; choose another version_schema (tidal never takes over a schema it did not create)`,
     );
   }
-  if (!schemas.some((s) => s.name === schema))
-    throw new InputError(`schema "${schema}" does not exist`);
+  if (!schemas.includes(schema)) throw new InputError(`schema "${schema}" does not exist`);
 
   const catalog = from?.catalog ?? (await readSchema(db, schema));
   const major = await serverMajor(db);
@@ -217,7 +214,7 @@ export async function planMigration(
     tableStep(
       { schema, name: b.table },
       'AccessExclusive',
-      `ALTER TABLE ${qualifiedTable(schema, b.table)} ADD COLUMN IF NOT EXISTS ${ident(NEEDS_BACKFILL_COLUMN)} boolean DEFAULT true`,
+      `ALTER TABLE ${qualifiedName(schema, b.table)} ADD COLUMN IF NOT EXISTS ${ident(NEEDS_BACKFILL_COLUMN)} boolean DEFAULT true`,
       `mark the rows of "${b.table}" the backfill must visit`,
       { creates: [mark(b.table)] },
     ),
@@ -226,7 +223,7 @@ export async function planMigration(
     tableStep(
       { schema, name: b.table },
       'AccessExclusive',
-      `ALTER TABLE ${qualifiedTable(schema, b.table)} DROP COLUMN IF EXISTS ${ident(NEEDS_BACKFILL_COLUMN)}`,
+      `ALTER TABLE ${qualifiedName(schema, b.table)} DROP COLUMN IF EXISTS ${ident(NEEDS_BACKFILL_COLUMN)}`,
       `remove the backfill mark from "${b.table}"`,
       { undoes: mark(b.table) },
     ),
@@ -328,7 +325,7 @@ function defaultsToViews(
       spec.up.push({ column: column.physical, expression: column.default as string });
   }
   const ref = { schema, name: table.physical };
-  const t = qualifiedTable(schema, table.physical);
+  const t = qualifiedName(schema, table.physical);
   const names = (list: PlannedColumn[]) => list.map((c) => `"${c.name}"`).join(', ');
   const onTable = columns.filter((c) => c.defaultOnTable);
   const moved: Undoable = {
@@ -371,12 +368,7 @@ async function refuseTakenNames(
   const own = (name: string) => name.startsWith(TIDAL_PREFIX) || name === SYNC_TRIGGER;
   const wanted = steps.flatMap((s) => s.creates ?? []).filter((u) => own(u.name));
   if (wanted.length === 0) return;
-  const { rows } = await db.query<{ name: string }>(
-    `SELECT c.relname AS name FROM pg_catalog.pg_class c
-       JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1`,
-    [catalog.schema],
-  );
-  const relations = new Set(rows.map((r) => r.name));
+  const relations = new Set(await relationNames(db, catalog.schema));
   for (const u of wanted) {
     const table = u.table === undefined ? undefined : catalog.tables.get(u.table);
     const taken =

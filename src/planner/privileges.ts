@@ -1,6 +1,6 @@
+import { createPrivileges, currentRole, tableOwnership } from '../catalog/privileges.js';
 import type { TableRef } from '../model/step.js';
 import type { Queryable } from '../pg/queryable.js';
-import { ident } from '../pg/quote.js';
 import type { MigrationPlan } from './plan.js';
 
 /**
@@ -34,22 +34,9 @@ export async function missingPrivileges(
   }
   for (const k of changed.keys()) referenced.delete(k);
   const tables = [...changed.values(), ...referenced.values()];
-  const { rows } = await db.query<{
-    schema: string;
-    name: string;
-    owner: string;
-    owns: boolean;
-    references: boolean;
-  }>(
-    `SELECT n.nspname AS schema, c.relname AS name, pg_get_userbyid(c.relowner) AS owner,
-            pg_has_role(c.relowner, 'USAGE') AS owns,
-            has_table_privilege(c.oid, 'REFERENCES') AS references
-       FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-       JOIN unnest($1::text[], $2::text[]) AS t(schema, name) ON t.schema = n.nspname AND t.name = c.relname`,
-    [tables.map((t) => t.schema), tables.map((t) => t.name)],
-  );
+  const rows = await tableOwnership(db, tables);
   const missing: string[] = [];
-  const role = (await db.query<{ role: string }>('SELECT current_user AS role')).rows[0]?.role;
+  const role = await currentRole(db);
   for (const row of rows) {
     const table = `"${row.schema}"."${row.name}"`;
     if (changed.has(key(row))) {
@@ -61,21 +48,7 @@ export async function missingPrivileges(
       missing.push(`REFERENCES on ${table}, which a new foreign key references`);
     }
   }
-  const { rows: places } = await db.query<{
-    database: string;
-    createInDatabase: boolean;
-    stateExists: boolean;
-    createInState: boolean | null;
-    createInSchema: boolean;
-  }>(
-    `SELECT current_database() AS database,
-            has_database_privilege(current_database(), 'CREATE') AS "createInDatabase",
-            to_regnamespace($1) IS NOT NULL AS "stateExists",
-            CASE WHEN to_regnamespace($1) IS NOT NULL THEN has_schema_privilege($2, 'CREATE') END AS "createInState",
-            has_schema_privilege($3, 'CREATE') AS "createInSchema"`,
-    [ident(stateSchema), stateSchema, plan.schema],
-  );
-  const place = places[0];
+  const place = await createPrivileges(db, stateSchema, plan.schema);
   if (place && !place.createInDatabase) {
     missing.push(
       `CREATE on database "${place.database}", for version schema "${plan.version.schema}"${place.stateExists ? '' : ` and state schema "${stateSchema}"`}`,

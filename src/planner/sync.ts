@@ -9,7 +9,7 @@ import type {
   SyncAssignment,
   SyncSpec,
 } from '../model/version-model.js';
-import { dollarQuoted, ident, literal } from '../pg/quote.js';
+import { dollarQuoted, ident, literal, qualifiedName } from '../pg/quote.js';
 
 /** The version a migration creates, as triggers and sessions name it. */
 export interface VersionName {
@@ -232,7 +232,7 @@ export async function syncFunctionSql(
     .filter((line) => line !== '')
     .join('\n');
   return (
-    `CREATE OR REPLACE FUNCTION ${ident(stateSchema)}.${ident(syncFunctionName(schema, table.physical))}() ` +
+    `CREATE OR REPLACE FUNCTION ${qualifiedName(stateSchema, syncFunctionName(schema, table.physical))}() ` +
     `RETURNS trigger LANGUAGE plpgsql AS ${dollarQuoted(`\n${body}\n`, 'tidal_sync')}`
   );
 }
@@ -272,7 +272,7 @@ export async function installSyncSteps(
   version: VersionName,
   backfilled: boolean,
 ): Promise<Step[]> {
-  const fn = `${ident(stateSchema)}.${ident(syncFunctionName(schema, table.physical))}`;
+  const fn = qualifiedName(stateSchema, syncFunctionName(schema, table.physical));
   const made = syncObjects(schema, table.physical);
   return [
     catalogStep(
@@ -286,7 +286,7 @@ export async function installSyncSteps(
       'ShareRowExclusive',
       // The backfill writes the new columns itself; the condition is checked without calling
       // the function, which is most of what the trigger costs a write.
-      `CREATE OR REPLACE TRIGGER ${ident(SYNC_TRIGGER)} BEFORE INSERT OR UPDATE ON ${ident(schema)}.${ident(table.physical)} FOR EACH ROW WHEN (${BACKFILL_OFF}) EXECUTE FUNCTION ${fn}()`,
+      `CREATE OR REPLACE TRIGGER ${ident(SYNC_TRIGGER)} BEFORE INSERT OR UPDATE ON ${qualifiedName(schema, table.physical)} FOR EACH ROW WHEN (${BACKFILL_OFF}) EXECUTE FUNCTION ${fn}()`,
       `install the dual-write trigger on "${table.name}"`,
       { creates: [made.trigger] },
     ),
@@ -304,12 +304,12 @@ export function removeSyncSteps(
     tableStep(
       { schema, name: physicalTable },
       'AccessExclusive',
-      `DROP TRIGGER IF EXISTS ${ident(SYNC_TRIGGER)} ON ${ident(schema)}.${ident(physicalTable)}`,
+      `DROP TRIGGER IF EXISTS ${ident(SYNC_TRIGGER)} ON ${qualifiedName(schema, physicalTable)}`,
       `remove the dual-write trigger from "${physicalTable}"`,
       { undoes: made.trigger },
     ),
     catalogStep(
-      `DROP FUNCTION IF EXISTS ${ident(stateSchema)}.${ident(syncFunctionName(schema, physicalTable))}()`,
+      `DROP FUNCTION IF EXISTS ${qualifiedName(stateSchema, syncFunctionName(schema, physicalTable))}()`,
       `drop the dual-write function of "${physicalTable}"`,
       'none',
       { undoes: made.fn },

@@ -1,3 +1,4 @@
+import { advisoryLockHolder } from '../catalog/activity.js';
 import { BusyError } from '../errors.js';
 import type { Queryable } from '../pg/queryable.js';
 
@@ -17,7 +18,7 @@ export async function acquireCommandLock(db: Queryable): Promise<void> {
     LOCK_KEY.toString(),
   ]);
   if (rows[0]?.ok) return;
-  const holder = await lockHolder(db);
+  const holder = await advisoryLockHolder(db, CLASS_ID, OBJ_ID);
   throw new BusyError(
     holder
       ? `another tidal command is running on this database: pid ${holder.pid}, application "${holder.application_name}", user ${holder.usename}, connected since ${holder.backend_start}${holder.client_addr ? ` from ${holder.client_addr}` : ''}`
@@ -31,25 +32,5 @@ export async function releaseCommandLock(db: Queryable): Promise<void> {
 
 /** Whether some session (another tidal) holds the lock now. */
 export async function commandLockHeld(db: Queryable): Promise<boolean> {
-  return (await lockHolder(db)) !== undefined;
-}
-
-interface LockHolder {
-  pid: number;
-  application_name: string;
-  usename: string;
-  backend_start: string;
-  client_addr: string | null;
-}
-
-async function lockHolder(db: Queryable): Promise<LockHolder | undefined> {
-  const { rows } = await db.query<LockHolder>(
-    `SELECT a.pid, a.application_name, a.usename, a.backend_start::text AS backend_start,
-            a.client_addr::text AS client_addr
-       FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
-      WHERE l.locktype = 'advisory' AND l.granted AND l.classid = $1 AND l.objid = $2
-        AND l.objsubid = 1 AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())`,
-    [CLASS_ID, OBJ_ID],
-  );
-  return rows[0];
+  return (await advisoryLockHolder(db, CLASS_ID, OBJ_ID)) !== undefined;
 }

@@ -1,7 +1,7 @@
 import { columnDependents, ownedSequences } from '../catalog/read.js';
 import type { ConstraintInfo, IndexInfo, TableInfo } from '../catalog/types.js';
 import { InputError } from '../errors.js';
-import type { AlterColumn } from '../migration/schema.js';
+import type { AlterColumn } from '../migration/operations/alter-column.js';
 import { checkExpression } from '../model/breaking-rows.js';
 import { checkExpressionOver, checkType, storedType } from '../model/checks.js';
 import { currentConstraintName } from '../model/constraint-names.js';

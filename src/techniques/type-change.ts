@@ -1,5 +1,5 @@
 import type { TableInfo } from '../catalog/types.js';
-import type { AlterColumn } from '../migration/schema.js';
+import type { AlterColumn } from '../migration/operations/alter-column.js';
 import { storedType } from '../model/checks.js';
 import { isColumnItself } from '../model/expressions.js';
 import { CompleteStage, type CompleteStep, type PlanContext } from '../model/operation.js';

@@ -10,7 +10,7 @@ import type pg from 'pg';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { BackfillControl } from '../../src/backfill/control.js';
 import type { BackfillProgress } from '../../src/backfill/run.js';
-import type { Blocker } from '../../src/executor/blockers.js';
+import type { Blocker } from '../../src/catalog/activity.js';
 import { Tidal } from '../../src/tidal.js';
 import { indexesOf } from '../helpers/catalog.js';
 import { rows } from '../helpers/cycle.js';

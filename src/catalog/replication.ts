@@ -1,0 +1,34 @@
+/** Reads of replication statistics: how far standbys are behind the primary. */
+import type { Queryable } from '../pg/queryable.js';
+
+/** A standby streaming from this primary, as pg_stat_replication shows it: `state` is null when
+ *  the role may not see other users' sessions (without pg_monitor or pg_read_all_stats). */
+export interface StreamingStandby {
+  state: string | null;
+  /** Replay lag in milliseconds; 0 when none is reported. */
+  lagMs: number;
+}
+
+/** The standbys streaming from the primary `db` is connected to. */
+export async function streamingStandbys(db: Queryable): Promise<StreamingStandby[]> {
+  const { rows } = await db.query<{ lag_ms: number | null; state: string | null }>(
+    `SELECT state, coalesce(extract(epoch FROM replay_lag) * 1000, 0)::float8 AS lag_ms
+       FROM pg_catalog.pg_stat_replication`,
+  );
+  return rows.map((r) => ({ state: r.state, lagMs: Number(r.lag_ms ?? 0) }));
+}
+
+/** Whether `db` is connected to a standby, and how far its replay is behind what it received
+ *  (null when it has replayed nothing yet). */
+export async function replayLag(
+  db: Queryable,
+): Promise<{ standby: boolean; lagMs: number | null } | undefined> {
+  const { rows } = await db.query<{ standby: boolean; lag_ms: number | null }>(
+    `SELECT pg_catalog.pg_is_in_recovery() AS standby,
+            CASE WHEN pg_catalog.pg_last_wal_receive_lsn() = pg_catalog.pg_last_wal_replay_lsn() THEN 0
+                 ELSE extract(epoch FROM now() - pg_catalog.pg_last_xact_replay_timestamp()) * 1000
+            END::float8 AS lag_ms`,
+  );
+  const row = rows[0];
+  return row && { standby: row.standby, lagMs: row.lag_ms };
+}
