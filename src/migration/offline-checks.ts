@@ -2,6 +2,7 @@
  * The offline checks several operation kinds share, and Checks, which gathers their problems.
  * They need no database: they look at the SQL text of expressions and at rules that span fields.
  */
+import type { z } from 'zod';
 import type { Column, IndexParameters, TableForeignKeyReference } from './fields.js';
 import { identifierProblem } from './fields.js';
 import type { Path, Problem } from './problems.js';
@@ -15,6 +16,12 @@ import {
 
 /** An operation kind's offline check of its options, found at `at` in the file. */
 export type OfflineCheck<Options> = (options: Options, at: Path, c: Checks) => void;
+
+/** One operation kind in the file format: the schema of its options and their offline check. */
+export interface OperationFormat<Schema extends z.ZodType> {
+  schema: Schema;
+  check: OfflineCheck<z.output<Schema>>;
+}
 
 export class Checks {
   readonly problems: Problem[] = [];

@@ -12,41 +12,47 @@
  */
 import { z } from 'zod';
 import { strictObject } from './fields.js';
-import { addColumnSchema } from './operations/add-column.js';
-import { alterColumnSchema } from './operations/alter-column.js';
-import { createConstraintSchema } from './operations/create-constraint.js';
-import { createIndexSchema } from './operations/create-index.js';
-import { createTableSchema } from './operations/create-table.js';
-import { dropColumnSchema } from './operations/drop-column.js';
-import { dropConstraintSchema } from './operations/drop-constraint.js';
-import { dropIndexSchema } from './operations/drop-index.js';
-import { dropMultiColumnConstraintSchema } from './operations/drop-multicolumn-constraint.js';
-import { dropTableSchema } from './operations/drop-table.js';
-import { renameColumnSchema } from './operations/rename-column.js';
-import { renameConstraintSchema } from './operations/rename-constraint.js';
-import { renameTableSchema } from './operations/rename-table.js';
-import { setReplicaIdentitySchema } from './operations/set-replica-identity.js';
-import { rawSqlSchema } from './operations/sql.js';
+import { addColumnFormat } from './operations/add-column.js';
+import { alterColumnFormat } from './operations/alter-column.js';
+import { createConstraintFormat } from './operations/create-constraint.js';
+import { createIndexFormat } from './operations/create-index.js';
+import { createTableFormat } from './operations/create-table.js';
+import { dropColumnFormat } from './operations/drop-column.js';
+import { dropConstraintFormat } from './operations/drop-constraint.js';
+import { dropIndexFormat } from './operations/drop-index.js';
+import { dropMultiColumnConstraintFormat } from './operations/drop-multicolumn-constraint.js';
+import { dropTableFormat } from './operations/drop-table.js';
+import { renameColumnFormat } from './operations/rename-column.js';
+import { renameConstraintFormat } from './operations/rename-constraint.js';
+import { renameTableFormat } from './operations/rename-table.js';
+import { setReplicaIdentityFormat } from './operations/set-replica-identity.js';
+import { rawSqlFormat } from './operations/sql.js';
 import { suggestion } from './suggest.js';
 
-/** The options schema of each operation kind, by the key that names it in a file. */
-export const operationOptionSchemas = {
-  add_column: addColumnSchema,
-  alter_column: alterColumnSchema,
-  create_table: createTableSchema,
-  drop_column: dropColumnSchema,
-  rename_column: renameColumnSchema,
-  create_index: createIndexSchema,
-  drop_index: dropIndexSchema,
-  rename_table: renameTableSchema,
-  drop_table: dropTableSchema,
-  create_constraint: createConstraintSchema,
-  drop_constraint: dropConstraintSchema,
-  drop_multicolumn_constraint: dropMultiColumnConstraintSchema,
-  rename_constraint: renameConstraintSchema,
-  set_replica_identity: setReplicaIdentitySchema,
-  sql: rawSqlSchema,
+/** Each operation kind of the file format (its options' schema and offline check), by the key
+ *  that names it in a file. A new kind is added here and in operations/index.ts. */
+export const operationFormats = {
+  add_column: addColumnFormat,
+  alter_column: alterColumnFormat,
+  create_table: createTableFormat,
+  drop_column: dropColumnFormat,
+  rename_column: renameColumnFormat,
+  create_index: createIndexFormat,
+  drop_index: dropIndexFormat,
+  rename_table: renameTableFormat,
+  drop_table: dropTableFormat,
+  create_constraint: createConstraintFormat,
+  drop_constraint: dropConstraintFormat,
+  drop_multicolumn_constraint: dropMultiColumnConstraintFormat,
+  rename_constraint: renameConstraintFormat,
+  set_replica_identity: setReplicaIdentityFormat,
+  sql: rawSqlFormat,
 } as const;
+
+/** The options schema of each operation kind, by the key that names it in a file. */
+export const operationOptionSchemas = Object.fromEntries(
+  Object.entries(operationFormats).map(([kind, format]) => [kind, format.schema]),
+) as { [K in keyof typeof operationFormats]: (typeof operationFormats)[K]['schema'] };
 
 type OptionsByKind = {
   [K in keyof typeof operationOptionSchemas]: z.output<(typeof operationOptionSchemas)[K]>;

@@ -1,7 +1,7 @@
 /** add_column: a new column on an existing table. */
 import { z } from 'zod';
 import { columnSchema, identifier, strictObject } from '../fields.js';
-import { type Checks, checkColumn } from '../offline-checks.js';
+import { type Checks, checkColumn, type OperationFormat } from '../offline-checks.js';
 import type { Path } from '../problems.js';
 
 export const addColumnSchema = strictObject({
@@ -22,3 +22,9 @@ export function checkAddColumn(o: AddColumn, at: Path, c: Checks): void {
     );
   }
 }
+
+/** add_column in the file format. */
+export const addColumnFormat: OperationFormat<typeof addColumnSchema> = {
+  schema: addColumnSchema,
+  check: checkAddColumn,
+};

@@ -7,7 +7,7 @@ import {
   strictObject,
   uniqueConstraintSchema,
 } from '../fields.js';
-import type { Checks } from '../offline-checks.js';
+import type { Checks, OperationFormat } from '../offline-checks.js';
 import type { Path } from '../problems.js';
 import { checkTypeName } from '../sql-text.js';
 
@@ -56,3 +56,9 @@ export function checkAlterColumn(o: AlterColumn, at: Path, c: Checks): void {
   c.expression([...at, 'up'], o.up);
   c.expression([...at, 'down'], o.down);
 }
+
+/** alter_column in the file format. */
+export const alterColumnFormat: OperationFormat<typeof alterColumnSchema> = {
+  schema: alterColumnSchema,
+  check: checkAlterColumn,
+};

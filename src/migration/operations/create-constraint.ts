@@ -13,6 +13,7 @@ import {
   checkColumnExpressions,
   checkIndexParameters,
   checkReferences,
+  type OperationFormat,
   reportDuplicates,
 } from '../offline-checks.js';
 import type { Path } from '../problems.js';
@@ -51,3 +52,9 @@ export function checkCreateConstraint(o: CreateConstraint, at: Path, c: Checks):
   checkIndexParameters(o.index_parameters, [...at, 'index_parameters'], undefined, c);
   checkReferences(o.references, o.columns, [...at, 'references'], c);
 }
+
+/** create_constraint in the file format. */
+export const createConstraintFormat: OperationFormat<typeof createConstraintSchema> = {
+  schema: createConstraintSchema,
+  check: checkCreateConstraint,
+};

@@ -1,7 +1,7 @@
 /** create_index: an index built concurrently. */
 import { z } from 'zod';
 import { identifier, indexMethodSchema, strictObject } from '../fields.js';
-import type { Checks } from '../offline-checks.js';
+import type { Checks, OperationFormat } from '../offline-checks.js';
 import type { Path } from '../problems.js';
 
 export const indexFieldSchema = strictObject({
@@ -39,3 +39,9 @@ export function checkCreateIndex(o: CreateIndex, at: Path, c: Checks): void {
   c.expression([...at, 'predicate'], o.predicate);
   c.storageParameters([...at, 'storage_parameters'], o.storage_parameters);
 }
+
+/** create_index in the file format. */
+export const createIndexFormat: OperationFormat<typeof createIndexSchema> = {
+  schema: createIndexSchema,
+  check: checkCreateIndex,
+};

@@ -13,6 +13,7 @@ import {
   checkColumn,
   checkIndexParameters,
   checkReferences,
+  type OperationFormat,
   reportDuplicates,
 } from '../offline-checks.js';
 import type { Path } from '../problems.js';
@@ -80,3 +81,9 @@ export function checkCreateTable(o: CreateTable, at: Path, c: Checks): void {
     }
   });
 }
+
+/** create_table in the file format. */
+export const createTableFormat: OperationFormat<typeof createTableSchema> = {
+  schema: createTableSchema,
+  check: checkCreateTable,
+};

@@ -1,7 +1,7 @@
 /** drop_constraint: removes a single-column constraint, `up`/`down` rewriting the column. */
 import { z } from 'zod';
 import { identifier, strictObject } from '../fields.js';
-import type { Checks } from '../offline-checks.js';
+import type { Checks, OperationFormat } from '../offline-checks.js';
 import type { Path } from '../problems.js';
 
 export const dropConstraintSchema = strictObject({
@@ -16,3 +16,9 @@ export function checkDropConstraint(o: DropConstraint, at: Path, c: Checks): voi
   c.expression([...at, 'up'], o.up);
   c.expression([...at, 'down'], o.down);
 }
+
+/** drop_constraint in the file format. */
+export const dropConstraintFormat: OperationFormat<typeof dropConstraintSchema> = {
+  schema: dropConstraintSchema,
+  check: checkDropConstraint,
+};

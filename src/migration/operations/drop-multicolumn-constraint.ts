@@ -1,7 +1,7 @@
 /** drop_multicolumn_constraint: removes a constraint over several columns, each rewritten. */
 import type { z } from 'zod';
 import { columnExpressions, identifier, strictObject } from '../fields.js';
-import { type Checks, checkColumnExpressions } from '../offline-checks.js';
+import { type Checks, checkColumnExpressions, type OperationFormat } from '../offline-checks.js';
 import type { Path } from '../problems.js';
 
 export const dropMultiColumnConstraintSchema = strictObject({
@@ -21,3 +21,11 @@ export function checkDropMultiColumnConstraint(
   checkColumnExpressions(o.up, undefined, [...at, 'up'], c);
   checkColumnExpressions(o.down, undefined, [...at, 'down'], c);
 }
+
+/** drop_multicolumn_constraint in the file format. */
+export const dropMultiColumnConstraintFormat: OperationFormat<
+  typeof dropMultiColumnConstraintSchema
+> = {
+  schema: dropMultiColumnConstraintSchema,
+  check: checkDropMultiColumnConstraint,
+};

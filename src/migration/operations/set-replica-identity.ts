@@ -1,7 +1,7 @@
 /** set_replica_identity: what a table logs to identify rows for logical replication. */
 import { z } from 'zod';
 import { identifier, identifierProblem, strictObject } from '../fields.js';
-import type { Checks } from '../offline-checks.js';
+import type { Checks, OperationFormat } from '../offline-checks.js';
 import type { Path } from '../problems.js';
 
 const replicaIdentitySchema = strictObject({
@@ -29,3 +29,9 @@ export function checkSetReplicaIdentity(o: SetReplicaIdentity, at: Path, c: Chec
     c.problem([...path, 'index'], `only used when type is index, not ${type}`);
   }
 }
+
+/** set_replica_identity in the file format. */
+export const setReplicaIdentityFormat: OperationFormat<typeof setReplicaIdentitySchema> = {
+  schema: setReplicaIdentitySchema,
+  check: checkSetReplicaIdentity,
+};

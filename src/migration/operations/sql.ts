@@ -1,7 +1,7 @@
 /** sql: raw SQL statements, run on start (with an optional `down`) or on complete. */
 import { z } from 'zod';
 import { strictObject } from '../fields.js';
-import type { Checks } from '../offline-checks.js';
+import type { Checks, OperationFormat } from '../offline-checks.js';
 import type { Path } from '../problems.js';
 
 export const rawSqlSchema = strictObject({
@@ -23,3 +23,9 @@ export function checkRawSql(o: RawSql, at: Path, c: Checks): void {
   c.statements([...at, 'up'], o.up);
   c.statements([...at, 'down'], o.down);
 }
+
+/** sql in the file format. */
+export const rawSqlFormat: OperationFormat<typeof rawSqlSchema> = {
+  schema: rawSqlSchema,
+  check: checkRawSql,
+};
