@@ -33,10 +33,7 @@ export type { MigrationStatus } from './lifecycle/status.js';
 export class Tidal {
   private readonly session: Session;
 
-  private constructor(
-    private readonly client: pg.Client,
-    options: TidalOptions,
-  ) {
+  private constructor(client: pg.Client, options: TidalOptions) {
     this.session = openSession(client, options);
   }
 
@@ -51,12 +48,12 @@ export class Tidal {
   }
 
   async close(): Promise<void> {
-    await this.client.end().catch(() => {});
+    await this.session.client.end().catch(() => {});
   }
 
   /** Runs `work` holding tidal's advisory lock; fails at once if another tidal holds it. */
   private locked<T>(command: string, work: () => Promise<T>): Promise<T> {
-    return withCommandLock(this.client, command, work);
+    return withCommandLock(this.session.client, command, work);
   }
 
   /**
@@ -71,7 +68,7 @@ export class Tidal {
   /** Creates or upgrades the state schema. */
   async init(): Promise<{ applied: number[] }> {
     return this.locked('init', async () => ({
-      applied: await ensureStateSchema(this.client, this.session.settings.stateSchema),
+      applied: await ensureStateSchema(this.session.client, this.session.settings.stateSchema),
     }));
   }
 

@@ -2,6 +2,7 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { renderDemoReport, runDemo } from '../demo/run.js';
 import { InputError, messageOf, OperationError, TidalError } from '../errors.js';
+import type { BackfillRequest } from '../lifecycle/backfill-control.js';
 import { lintPaths } from '../lint/lint.js';
 import { type LintFormat, renderFindings, rulesTable } from '../lint/report.js';
 import { Metrics } from '../metrics.js';
@@ -275,7 +276,7 @@ export function buildProgram(): Command {
     .description(
       "control the active migration's backfill from any machine (obeyed within a second)",
     );
-  const control = (verb: string, command: Parameters<Tidal['backfill']>[0]): Promise<void> =>
+  const control = (verb: string, command: BackfillRequest): Promise<void> =>
     withTidal(program, async (tidal, _options, output) => {
       const state = await tidal.backfill(command);
       const rate = state.rowsPerSecond ? `, at most ${state.rowsPerSecond} rows/s` : '';

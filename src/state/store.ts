@@ -50,6 +50,8 @@ export interface BackfillRecord {
   verified: boolean;
 }
 
+type BigintColumn = 'rowsDone' | 'rowsTotal' | 'rowsVerified';
+
 const COLUMNS = `schema, name, version_schema AS "versionSchema", parent, checksum, content, plan, phase,
   progress, last_error AS "lastError", started_at::text AS "startedAt", completed_at::text AS "completedAt"`;
 
@@ -177,8 +179,13 @@ export class StateStore {
   }
 
   async backfills(name: string): Promise<BackfillRecord[]> {
+    // bigint columns arrive as text.
     const { rows } = await this.db.query<
-      BackfillRecord & { rowsDone: string; rowsTotal: string | null; rowsVerified: string }
+      Omit<BackfillRecord, BigintColumn> & {
+        rowsDone: string;
+        rowsTotal: string | null;
+        rowsVerified: string;
+      }
     >(
       `SELECT table_name AS "table", rows_done AS "rowsDone", rows_total AS "rowsTotal", done,
               updated_at::text AS "updatedAt", batch_size AS "batchSize",
