@@ -1,12 +1,47 @@
-/** tidal's public API: zero-downtime schema migrations for PostgreSQL. */
+/** tidal's public API: zero-downtime schema migrations for PostgreSQL. Every type the methods
+ *  of `Tidal` take or return, and the types those name, is exported here
+ *  (test/unit/public-api.test.ts checks it). */
 
+export type { BackfillPass } from './backfill/checkpoint.js';
+export type { BackfillProgress } from './backfill/run.js';
 export { BusyError, InputError, LockTimeoutError, OperationError, TidalError } from './errors.js';
+export type { Blocker } from './executor/blockers.js';
+export type { StepEvent } from './executor/run.js';
+export type {
+  BackfillControlResult,
+  BackfillRequest,
+} from './lifecycle/backfill-control.js';
+export type { PlannedMigration } from './lifecycle/plan.js';
+export type { LatestMigration } from './lifecycle/status.js';
 export { type LoadedMigration, listMigrationFiles, loadMigrationFile } from './migration/load.js';
-export type { Migration, Operation } from './migration/schema.js';
-export type { Step } from './model/step.js';
+export type {
+  Migration,
+  Operation,
+  OperationKind,
+  OperationOptions,
+} from './migration/schema.js';
+export type { LockMode, Step, TableRef, Undoable } from './model/step.js';
+export type { BackfillSpec, OverlayColumn, VersionOverlay } from './model/version-model.js';
 export type {
   Obligation,
   ObligationConcerns,
   ObligationKind,
 } from './planner/obligations.js';
-export { type MigrationStatus, Tidal, type TidalEvent, type TidalOptions } from './tidal.js';
+export type { MigrationPlan, OperationPath } from './planner/plan.js';
+export type {
+  OpenTransaction,
+  PlannedBackfill,
+  PlannedStep,
+  PlanPhase,
+  PlanReport,
+  TableStatistics,
+} from './planner/plan-report.js';
+export type { VersionName } from './planner/sync.js';
+export type { BackfillRecord, MigrationRecord, Phase, Progress } from './state/store.js';
+export {
+  DEFAULT_OPTIONS,
+  type MigrationStatus,
+  Tidal,
+  type TidalEvent,
+  type TidalOptions,
+} from './tidal.js';

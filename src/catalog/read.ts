@@ -268,3 +268,15 @@ export async function columnDependents(
   for (const r of rows) setByColumn(dependents, r.table, r.column, r.what);
   return dependents;
 }
+
+/** The columns of each view of `schema`, in column order, by view name. */
+export async function viewColumns(db: Queryable, schema: string): Promise<Map<string, string[]>> {
+  const { rows } = await db.query<{ view: string; columns: string[] }>(
+    `SELECT c.relname AS view, array_agg(a.attname::text ORDER BY a.attnum) AS columns
+       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+       JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+      WHERE n.nspname = $1 AND c.relkind = 'v' GROUP BY c.relname`,
+    [schema],
+  );
+  return new Map(rows.map((r) => [r.view, r.columns]));
+}

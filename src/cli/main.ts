@@ -2,12 +2,13 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { renderDemoReport, runDemo } from '../demo/run.js';
 import { InputError, messageOf, OperationError, TidalError } from '../errors.js';
+import type { BackfillRequest } from '../lifecycle/backfill-control.js';
 import { lintPaths } from '../lint/lint.js';
 import { type LintFormat, renderFindings, rulesTable } from '../lint/report.js';
 import { Metrics } from '../metrics.js';
 import { loadMigrationFile } from '../migration/load.js';
 import { resolveConnectionString, versionUrl } from '../pg/connect.js';
-import { Tidal } from '../tidal.js';
+import { DEFAULT_OPTIONS, Tidal } from '../tidal.js';
 import { eventRenderer, type Output, renderPlan, renderStatus } from './render.js';
 
 interface GlobalOptions {
@@ -101,21 +102,31 @@ export function buildProgram(): Command {
       '--url <url>',
       'connection URL (default: TIDAL_DATABASE_URL, DATABASE_URL, then PG* variables)',
     )
-    .option('--schema <name>', 'application schema', 'public')
-    .option('--state-schema <name>', "schema of tidal's own state", 'tidal')
-    .option('--lock-timeout <ms>', 'longest wait for a lock by one statement', positiveInteger, 500)
+    .option('--schema <name>', 'application schema', DEFAULT_OPTIONS.schema)
+    .option('--state-schema <name>', "schema of tidal's own state", DEFAULT_OPTIONS.stateSchema)
+    .option(
+      '--lock-timeout <ms>',
+      'longest wait for a lock by one statement',
+      positiveInteger,
+      DEFAULT_OPTIONS.lockTimeoutMs,
+    )
     .option(
       '--lock-retry-deadline <ms>',
       'how long a statement retries lock timeouts before tidal gives up',
       positiveInteger,
-      120_000,
+      DEFAULT_OPTIONS.lockRetryDeadlineMs,
     )
-    .option('--backfill-batch-size <n>', 'rows in the first backfill batch', positiveInteger, 1000)
+    .option(
+      '--backfill-batch-size <n>',
+      'rows in the first backfill batch',
+      positiveInteger,
+      DEFAULT_OPTIONS.backfillBatchSize,
+    )
     .option(
       '--backfill-batch-ms <ms>',
       'how long a backfill batch should take; batch sizes follow',
       positiveInteger,
-      100,
+      DEFAULT_OPTIONS.backfillBatchMs,
     )
     .option('--backfill-rate <rows/s>', 'backfill rows per second ceiling', positiveInteger)
     .option(
@@ -126,7 +137,7 @@ export function buildProgram(): Command {
       '--max-replica-lag <ms>',
       'the backfill waits while a standby replays further behind than this (0: do not watch)',
       nonNegativeInteger,
-      10_000,
+      DEFAULT_OPTIONS.maxReplicaLagMs,
     )
     .option(
       '--replica <url>',
@@ -265,7 +276,7 @@ export function buildProgram(): Command {
     .description(
       "control the active migration's backfill from any machine (obeyed within a second)",
     );
-  const control = (verb: string, command: Parameters<Tidal['backfill']>[0]): Promise<void> =>
+  const control = (verb: string, command: BackfillRequest): Promise<void> =>
     withTidal(program, async (tidal, _options, output) => {
       const state = await tidal.backfill(command);
       const rate = state.rowsPerSecond ? `, at most ${state.rowsPerSecond} rows/s` : '';

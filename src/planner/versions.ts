@@ -1,7 +1,10 @@
+import { readSchema, serverMajor, viewColumns } from '../catalog/read.js';
 import type { Grant, SchemaInfo } from '../catalog/types.js';
 import { granteeName, grantStatements } from '../model/grants.js';
+import { doBlock } from '../model/sql-fragments.js';
 import { catalogStep, type Step } from '../model/step.js';
 import type { PlannedTable, VersionOverlay } from '../model/version-model.js';
+import type { Queryable } from '../pg/queryable.js';
 import { ident, literal } from '../pg/quote.js';
 
 /** One view of a version schema: a table under the version's names, with its privileges. */
@@ -156,4 +159,58 @@ export function dropVersionSchemaStep(versionSchema: string): Step {
     `DROP SCHEMA IF EXISTS ${ident(versionSchema)} CASCADE`,
     `drop version schema "${versionSchema}"`,
   );
+}
+
+/** Steps that make the version schema once start's steps have run: the tables as they now are,
+ *  under the names `overlay` (the plan's) gives them. */
+export async function versionSchemaStepsAtStart(
+  db: Queryable,
+  schema: string,
+  versionSchema: string,
+  overlay: VersionOverlay,
+): Promise<Step[]> {
+  const views = viewsFromCatalog(await readSchema(db, schema), overlay);
+  return versionSchemaSteps(schema, versionSchema, views, await serverMajor(db));
+}
+
+const NO_OVERLAY: VersionOverlay = { tables: {}, dropped: [] };
+
+/**
+ * After complete, the version schema shows the tables as they now are (raw SQL run on complete
+ * may have changed them): the steps that remake the views whose columns differ, none if none do.
+ */
+export async function versionSchemaRefreshSteps(
+  db: Queryable,
+  schema: string,
+  versionSchema: string,
+): Promise<Step[]> {
+  const catalog = await readSchema(db, schema);
+  const major = await serverMajor(db);
+  // Only a view whose set of columns differs is remade (raw SQL added or dropped one): a view
+  // follows renames by itself, and the order of its columns does not matter.
+  const columnSet = (names: string[]) => [...names].sort().join('\u0000');
+  const current = new Map(
+    [...(await viewColumns(db, versionSchema))].map(([view, columns]) => [
+      view,
+      columnSet(columns),
+    ]),
+  );
+  const views = viewsFromCatalog(catalog, NO_OVERLAY).filter(
+    (v) => current.get(v.name) !== columnSet(v.columns.map((c) => c.name)),
+  );
+  return views.flatMap((view) => {
+    const steps = versionSchemaSteps(schema, versionSchema, [view], major);
+    const create = steps[1];
+    if (create && current.has(view.name)) {
+      // Dropped and made again in one statement: the new version never finds it missing.
+      steps[1] = {
+        ...create,
+        sql: doBlock(
+          `DROP VIEW IF EXISTS ${ident(versionSchema)}.${ident(view.name)}; ${create.sql};`,
+        ),
+        summary: `replace view "${versionSchema}"."${view.name}"`,
+      };
+    }
+    return steps;
+  });
 }

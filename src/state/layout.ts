@@ -131,6 +131,20 @@ export async function ensureStateSchema(db: Queryable, stateSchema: string): Pro
 
 const INSUFFICIENT_PRIVILEGE = '42501';
 
+/** Whether the state schema exists (read only). */
+export async function stateExists(db: Queryable, stateSchema: string): Promise<boolean> {
+  return (await layoutVersion(db, stateSchema)) > 0;
+}
+
+/** Brings an existing state schema to the current layout and says whether there was one. It is
+ *  not created here: commands create it only once they are about to record something, so bad
+ *  input leaves no trace. */
+export async function upgradeStateIfPresent(db: Queryable, stateSchema: string): Promise<boolean> {
+  if (!(await stateExists(db, stateSchema))) return false;
+  await ensureStateSchema(db, stateSchema);
+  return true;
+}
+
 /** The state schema's layout version; 0 when it does not exist yet. */
 export async function layoutVersion(db: Queryable, stateSchema: string): Promise<number> {
   const { rows } = await db.query<{ exists: boolean }>(

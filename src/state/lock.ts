@@ -1,6 +1,7 @@
 import { advisoryLockHolder } from '../catalog/activity.js';
 import { BusyError } from '../errors.js';
 import type { Queryable } from '../pg/queryable.js';
+import { literal } from '../pg/quote.js';
 
 /** The advisory lock every changing command holds: "tidal" in ASCII. PostgreSQL splits a bigint
  *  key into classid (high half) and objid (low half) in pg_locks. */
@@ -24,6 +25,22 @@ export async function acquireCommandLock(db: Queryable): Promise<void> {
       ? `another tidal command is running on this database: pid ${holder.pid}, application "${holder.application_name}", user ${holder.usename}, connected since ${holder.backend_start}${holder.client_addr ? ` from ${holder.client_addr}` : ''}`
       : 'another tidal command is running on this database (it ended while tidal looked; try again)',
   );
+}
+
+/** Runs `work` holding the tidal lock, the session named after `command` for whoever looks
+ *  (pg_stat_activity, and the message another tidal gives when it finds the lock taken). */
+export async function withCommandLock<T>(
+  db: Queryable,
+  command: string,
+  work: () => Promise<T>,
+): Promise<T> {
+  await db.query(`SET application_name = ${literal(`tidal ${command}`.slice(0, 63))}`);
+  await acquireCommandLock(db);
+  try {
+    return await work();
+  } finally {
+    await releaseCommandLock(db).catch(() => {});
+  }
 }
 
 export async function releaseCommandLock(db: Queryable): Promise<void> {

@@ -1,3 +1,5 @@
+import { OperationError } from '../errors.js';
+import type { Migration } from '../migration/schema.js';
 import type { Queryable } from '../pg/queryable.js';
 import { ident } from '../pg/quote.js';
 import type { MigrationPlan } from '../planner/plan.js';
@@ -14,6 +16,10 @@ export interface Progress {
   rollback?: number;
 }
 
+/** What the events table records of a migration: each command's beginning or end. */
+export type MigrationEventKind = 'start' | 'started' | 'completed' | 'rolled_back';
+
+/** A migration as the state records it. */
 export interface MigrationRecord {
   schema: string;
   name: string;
@@ -43,6 +49,8 @@ export interface BackfillRecord {
   rowsVerified: number;
   verified: boolean;
 }
+
+type BigintColumn = 'rowsDone' | 'rowsTotal' | 'rowsVerified';
 
 const COLUMNS = `schema, name, version_schema AS "versionSchema", parent, checksum, content, plan, phase,
   progress, last_error AS "lastError", started_at::text AS "startedAt", completed_at::text AS "completedAt"`;
@@ -76,6 +84,17 @@ export class StateStore {
     return rows[0];
   }
 
+  /** The record of a migration this command has recorded (and holds the lock for). */
+  async recorded(name: string): Promise<MigrationRecord> {
+    const record = await this.get(name);
+    if (!record) {
+      throw new OperationError(
+        `migration "${name}" is not recorded in state schema ${this.s} (removed by hand?)`,
+      );
+    }
+    return record;
+  }
+
   /** The newest migration, active or completed. */
   async latest(): Promise<MigrationRecord | undefined> {
     const { rows } = await this.db.query<MigrationRecord>(
@@ -98,7 +117,7 @@ export class StateStore {
 
   async insert(
     record: Omit<MigrationRecord, 'phase' | 'progress' | 'lastError' | 'startedAt' | 'completedAt'>,
-    migrationJson: unknown,
+    migration: Migration,
   ): Promise<void> {
     await this.db.query(
       `INSERT INTO ${this.s}.migrations (schema, name, version_schema, parent, checksum, content, migration, plan, phase)
@@ -110,7 +129,7 @@ export class StateStore {
         record.parent,
         record.checksum,
         record.content,
-        JSON.stringify(migrationJson),
+        JSON.stringify(migration),
         JSON.stringify(record.plan),
       ],
     );
@@ -160,8 +179,13 @@ export class StateStore {
   }
 
   async backfills(name: string): Promise<BackfillRecord[]> {
+    // bigint columns arrive as text.
     const { rows } = await this.db.query<
-      BackfillRecord & { rowsDone: string; rowsTotal: string | null; rowsVerified: string }
+      Omit<BackfillRecord, BigintColumn> & {
+        rowsDone: string;
+        rowsTotal: string | null;
+        rowsVerified: string;
+      }
     >(
       `SELECT table_name AS "table", rows_done AS "rowsDone", rows_total AS "rowsTotal", done,
               updated_at::text AS "updatedAt", batch_size AS "batchSize",
@@ -178,14 +202,10 @@ export class StateStore {
     }));
   }
 
-  async event(
-    migration: string | null,
-    kind: string,
-    detail: Record<string, unknown> = {},
-  ): Promise<void> {
+  async event(migration: string, kind: MigrationEventKind): Promise<void> {
     await this.db.query(
-      `INSERT INTO ${this.s}.events (schema, migration, kind, detail) VALUES ($1, $2, $3, $4)`,
-      [this.schema, migration, kind, JSON.stringify(detail)],
+      `INSERT INTO ${this.s}.events (schema, migration, kind) VALUES ($1, $2, $3)`,
+      [this.schema, migration, kind],
     );
   }
 }

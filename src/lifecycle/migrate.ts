@@ -1,0 +1,99 @@
+import { InputError, OperationError } from '../errors.js';
+import { type LoadedMigration, listMigrationFiles, loadMigrationFile } from '../migration/load.js';
+import { type PendingValidation, validatePending } from '../planner/pending.js';
+import { upgradeStateIfPresent } from '../state/layout.js';
+import type { MigrationRecord } from '../state/store.js';
+import { completeMigration } from './complete.js';
+import { previousVersionSchema, type Session } from './session.js';
+import { startMigration } from './start.js';
+
+/** Every migration file of `dir`, loaded, in file-name order. */
+export async function loadMigrationFolder(dir: string): Promise<LoadedMigration[]> {
+  const loaded: LoadedMigration[] = [];
+  for (const file of await listMigrationFiles(dir)) loaded.push(await loadMigrationFile(file));
+  return loaded;
+}
+
+/**
+ * Starts (and completes) every migration of `folder` (the files of `dir`) not yet applied.
+ * Without `complete`, every migration but the last is completed so the next can start, and the
+ * last stays active.
+ */
+export async function migrateFolder(
+  session: Session,
+  dir: string,
+  folder: LoadedMigration[],
+  options: { complete?: boolean },
+): Promise<{ applied: string[]; active: string | null }> {
+  const { client, settings, store } = session;
+  const hasState = await upgradeStateIfPresent(client, settings.stateSchema);
+  const pending = notApplied(folder, hasState ? await store.completed() : []);
+  const active = hasState ? await store.active() : undefined;
+  if (active && active.name !== pending[0]?.migration.name) {
+    throw new OperationError(
+      `migration "${active.name}" is ${active.phase}, and it is not the next file of ${dir}; complete or roll it back first`,
+    );
+  }
+  const applied: string[] = [];
+  const run = async (m: LoadedMigration, last: boolean) => {
+    let record = await startMigration(session, m);
+    if (options.complete || !last) record = await completeMigration(session, record);
+    applied.push(m.migration.name);
+    return record;
+  };
+  // One already started is finished first; the others are planned from where it leaves the
+  // schema, all of them before the first starts.
+  const rest = active ? pending.slice(1) : pending;
+  let current: MigrationRecord | null = null;
+  if (active && pending[0]) current = await run(pending[0], rest.length === 0);
+  await validateBeforeStarting(session, rest);
+  for (const [i, m] of rest.entries()) current = await run(m, i === rest.length - 1);
+  return { applied, active: current && current.phase !== 'completed' ? current.name : null };
+}
+
+/** The migrations of `folder` not applied yet, in order. Those applied must be unchanged and
+ *  come first: a file that sorts before an applied one and is not applied is refused. */
+function notApplied(folder: LoadedMigration[], completed: MigrationRecord[]): LoadedMigration[] {
+  const applied = new Map(completed.map((r) => [r.name, r]));
+  const pending: LoadedMigration[] = [];
+  for (const m of folder) {
+    const done = applied.get(m.migration.name);
+    if (!done) {
+      pending.push(m);
+      continue;
+    }
+    if (done.checksum !== m.checksum) {
+      throw new InputError(
+        `${m.file}: migration "${m.migration.name}" was applied with different content (checksum ${done.checksum.slice(0, 12)}, file now ${m.checksum.slice(0, 12)}); applied migrations must not change`,
+      );
+    }
+    if (pending.length > 0) {
+      throw new InputError(
+        `${pending[0]?.file}: not applied, but sorts before "${m.migration.name}", which was applied; migrations must be applied in file-name order`,
+      );
+    }
+  }
+  return pending;
+}
+
+/** Plans every migration of `pending` before the first starts (planner/pending.ts): an invalid
+ *  one is refused before anything runs. */
+async function validateBeforeStarting(session: Session, pending: LoadedMigration[]): Promise<void> {
+  if (pending.length === 0) return;
+  const validation = await validatePending(session.client, pending, {
+    schema: session.settings.schema,
+    stateSchema: session.settings.stateSchema,
+    previousVersionSchema: await previousVersionSchema(session),
+  });
+  session.emit({ type: 'notice', message: validationNotice(pending.length, validation) });
+}
+
+/** How many pending files migrate validated before starting the first, in one line. */
+function validationNotice(pending: number, { validated, stoppedBy }: PendingValidation): string {
+  const files = (n: number) => `${n} pending file${n === 1 ? '' : 's'}`;
+  if (!stoppedBy)
+    return `validated ${files(pending)} against the database before starting the first`;
+  const statement = stoppedBy.statement.replace(/\s+/g, ' ');
+  const shown = statement.length > 80 ? `${statement.slice(0, 77)}...` : statement;
+  return `validated ${validated} of ${files(pending)} against the database before starting the first; the rest come after raw SQL it cannot follow (${stoppedBy.where}: ${shown}) and are validated when their turn comes`;
+}

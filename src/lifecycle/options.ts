@@ -1,0 +1,68 @@
+import { DEFAULT_LOCK_POLICY } from '../executor/run.js';
+import type { TidalEvent } from './events.js';
+
+export interface TidalOptions {
+  /** Connection string; undefined uses libpq's PG* variables. */
+  connectionString?: string;
+  /** Application schema (default `public`). */
+  schema?: string;
+  /** Schema of tidal's own state (default `tidal`). */
+  stateSchema?: string;
+  lockTimeoutMs?: number;
+  /** How long a statement keeps retrying lock timeouts before tidal gives up. */
+  lockRetryDeadlineMs?: number;
+  backfillBatchSize?: number;
+  /** How long one backfill batch should take; batch sizes follow (default 100 ms). */
+  backfillBatchMs?: number;
+  /** Replay lag of a standby above which the backfill waits (default 10 s; 0: do not watch). */
+  maxReplicaLagMs?: number;
+  /** Standbys to watch besides those streaming from the primary. */
+  replicaUrls?: string[];
+  /** Active application sessions above which the backfill waits (default: not watched). */
+  maxActiveSessions?: number;
+  /** Rows per second ceiling for the backfill. */
+  backfillRate?: number;
+  /** Check every backfilled row against `up` before start finishes (default true). */
+  backfillVerify?: boolean;
+  onEvent?: (event: TidalEvent) => void;
+}
+
+/** The options that have a default, and what leaving them out means (the CLI's help shows
+ *  these too). */
+export const DEFAULT_OPTIONS = {
+  schema: 'public',
+  stateSchema: 'tidal',
+  lockTimeoutMs: DEFAULT_LOCK_POLICY.lockTimeoutMs,
+  lockRetryDeadlineMs: DEFAULT_LOCK_POLICY.retryDeadlineMs,
+  backfillBatchSize: 1000,
+  backfillBatchMs: 100,
+  maxReplicaLagMs: 10_000,
+  backfillVerify: true,
+} as const satisfies Required<Omit<TidalOptions, OptionalOnly>>;
+
+/** Options that mean "not set" when left out. */
+type OptionalOnly =
+  | 'connectionString'
+  | 'replicaUrls'
+  | 'maxActiveSessions'
+  | 'backfillRate'
+  | 'onEvent';
+
+/** The options a command runs with: every default filled in. */
+export type Settings = Omit<TidalOptions, keyof typeof DEFAULT_OPTIONS> & {
+  [K in keyof typeof DEFAULT_OPTIONS]-?: NonNullable<TidalOptions[K]>;
+};
+
+export function withDefaults(options: TidalOptions): Settings {
+  return {
+    ...options,
+    schema: options.schema ?? DEFAULT_OPTIONS.schema,
+    stateSchema: options.stateSchema ?? DEFAULT_OPTIONS.stateSchema,
+    lockTimeoutMs: options.lockTimeoutMs ?? DEFAULT_OPTIONS.lockTimeoutMs,
+    lockRetryDeadlineMs: options.lockRetryDeadlineMs ?? DEFAULT_OPTIONS.lockRetryDeadlineMs,
+    backfillBatchSize: options.backfillBatchSize ?? DEFAULT_OPTIONS.backfillBatchSize,
+    backfillBatchMs: options.backfillBatchMs ?? DEFAULT_OPTIONS.backfillBatchMs,
+    maxReplicaLagMs: options.maxReplicaLagMs ?? DEFAULT_OPTIONS.maxReplicaLagMs,
+    backfillVerify: options.backfillVerify ?? DEFAULT_OPTIONS.backfillVerify,
+  };
+}

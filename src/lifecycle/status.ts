@@ -1,0 +1,76 @@
+import { driftOf, tidalLookalikes } from '../planner/drift.js';
+import { stateExists, upgradeStateIfPresent } from '../state/layout.js';
+import type { BackfillRecord, MigrationRecord } from '../state/store.js';
+import type { Session } from './session.js';
+
+export interface MigrationStatus {
+  schema: string;
+  active: {
+    name: string;
+    versionSchema: string;
+    phase: MigrationRecord['phase'];
+    startedAt: string;
+    lastError: string | null;
+    backfills: BackfillRecord[];
+    /** What start made that is gone or disabled (changed by hand); complete refuses while any. */
+    drift: string[];
+  } | null;
+  latest: { name: string; versionSchema: string; completedAt: string | null } | null;
+  applied: number;
+  /** With no migration active: objects named like tidal's own that are still there. */
+  leftovers: string[];
+}
+
+/** The newest migration (active or completed) and its version schema. */
+export interface LatestMigration {
+  name: string;
+  versionSchema: string;
+}
+
+/** The active migration and how far it got, the latest completed one, and (with none active)
+ *  what looks like tidal's but is not recorded. */
+export async function migrationStatus(session: Session): Promise<MigrationStatus> {
+  const { client, settings, store } = session;
+  const { schema } = settings;
+  if (!(await upgradeStateIfPresent(client, settings.stateSchema))) {
+    return {
+      schema,
+      active: null,
+      latest: null,
+      applied: 0,
+      leftovers: await tidalLookalikes(client, schema),
+    };
+  }
+  const active = await store.active();
+  const completed = await store.completed();
+  const last = completed.at(-1);
+  return {
+    schema,
+    active: active
+      ? {
+          name: active.name,
+          versionSchema: active.versionSchema,
+          phase: active.phase,
+          startedAt: active.startedAt,
+          lastError: active.lastError,
+          backfills: await store.backfills(active.name),
+          drift:
+            active.phase === 'active' || active.phase === 'starting'
+              ? await driftOf(client, active.plan, active.progress, settings.stateSchema)
+              : [],
+        }
+      : null,
+    latest: last
+      ? { name: last.name, versionSchema: last.versionSchema, completedAt: last.completedAt }
+      : null,
+    applied: completed.length,
+    leftovers: active ? [] : await tidalLookalikes(client, schema),
+  };
+}
+
+/** The newest migration (active or completed); undefined when none is recorded. Read only. */
+export async function latestMigration(session: Session): Promise<LatestMigration | undefined> {
+  if (!(await stateExists(session.client, session.settings.stateSchema))) return undefined;
+  const latest = await session.store.latest();
+  return latest ? { name: latest.name, versionSchema: latest.versionSchema } : undefined;
+}
