@@ -4,8 +4,9 @@
 
 export type { BackfillPass } from './backfill/checkpoint.js';
 export type { BackfillProgress } from './backfill/run.js';
+export type { Blocker, OpenTransaction } from './catalog/activity.js';
+export type { TableStatistics } from './catalog/statistics.js';
 export { BusyError, InputError, LockTimeoutError, OperationError, TidalError } from './errors.js';
-export type { Blocker } from './executor/blockers.js';
 export type { StepEvent } from './executor/run.js';
 export type {
   BackfillControlResult,
@@ -29,12 +30,10 @@ export type {
 } from './planner/obligations.js';
 export type { MigrationPlan, OperationPath } from './planner/plan.js';
 export type {
-  OpenTransaction,
   PlannedBackfill,
   PlannedStep,
   PlanPhase,
   PlanReport,
-  TableStatistics,
 } from './planner/plan-report.js';
 export type { VersionName } from './planner/sync.js';
 export type { BackfillRecord, MigrationRecord, Phase, Progress } from './state/store.js';
