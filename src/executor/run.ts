@@ -1,10 +1,11 @@
 import type pg from 'pg';
 import type { Blocker } from '../catalog/activity.js';
+import { indexState } from '../catalog/objects.js';
 import { LockTimeoutError, OperationError } from '../errors.js';
 import type { Step, TableRef } from '../model/step.js';
 import { backoffDelay, sleep } from '../pg/backoff.js';
 import type { Queryable } from '../pg/queryable.js';
-import { ident, literal } from '../pg/quote.js';
+import { qualifiedName } from '../pg/quote.js';
 import { describeBlocker, type OpenConnection, WaitWatch } from './blockers.js';
 import { SAMPLE_SIZE, sampleViolations } from './violations.js';
 
@@ -121,14 +122,9 @@ export class StepRunner {
 
   /** A failed CREATE INDEX CONCURRENTLY leaves an invalid index that still slows writes. */
   private async dropIfInvalid(index: TableRef): Promise<void> {
-    const { rows } = await this.client.query<{ valid: boolean }>(
-      `SELECT i.indisvalid AS valid FROM pg_index i
-        WHERE i.indexrelid = to_regclass(${literal(`${ident(index.schema)}.${ident(index.name)}`)})`,
-    );
-    if (rows[0] && !rows[0].valid) {
-      await this.client.query(
-        `DROP INDEX CONCURRENTLY IF EXISTS ${ident(index.schema)}.${ident(index.name)}`,
-      );
+    const name = qualifiedName(index.schema, index.name);
+    if ((await indexState(this.client, name)) === 'invalid') {
+      await this.client.query(`DROP INDEX CONCURRENTLY IF EXISTS ${name}`);
     }
   }
 }
@@ -139,7 +135,7 @@ function lockGiveUpMessage(
   policy: LockPolicy,
   blockers: Blocker[],
 ): string {
-  const target = step.table ? ` on ${ident(step.table.schema)}.${ident(step.table.name)}` : '';
+  const target = step.table ? ` on ${qualifiedName(step.table.schema, step.table.name)}` : '';
   const held =
     blockers.length > 0
       ? `; blocked by ${blockers.map(describeBlocker).join('; ')}`

@@ -11,7 +11,7 @@ import {
   TIDAL_PREFIX,
   versionSchemaName,
 } from '../model/names.js';
-import { CompleteStage, type CompleteStep, emptySteps } from '../model/operation.js';
+import { CompleteStage, type CompleteStep } from '../model/operation.js';
 import { doBlock } from '../model/sql-fragments.js';
 import { type Step, tableStep, type Undoable } from '../model/step.js';
 import {
@@ -162,23 +162,22 @@ export async function planMigration(
   for (const [at, { operation, indexes }] of planned.entries()) {
     const label = `operations[${indexes.join('] and [')}].${operation.kind}`;
     const where = `${file}: ${label}`;
-    const steps =
-      (await planOperation(operation, {
-        model,
-        schema,
-        where,
-        db,
-        checks,
-        afterRawSql,
-        previousVersionSchema: options.previousVersionSchema,
-        goneVersionSchemas: [...(from?.versionSchemas.gone ?? [])],
-      }).catch(async (error: unknown) => {
-        // What earlier operations queued comes first, as if each check had run at once.
-        await checks.run();
-        throw error instanceof InputError
-          ? error
-          : new InputError(`${where}: ${(error as Error).message}`);
-      })) ?? emptySteps();
+    const steps = await planOperation(operation, {
+      model,
+      schema,
+      where,
+      db,
+      checks,
+      afterRawSql,
+      previousVersionSchema: options.previousVersionSchema,
+      goneVersionSchemas: [...(from?.versionSchemas.gone ?? [])],
+    }).catch(async (error: unknown) => {
+      // What earlier operations queued comes first, as if each check had run at once.
+      await checks.run();
+      throw error instanceof InputError
+        ? error
+        : new InputError(`${where}: ${(error as Error).message}`);
+    });
     start.push(...steps.start);
     afterSync.push(...steps.afterSync);
     afterBackfill.push(...steps.afterBackfill);

@@ -5,7 +5,7 @@ import { doBlock } from '../model/sql-fragments.js';
 import { catalogStep, type Step } from '../model/step.js';
 import type { PlannedTable, VersionOverlay } from '../model/version-model.js';
 import type { Queryable } from '../pg/queryable.js';
-import { ident, literal } from '../pg/quote.js';
+import { ident, literal, qualifiedName } from '../pg/quote.js';
 
 /** One view of a version schema: a table under the version's names, with its privileges. */
 export interface ViewSpec {
@@ -106,10 +106,10 @@ export function versionSchemaSteps(
     const select = view.columns.map((c) =>
       c.name === c.physical ? ident(c.name) : `${ident(c.physical)} AS ${ident(c.name)}`,
     );
-    const qualifiedView = `${ident(versionSchema)}.${ident(view.name)}`;
+    const qualifiedView = qualifiedName(versionSchema, view.name);
     steps.push({
       ...catalogStep(
-        `CREATE OR REPLACE VIEW ${qualifiedView}${options} AS SELECT ${select.join(', ')} FROM ${ident(schema)}.${ident(view.physical)}`,
+        `CREATE OR REPLACE VIEW ${qualifiedView}${options} AS SELECT ${select.join(', ')} FROM ${qualifiedName(schema, view.physical)}`,
         `create view "${versionSchema}"."${view.name}"`,
         'AccessShare',
       ),
@@ -206,7 +206,7 @@ export async function versionSchemaRefreshSteps(
       steps[1] = {
         ...create,
         sql: doBlock(
-          `DROP VIEW IF EXISTS ${ident(versionSchema)}.${ident(view.name)}; ${create.sql};`,
+          `DROP VIEW IF EXISTS ${qualifiedName(versionSchema, view.name)}; ${create.sql};`,
         ),
         summary: `replace view "${versionSchema}"."${view.name}"`,
       };
