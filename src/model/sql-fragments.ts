@@ -125,6 +125,12 @@ export function commentOnTable(schema: string, table: string, comment: string | 
   return `COMMENT ON TABLE ${qualifiedTable(schema, table)} IS ${comment === null ? 'NULL' : literal(comment)}`;
 }
 
+/** A condition that holds where table `t` (quoted and qualified) has a constraint `name`: for
+ *  steps that must be no-ops where it is there already, or gone. */
+export function constraintExists(t: string, name: string): string {
+  return `EXISTS (SELECT 1 FROM pg_catalog.pg_constraint WHERE conrelid = pg_catalog.to_regclass(${literal(t)}) AND conname = ${literal(name)})`;
+}
+
 /** `DO` with a dollar-quote tag that does not occur in the body: for steps that must be safe to
  *  run again, or to run after a start that stopped before the step they undo. */
 export function doBlock(body: string, declare = ''): string {

@@ -23,7 +23,8 @@ import {
   mergeSteps,
   type NewConstraint,
 } from '../techniques/add-constraint.js';
-import { copyGroup, planCopyColumn } from '../techniques/column-copy.js';
+import { planCopyColumn } from '../techniques/column-copy.js';
+import { copyGroup } from '../techniques/copy-site.js';
 
 /**
  * create_constraint. On a table this migration creates (new, empty, unseen by the old version)

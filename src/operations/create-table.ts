@@ -6,12 +6,10 @@ import { defaultObjectName } from '../model/names.js';
 import { emptySteps, type OperationModule } from '../model/operation.js';
 import {
   columnDefinition,
-  commentOnColumn,
-  commentOnTable,
   qualifiedTable,
   tableConstraintDefinition,
 } from '../model/sql-fragments.js';
-import { catalogStep, type Step, tableStep, type Undoable } from '../model/step.js';
+import { type Step, tableStep, type Undoable } from '../model/step.js';
 import type {
   PlannedColumn,
   PlannedConstraint,
@@ -19,6 +17,7 @@ import type {
   VersionModel,
 } from '../model/version-model.js';
 import { ident } from '../pg/quote.js';
+import { columnComment, tableComment } from '../techniques/comments.js';
 
 /**
  * create_table: the table is new, so the old version never sees it and it holds no rows; it is
@@ -93,16 +92,11 @@ export const createTable: OperationModule<CreateTable> = {
     );
     const comments: Step[] = [];
     if (o.comment !== undefined)
-      comments.push(
-        catalogStep(commentOnTable(schema, o.name, o.comment), `comment on table "${o.name}"`),
-      );
+      comments.push(tableComment(table, o.comment, `comment on table "${o.name}"`));
     for (const c of o.columns) {
       if (c.comment !== undefined) {
         comments.push(
-          catalogStep(
-            commentOnColumn(schema, o.name, c.name, c.comment),
-            `comment on column "${o.name}"."${c.name}"`,
-          ),
+          columnComment(table, c.name, c.comment, `comment on column "${o.name}"."${c.name}"`),
         );
       }
     }

@@ -1,3 +1,4 @@
+import { filesAndScansQuery } from '../catalog/plan-reads.js';
 import type { TableInfo } from '../catalog/types.js';
 import type { AlterColumn } from '../migration/schema.js';
 import { storedType } from '../model/checks.js';
@@ -121,14 +122,7 @@ async function probeInPlace(
   column: string,
   type: string,
 ): Promise<boolean> {
-  const oid = `${literal(PROBE)}::regclass`;
-  // By the probe's oid: the statistics views and an OR over pg_class read every table's row.
-  const state = `SELECT c.relname, c.relfilenode, pg_catalog.pg_stat_get_xact_numscans(${oid}) AS scans
-       FROM pg_catalog.pg_class c WHERE c.oid = ${oid}
-     UNION ALL
-     SELECT c.relname, c.relfilenode, NULL FROM pg_catalog.pg_index i
-       JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid WHERE i.indrelid = ${oid}
-     ORDER BY 1`;
+  const state = filesAndScansQuery(PROBE);
   try {
     const results = await ctx.checks.rolledBack([
       ...make,

@@ -3,7 +3,7 @@
  * CONSTRAINT ... NOT VALID` (a short lock, no scan: rows written from then on must satisfy it),
  * `VALIDATE CONSTRAINT` once every row is filled (a scan that blocks neither reads nor writes),
  * and `DROP CONSTRAINT IF EXISTS` when rollback undoes it. NOT NULL goes in the same way, as a
- * check that stands in for it until SET NOT NULL, which the validated check spares a scan.
+ * check that stands in for it until SET NOT NULL (not-null-through-check.ts).
  *
  * Every operation that uses the technique gets its steps from here, so each statement declares
  * the same locks wherever it comes from.
@@ -20,11 +20,6 @@ export type ConstraintKind = { kind: 'check' } | { kind: 'foreign_key'; referenc
 
 /** A constraint as `ADD CONSTRAINT <name> <definition>` takes it. */
 export type LaterConstraint = ConstraintKind & { name: string; definition: string };
-
-/** `CHECK (column IS NOT NULL)` under `name`: NOT NULL of a physical column until complete. */
-export function notNullStandIn(name: string, column: string): LaterConstraint {
-  return { kind: 'check', name, definition: `CHECK (${ident(column)} IS NOT NULL)` };
-}
 
 /** The steps of the technique: `add` makes the constraint, `drop` undoes it. */
 export interface ValidatedLater {
