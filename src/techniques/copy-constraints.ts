@@ -113,87 +113,96 @@ export async function newConstraintsOnCopy(
   copy: ColumnCopy,
   o: AlterColumn,
 ): Promise<PlannedConstraint[]> {
-  const { ctx, table, column, finalName, ref } = copy;
-  const { model, schema, where } = ctx;
-  const col = ident(copy.copy);
   const added: PlannedConstraint[] = [];
-  if (o.check) {
-    if (table.constraintNames.has(o.check.name))
-      throw new InputError(
-        `${where}.check.name: constraint "${o.check.name}" already exists on table "${table.name}"`,
-      );
-    const newRow = table.columns.map((c) =>
-      c === column ? { name: finalName, type: copy.newType } : { name: c.name, type: c.type },
-    );
-    await checkExpressionOver(
-      ctx,
-      o.check.constraint,
-      { alias: table.name, columns: newRow },
-      'check.constraint',
-    );
-    const expression = await renameColumnInExpression(o.check.constraint, finalName, copy.copy);
-    onCopy(
-      copy,
-      {
-        kind: 'check',
-        name: o.check.name,
-        definition: checkDefinition(expression, o.check.no_inherit),
-      },
-      { what: `check "${o.check.name}"` },
-    );
-    table.constraintNames.add(o.check.name);
-    added.push({ name: o.check.name, type: 'c', columns: [], expression: o.check.constraint });
-  }
-  if (o.references) {
-    const r = o.references;
-    if (table.constraintNames.has(r.name))
-      throw new InputError(
-        `${where}.references.name: constraint "${r.name}" already exists on table "${table.name}"`,
-      );
-    const target = model.requireTable(r.table, `${where}.references.table`);
-    const references = referencesClause(schema, { ...r, table: target.physical });
-    onCopy(
-      copy,
-      {
-        kind: 'foreign_key',
-        name: r.name,
-        definition: `FOREIGN KEY (${col}) ${references}`,
-        referenced: { schema, name: target.physical },
-      },
-      { what: `foreign key "${r.name}"` },
-    );
-    table.constraintNames.add(r.name);
-    const targetColumn = target.columns.find((c) => c.name === r.column);
-    added.push({
-      name: r.name,
-      type: 'f',
-      columns: [column],
-      references: targetColumn && { table: target, columns: [targetColumn] },
-    });
-  }
-  if (o.unique) {
-    const name = o.unique.name;
-    if (table.constraintNames.has(name) || model.relationExists(name))
-      throw new InputError(
-        `${where}.unique.name: "${name}" is already taken in schema "${schema}"`,
-      );
-    const { build, attach } = uniqueIndexThenConstraint(
-      ref,
-      {
-        constraint: name,
-        kind: 'unique',
-        index: { name: prefixedName('_tidal_uniq_', column.name), definition: `(${col})` },
-      },
-      {
-        build: `build unique index on the new "${column.name}" without blocking writes`,
-        attach: `turn the unique index into constraint "${name}"`,
-      },
-    );
-    copy.steps.afterBackfill.push(build);
-    copy.atComplete.push(attach);
-    table.constraintNames.add(name);
-    model.addRelationName(name);
-    added.push({ name, type: 'u', columns: [column] });
-  }
+  if (o.check) added.push(await newCheckOnCopy(copy, o.check));
+  if (o.references) added.push(newForeignKeyOnCopy(copy, o.references));
+  if (o.unique) added.push(newUniqueOnCopy(copy, o.unique.name));
   return added;
+}
+
+async function newCheckOnCopy(
+  copy: ColumnCopy,
+  check: NonNullable<AlterColumn['check']>,
+): Promise<PlannedConstraint> {
+  const { ctx, table, column, finalName } = copy;
+  if (table.constraintNames.has(check.name))
+    throw new InputError(
+      `${ctx.where}.check.name: constraint "${check.name}" already exists on table "${table.name}"`,
+    );
+  const newRow = table.columns.map((c) =>
+    c === column ? { name: finalName, type: copy.newType } : { name: c.name, type: c.type },
+  );
+  await checkExpressionOver(
+    ctx,
+    check.constraint,
+    { alias: table.name, columns: newRow },
+    'check.constraint',
+  );
+  const expression = await renameColumnInExpression(check.constraint, finalName, copy.copy);
+  onCopy(
+    copy,
+    { kind: 'check', name: check.name, definition: checkDefinition(expression, check.no_inherit) },
+    { what: `check "${check.name}"` },
+  );
+  table.constraintNames.add(check.name);
+  return { name: check.name, type: 'c', columns: [], expression: check.constraint };
+}
+
+function newForeignKeyOnCopy(
+  copy: ColumnCopy,
+  r: NonNullable<AlterColumn['references']>,
+): PlannedConstraint {
+  const { ctx, table, column } = copy;
+  const { model, schema, where } = ctx;
+  if (table.constraintNames.has(r.name))
+    throw new InputError(
+      `${where}.references.name: constraint "${r.name}" already exists on table "${table.name}"`,
+    );
+  const target = model.requireTable(r.table, `${where}.references.table`);
+  const references = referencesClause(schema, { ...r, table: target.physical });
+  onCopy(
+    copy,
+    {
+      kind: 'foreign_key',
+      name: r.name,
+      definition: `FOREIGN KEY (${ident(copy.copy)}) ${references}`,
+      referenced: { schema, name: target.physical },
+    },
+    { what: `foreign key "${r.name}"` },
+  );
+  table.constraintNames.add(r.name);
+  const targetColumn = target.columns.find((c) => c.name === r.column);
+  return {
+    name: r.name,
+    type: 'f',
+    columns: [column],
+    references: targetColumn && { table: target, columns: [targetColumn] },
+  };
+}
+
+function newUniqueOnCopy(copy: ColumnCopy, name: string): PlannedConstraint {
+  const { ctx, table, column } = copy;
+  const { model, schema, where } = ctx;
+  if (table.constraintNames.has(name) || model.relationExists(name))
+    throw new InputError(`${where}.unique.name: "${name}" is already taken in schema "${schema}"`);
+  const { build, attach } = uniqueIndexThenConstraint(
+    copy.ref,
+    {
+      constraint: name,
+      kind: 'unique',
+      index: {
+        name: prefixedName('_tidal_uniq_', column.name),
+        definition: `(${ident(copy.copy)})`,
+      },
+    },
+    {
+      build: `build unique index on the new "${column.name}" without blocking writes`,
+      attach: `turn the unique index into constraint "${name}"`,
+    },
+  );
+  copy.steps.afterBackfill.push(build);
+  copy.atComplete.push(attach);
+  table.constraintNames.add(name);
+  model.addRelationName(name);
+  return { name, type: 'u', columns: [column] };
 }
