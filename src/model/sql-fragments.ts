@@ -10,9 +10,6 @@ import type {
 import { dollarQuoted, ident, literal, qualifiedName } from '../pg/quote.js';
 import { parenthesize } from './expressions.js';
 
-/** qualifiedName under the name operations/ and techniques/ still call it by. */
-export const qualifiedTable = qualifiedName;
-
 function deferrable(options: { deferrable?: boolean; initially_deferred?: boolean }): string {
   if (!options.deferrable) return '';
   return options.initially_deferred ? ' DEFERRABLE INITIALLY DEFERRED' : ' DEFERRABLE';
@@ -122,6 +119,12 @@ export function commentOnColumn(
 
 export function commentOnTable(schema: string, table: string, comment: string | null): string {
   return `COMMENT ON TABLE ${qualifiedName(schema, table)} IS ${comment === null ? 'NULL' : literal(comment)}`;
+}
+
+/** A condition that holds where table `t` (quoted and qualified) has a constraint `name`: for
+ *  steps that must be no-ops where it is there already, or gone. */
+export function constraintExists(t: string, name: string): string {
+  return `EXISTS (SELECT 1 FROM pg_catalog.pg_constraint WHERE conrelid = pg_catalog.to_regclass(${literal(t)}) AND conname = ${literal(name)})`;
 }
 
 /** `DO` with a dollar-quote tag that does not occur in the body: for steps that must be safe to

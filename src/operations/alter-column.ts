@@ -14,10 +14,10 @@ import {
   type OperationModule,
   type PlanContext,
 } from '../model/operation.js';
-import { commentOnColumn, qualifiedTable, referencesClause } from '../model/sql-fragments.js';
+import { referencesClause } from '../model/sql-fragments.js';
 import { type Step, type TableRef, tableStep, type Undoable } from '../model/step.js';
 import type { PlannedColumn, PlannedTable } from '../model/version-model.js';
-import { ident } from '../pg/quote.js';
+import { ident, qualifiedName } from '../pg/quote.js';
 import {
   addConstraint,
   IN_PLACE_PATH,
@@ -25,8 +25,9 @@ import {
   type NewConstraint,
 } from '../techniques/add-constraint.js';
 import { needsCopyColumn, planCopyColumn } from '../techniques/column-copy.js';
+import { columnComment } from '../techniques/comments.js';
+import { restoredNotNull } from '../techniques/not-null-through-check.js';
 import { changesTypeInPlace, changeTypeAtComplete } from '../techniques/type-change.js';
-import { notNullStandIn, restoredLater } from '../techniques/validated-later.js';
 import { renameInVersion } from './rename-column.js';
 
 /**
@@ -78,7 +79,7 @@ export const alterColumn: OperationModule<AlterColumn> = {
       }
       steps.path = IN_PLACE_PATH;
     }
-    const t = qualifiedTable(schema, table.physical);
+    const t = qualifiedName(schema, table.physical);
     const ref = { schema, name: table.physical };
     // At complete, earlier operations' renames have run: the column has its name as of now.
     const atComplete = ident(column.name);
@@ -107,12 +108,7 @@ export const alterColumn: OperationModule<AlterColumn> = {
       column.viewComment = o.comment;
       steps.complete.push({
         stage: CompleteStage.Columns,
-        step: tableStep(
-          ref,
-          'ShareUpdateExclusive',
-          commentOnColumn(schema, table.physical, column.name, o.comment),
-          `comment on "${o.column}"`,
-        ),
+        step: columnComment(ref, column.name, o.comment, `comment on "${o.column}"`),
       });
     }
     if (o.nullable === true && !column.nullable) {
@@ -242,8 +238,6 @@ function restoreNotNull(
   ref: TableRef,
 ): Step[] {
   const col = ident(column.physical);
-  const checkName = notNullCheckName(column.physical);
-  const check = ident(checkName);
   const steps: Step[] = [];
   if (down !== undefined) {
     const value = expressionOverRow(down, '_tidal_row', table.columns, table.name);
@@ -257,25 +251,21 @@ function restoreNotNull(
       ),
     );
   }
-  const standIn = restoredLater(ref, notNullStandIn(checkName, column.physical), {
-    what: `NOT NULL of "${column.name}"`,
-    add: `forbid NULL in "${column.name}" again for new rows`,
-    validate: `check no row has NULL in "${column.name}"`,
-  });
   steps.push(
-    standIn.add,
-    standIn.validate,
-    tableStep(
+    ...restoredNotNull(
       ref,
-      'AccessExclusive',
-      `ALTER TABLE ${t} ALTER COLUMN ${col} SET NOT NULL`,
-      `restore NOT NULL on "${column.name}" (no scan)`,
-    ),
-    tableStep(
-      ref,
-      'AccessExclusive',
-      `ALTER TABLE ${t} DROP CONSTRAINT ${check}`,
-      `drop the stand-in check`,
+      {
+        check: notNullCheckName(column.physical),
+        column: column.physical,
+        columnThen: column.physical,
+      },
+      {
+        what: `NOT NULL of "${column.name}"`,
+        add: `forbid NULL in "${column.name}" again for new rows`,
+        validate: `check no row has NULL in "${column.name}"`,
+        setNotNull: `restore NOT NULL on "${column.name}" (no scan)`,
+        dropCheck: `drop the stand-in check`,
+      },
     ),
   );
   return steps;

@@ -10,21 +10,18 @@ import {
   type OperationSteps,
   type PlanContext,
 } from '../model/operation.js';
-import {
-  foreignKeyClause,
-  qualifiedTable,
-  tableConstraintDefinition,
-} from '../model/sql-fragments.js';
+import { foreignKeyClause, tableConstraintDefinition } from '../model/sql-fragments.js';
 import { tableStep } from '../model/step.js';
 import type { PlannedTable } from '../model/version-model.js';
-import { ident } from '../pg/quote.js';
+import { ident, qualifiedName } from '../pg/quote.js';
 import {
   addConstraint,
   IN_PLACE_PATH,
   mergeSteps,
   type NewConstraint,
 } from '../techniques/add-constraint.js';
-import { copyGroup, planCopyColumn } from '../techniques/column-copy.js';
+import { planCopyColumn } from '../techniques/column-copy.js';
+import { copyGroup } from '../techniques/copy-site.js';
 
 /**
  * create_constraint. On a table this migration creates (new, empty, unseen by the old version)
@@ -160,7 +157,7 @@ function addToNewTable(
     tableStep(
       { schema: ctx.schema, name: table.physical },
       'AccessExclusive',
-      `ALTER TABLE ${qualifiedTable(ctx.schema, table.physical)} ADD ${definition}`,
+      `ALTER TABLE ${qualifiedName(ctx.schema, table.physical)} ADD ${definition}`,
       `add constraint "${o.name}" to new table "${table.name}"`,
     ),
   );

@@ -3,9 +3,12 @@ import type { CreateIndex, IndexField } from '../migration/operations/create-ind
 import { checkExpressionOver } from '../model/checks.js';
 import { parenthesize } from '../model/expressions.js';
 import { emptySteps, type OperationModule } from '../model/operation.js';
-import { qualifiedTable } from '../model/sql-fragments.js';
-import { tableStep, type Undoable } from '../model/step.js';
 import { ident } from '../pg/quote.js';
+import {
+  buildIndexConcurrently,
+  builtIndex,
+  dropIndexConcurrently,
+} from '../techniques/concurrent-index.js';
 
 /**
  * create_index: built CONCURRENTLY at start, so writes go on during the build; a failed build's
@@ -41,10 +44,9 @@ export const createIndex: OperationModule<CreateIndex> = {
         `${where}.predicate: table "${table.name}" has columns renamed or added by this migration (${renamed.map((c) => c.name).join(', ')}); create the partial index in a later migration`,
       );
     }
-    let sql = `CREATE${o.unique ? ' UNIQUE' : ''} INDEX CONCURRENTLY IF NOT EXISTS ${ident(o.name)} ON ${qualifiedTable(schema, table.physical)}`;
-    sql += ` USING ${o.method} (${elements.join(', ')})`;
-    if (o.storage_parameters?.trim()) sql += ` WITH (${o.storage_parameters})`;
-    if (o.predicate?.trim()) sql += ` WHERE ${parenthesize(o.predicate)}`;
+    let definition = `USING ${o.method} (${elements.join(', ')})`;
+    if (o.storage_parameters?.trim()) definition += ` WITH (${o.storage_parameters})`;
+    if (o.predicate?.trim()) definition += ` WHERE ${parenthesize(o.predicate)}`;
     model.addRelationName(o.name);
     model.recordIndex(table, {
       name: o.name,
@@ -55,31 +57,18 @@ export const createIndex: OperationModule<CreateIndex> = {
     });
 
     const ref = { schema, name: table.physical };
-    const index = { schema, name: o.name };
-    const built: Undoable = { kind: 'index', name: o.name };
     const steps = emptySteps();
     steps.start.push(
-      tableStep(
+      buildIndexConcurrently(
         ref,
-        'ShareUpdateExclusive',
-        sql,
+        { name: o.name, unique: o.unique, definition },
         `build index "${o.name}" on "${table.name}" without blocking writes`,
-        {
-          transactional: false,
-          effect: 'scan',
-          invalidIndex: index,
-          creates: [built],
-        },
       ),
     );
     steps.rollback.push(
-      tableStep(
-        ref,
-        'ShareUpdateExclusive',
-        `DROP INDEX CONCURRENTLY IF EXISTS ${ident(schema)}.${ident(o.name)}`,
-        `drop index "${o.name}"`,
-        { transactional: false, undoes: built },
-      ),
+      dropIndexConcurrently(ref, o.name, `drop index "${o.name}"`, {
+        undoes: builtIndex(o.name),
+      }),
     );
     return steps;
   },

@@ -5,21 +5,16 @@ import { checkExpressionOver, checkType, isSerialType, storedType } from '../mod
 import { columnsNamedIn } from '../model/expressions.js';
 import { defaultObjectName } from '../model/names.js';
 import { emptySteps, type OperationModule } from '../model/operation.js';
-import {
-  columnDefinition,
-  commentOnColumn,
-  commentOnTable,
-  qualifiedTable,
-  tableConstraintDefinition,
-} from '../model/sql-fragments.js';
-import { catalogStep, type Step, tableStep, type Undoable } from '../model/step.js';
+import { columnDefinition, tableConstraintDefinition } from '../model/sql-fragments.js';
+import { type Step, tableStep, type Undoable } from '../model/step.js';
 import type {
   PlannedColumn,
   PlannedConstraint,
   PlannedTable,
   VersionModel,
 } from '../model/version-model.js';
-import { ident } from '../pg/quote.js';
+import { ident, qualifiedName } from '../pg/quote.js';
+import { columnComment, tableComment } from '../techniques/comments.js';
 
 /**
  * create_table: the table is new, so the old version never sees it and it holds no rows; it is
@@ -80,7 +75,7 @@ export const createTable: OperationModule<CreateTable> = {
       tableStep(
         table,
         'AccessExclusive',
-        `CREATE TABLE ${qualifiedTable(schema, o.name)} (${definitions.join(', ')})`,
+        `CREATE TABLE ${qualifiedName(schema, o.name)} (${definitions.join(', ')})`,
         `create table "${o.name}"`,
         // Foreign keys lock the tables they reference while the table is created.
         {
@@ -94,16 +89,11 @@ export const createTable: OperationModule<CreateTable> = {
     );
     const comments: Step[] = [];
     if (o.comment !== undefined)
-      comments.push(
-        catalogStep(commentOnTable(schema, o.name, o.comment), `comment on table "${o.name}"`),
-      );
+      comments.push(tableComment(table, o.comment, `comment on table "${o.name}"`));
     for (const c of o.columns) {
       if (c.comment !== undefined) {
         comments.push(
-          catalogStep(
-            commentOnColumn(schema, o.name, c.name, c.comment),
-            `comment on column "${o.name}"."${c.name}"`,
-          ),
+          columnComment(table, c.name, c.comment, `comment on column "${o.name}"."${c.name}"`),
         );
       }
     }
@@ -112,7 +102,7 @@ export const createTable: OperationModule<CreateTable> = {
       tableStep(
         table,
         'AccessExclusive',
-        `DROP TABLE IF EXISTS ${qualifiedTable(schema, o.name)}`,
+        `DROP TABLE IF EXISTS ${qualifiedName(schema, o.name)}`,
         `drop table "${o.name}"`,
         { undoes: created },
       ),

@@ -2,9 +2,8 @@ import { InputError } from '../errors.js';
 import type { DropColumn } from '../migration/operations/drop-column.js';
 import { checkExpressionOver } from '../model/checks.js';
 import { CompleteStage, emptySteps, type OperationModule } from '../model/operation.js';
-import { qualifiedTable } from '../model/sql-fragments.js';
 import { tableStep } from '../model/step.js';
-import { ident } from '../pg/quote.js';
+import { ident, qualifiedName } from '../pg/quote.js';
 
 /**
  * drop_column: the new version stops showing the column at start; the data stays until
@@ -54,7 +53,7 @@ export const dropColumn: OperationModule<DropColumn> = {
         step: tableStep(
           { schema, name: table.physical },
           'AccessExclusive',
-          `ALTER TABLE ${qualifiedTable(schema, table.physical)} ALTER COLUMN ${ident(column.physical)} DROP NOT NULL`,
+          `ALTER TABLE ${qualifiedName(schema, table.physical)} ALTER COLUMN ${ident(column.physical)} DROP NOT NULL`,
           `let "${o.column}" be NULL until it is dropped (the new version no longer fills it)`,
         ),
       });
@@ -64,7 +63,7 @@ export const dropColumn: OperationModule<DropColumn> = {
       step: tableStep(
         { schema, name: table.physical },
         'AccessExclusive',
-        `ALTER TABLE ${qualifiedTable(schema, table.physical)} DROP COLUMN IF EXISTS ${ident(column.name)}`,
+        `ALTER TABLE ${qualifiedName(schema, table.physical)} DROP COLUMN IF EXISTS ${ident(column.name)}`,
         `drop column "${o.column}" of "${table.name}"`,
       ),
     });

@@ -1,3 +1,4 @@
+import { foreignKeysOnConstraintIndex } from '../catalog/plan-reads.js';
 import type { ConstraintInfo, IndexInfo } from '../catalog/types.js';
 import { InputError } from '../errors.js';
 import type { DropConstraint } from '../migration/operations/drop-constraint.js';
@@ -13,10 +14,12 @@ import {
   type OperationSteps,
   type PlanContext,
 } from '../model/operation.js';
-import { doBlock, qualifiedTable } from '../model/sql-fragments.js';
+import { constraintExists, doBlock } from '../model/sql-fragments.js';
 import { type Step, type TableRef, tableStep, type Undoable } from '../model/step.js';
 import type { PlannedTable } from '../model/version-model.js';
-import { ident, literal } from '../pg/quote.js';
+import { ident, qualifiedName } from '../pg/quote.js';
+import { buildIndexConcurrently } from '../techniques/concurrent-index.js';
+import { attachIndex } from '../techniques/index-constraint.js';
 import {
   type ConstraintKind,
   constraintLocks,
@@ -140,7 +143,7 @@ async function planDrop(
   if (constraint.type === 'u' || constraint.type === 'p')
     await refuseReferencedUnique(ctx, table, o.name);
 
-  const t = qualifiedTable(schema, table.physical);
+  const t = qualifiedName(schema, table.physical);
   const ref: TableRef = { schema, name: table.physical };
   const steps = emptySteps();
   if (constraint.type === 'p') {
@@ -182,7 +185,7 @@ async function planDrop(
     ),
   );
 
-  const exists = `EXISTS (SELECT 1 FROM pg_catalog.pg_constraint WHERE conrelid = pg_catalog.to_regclass(${literal(t)}) AND conname = ${literal(o.name)})`;
+  const exists = constraintExists(t, o.name);
   const repairs: string[] = [];
   for (const c of columns) {
     const down = o.down[c.name];
@@ -209,7 +212,7 @@ async function planDrop(
     .get(table.physical)
     ?.indexes.find((i) => i.name === constraint.name);
   steps.rollback.push(
-    ...restoreConstraint(constraint, index, o.name, t, ref, exists).map((step) => ({
+    ...restoreConstraint(constraint, index, o.name, ref, exists).map((step) => ({
       ...step,
       undoes: dropped,
     })),
@@ -229,7 +232,7 @@ async function planDrop(
 function breaksConstraint(c: ConstraintInfo, t: string): string {
   if (c.type === 'c') return breaksCheck(c.definition);
   if (c.type === 'f' && c.referencedTable) {
-    const target = qualifiedTable(c.referencedTable.schema, c.referencedTable.name);
+    const target = qualifiedName(c.referencedTable.schema, c.referencedTable.name);
     return breaksForeignKey(c.columns, target, c.referencedColumns);
   }
   // Unique: down for every row but the first of each group of equal values.
@@ -241,7 +244,6 @@ function restoreConstraint(
   c: ConstraintInfo,
   index: IndexInfo | undefined,
   name: string,
-  t: string,
   ref: TableRef,
   exists: string,
 ): Step[] {
@@ -250,23 +252,19 @@ function restoreConstraint(
     const deferrable = /\bDEFERRABLE\b/.test(c.definition)
       ? ` DEFERRABLE${/INITIALLY DEFERRED/.test(c.definition) ? ' INITIALLY DEFERRED' : ''}`
       : '';
-    const indexRef = { schema: ref.schema, name };
+    const attach = attachIndex(
+      ref,
+      { constraint: name, kind: 'unique', index: name, deferrable },
+      `turn the index back into unique constraint "${name}"`,
+    );
     return [
-      tableStep(
+      buildIndexConcurrently(
         ref,
-        'ShareUpdateExclusive',
-        `CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS ${ident(name)} ON ${t} ${using}`,
+        { name, unique: true, definition: using },
         `rebuild the unique index of "${name}" without blocking writes`,
-        { transactional: false, effect: 'scan', invalidIndex: indexRef },
+        { record: false },
       ),
-      tableStep(
-        ref,
-        'AccessExclusive',
-        doBlock(
-          `IF NOT ${exists} THEN ALTER TABLE ${t} ADD CONSTRAINT ${ident(name)} UNIQUE USING INDEX ${ident(name)}${deferrable}; END IF;`,
-        ),
-        `turn the index back into unique constraint "${name}"`,
-      ),
+      { ...attach, sql: doBlock(`IF NOT ${exists} THEN ${attach.sql}; END IF;`) },
     ];
   }
   const kind = laterKind(c);
@@ -304,15 +302,10 @@ async function refuseReferencedUnique(
   name: string,
 ): Promise<void> {
   if (ctx.afterRawSql || !ctx.model.isLive(table.physical)) return;
-  const { rows } = await ctx.db.query<{ fk: string; on: string; schema: string; table: string }>(
-    `SELECT fk.conname AS fk, fk.conrelid::regclass::text AS on, n.nspname AS schema,
-            r.relname AS table
-       FROM pg_catalog.pg_constraint u
-       JOIN pg_catalog.pg_constraint fk ON fk.contype = 'f' AND fk.conindid = u.conindid
-       JOIN pg_catalog.pg_class r ON r.oid = fk.conrelid
-       JOIN pg_catalog.pg_namespace n ON n.oid = r.relnamespace
-      WHERE u.conrelid = pg_catalog.to_regclass($1) AND u.conname = $2`,
-    [qualifiedTable(ctx.schema, table.physical), name],
+  const rows = await foreignKeysOnConstraintIndex(
+    ctx.db,
+    qualifiedName(ctx.schema, table.physical),
+    name,
   );
   // A foreign key of a table earlier migrations, not run yet, change may be gone by then.
   const first = rows.find((r) => r.schema !== ctx.schema || ctx.model.isLive(r.table));

@@ -1,8 +1,7 @@
 import { InputError } from '../errors.js';
 import type { DropIndex } from '../migration/operations/drop-index.js';
 import { CompleteStage, emptySteps, type OperationModule } from '../model/operation.js';
-import { tableStep } from '../model/step.js';
-import { ident } from '../pg/quote.js';
+import { dropIndexConcurrently } from '../techniques/concurrent-index.js';
 
 /** drop_index: the old version may still rely on the index, so it is dropped CONCURRENTLY at
  *  complete; rollback has nothing to undo. */
@@ -25,12 +24,10 @@ export const dropIndex: OperationModule<DropIndex> = {
     const steps = emptySteps();
     steps.complete.push({
       stage: CompleteStage.Drops,
-      step: tableStep(
+      step: dropIndexConcurrently(
         { schema, name: table.name },
-        'ShareUpdateExclusive',
-        `DROP INDEX CONCURRENTLY IF EXISTS ${ident(schema)}.${ident(o.name)}`,
+        o.name,
         `drop index "${o.name}" without blocking`,
-        { transactional: false },
       ),
     });
     return steps;

@@ -1,8 +1,8 @@
 import { InputError } from '../errors.js';
 import type { DropTable } from '../migration/operations/drop-table.js';
 import { CompleteStage, emptySteps, type OperationModule } from '../model/operation.js';
-import { qualifiedTable } from '../model/sql-fragments.js';
 import { tableStep } from '../model/step.js';
+import { qualifiedName } from '../pg/quote.js';
 
 /** drop_table: the new version stops showing the table at start; the old version keeps using
  *  it until complete drops it, so rollback has nothing to undo. */
@@ -24,7 +24,7 @@ export const dropTable: OperationModule<DropTable> = {
       step: tableStep(
         { schema, name: table.physical },
         'AccessExclusive',
-        `DROP TABLE IF EXISTS ${qualifiedTable(schema, table.physical)}`,
+        `DROP TABLE IF EXISTS ${qualifiedName(schema, table.physical)}`,
         `drop table "${o.name}"`,
       ),
     });

@@ -7,10 +7,9 @@ import {
   type OperationModule,
   type PlanContext,
 } from '../model/operation.js';
-import { qualifiedTable } from '../model/sql-fragments.js';
 import { tableStep } from '../model/step.js';
 import type { PlannedColumn, PlannedTable } from '../model/version-model.js';
-import { ident } from '../pg/quote.js';
+import { ident, qualifiedName } from '../pg/quote.js';
 
 /** rename_column: the new version's view shows the new name at start; complete renames the
  *  physical column. Nothing to undo on rollback. */
@@ -47,7 +46,7 @@ export function renameInVersion(
     step: tableStep(
       { schema: ctx.schema, name: table.physical },
       'AccessExclusive',
-      `ALTER TABLE ${qualifiedTable(ctx.schema, table.physical)} RENAME COLUMN ${ident(from)} TO ${ident(to)}`,
+      `ALTER TABLE ${qualifiedName(ctx.schema, table.physical)} RENAME COLUMN ${ident(from)} TO ${ident(to)}`,
       `rename column "${from}" of "${table.name}" to "${to}"`,
     ),
   };

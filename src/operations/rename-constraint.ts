@@ -1,12 +1,14 @@
+import { relationKind } from '../catalog/plan-reads.js';
 import type { ConstraintInfo } from '../catalog/types.js';
 import { InputError } from '../errors.js';
 import type { RenameConstraint } from '../migration/operations/rename-constraint.js';
 import { catalogConstraintName, recordRename } from '../model/constraint-names.js';
 import { emptySteps, type OperationModule, type PlanContext } from '../model/operation.js';
-import { doBlock, qualifiedTable } from '../model/sql-fragments.js';
-import { tableStep, type Undoable } from '../model/step.js';
+import { constraintExists, doBlock } from '../model/sql-fragments.js';
+import type { Undoable } from '../model/step.js';
 import type { PlannedTable, VersionModel } from '../model/version-model.js';
-import { ident, literal } from '../pg/quote.js';
+import { qualifiedName } from '../pg/quote.js';
+import { renameConstraint as renameConstraintStep } from '../techniques/constraint-rename.js';
 
 /** Constraint kinds backed by an index of the same name: renaming the constraint renames it. */
 const INDEX_BACKED = new Set<ConstraintInfo['type']>(['p', 'u', 'x']);
@@ -58,35 +60,34 @@ export const renameConstraint: OperationModule<RenameConstraint> = {
     if (existing && indexBacked) model.removeRelationName(o.from);
     if (indexBacked) model.addRelationName(o.to);
 
-    const t = qualifiedTable(schema, table.physical);
+    const t = qualifiedName(schema, table.physical);
     const ref = { schema, name: table.physical };
     const steps = emptySteps();
-    const renamed: Undoable = {
+    const change: Undoable = {
       kind: 'change',
       table: table.physical,
       name: `constraint "${o.from}" renamed to "${o.to}"`,
     };
-    steps.start.push(
-      tableStep(
-        ref,
-        'AccessExclusive',
-        `ALTER TABLE ${t} RENAME CONSTRAINT ${ident(o.from)} TO ${ident(o.to)}`,
-        `rename constraint "${o.from}" of "${table.name}" to "${o.to}"${indexBacked && existing ? ' (and its index)' : ''}; instant, both versions keep working`,
-        { creates: [renamed] },
-      ),
+    const renamed = renameConstraintStep(
+      ref,
+      o.from,
+      o.to,
+      `rename constraint "${o.from}" of "${table.name}" to "${o.to}"${indexBacked && existing ? ' (and its index)' : ''}; instant, both versions keep working`,
+      { creates: [change] },
     );
+    steps.start.push(renamed);
     // Rollback runs whole even after a start that stopped early: rename back only if renamed.
-    steps.rollback.push(
-      tableStep(
-        ref,
-        'AccessExclusive',
-        doBlock(
-          `IF EXISTS (SELECT 1 FROM pg_catalog.pg_constraint WHERE conrelid = pg_catalog.to_regclass(${literal(t)}) AND conname = ${literal(o.to)}) THEN ALTER TABLE ${t} RENAME CONSTRAINT ${ident(o.to)} TO ${ident(o.from)}; END IF;`,
-        ),
-        `rename constraint "${o.to}" of "${table.name}" back to "${o.from}"`,
-        { undoes: renamed },
-      ),
+    const back = renameConstraintStep(
+      ref,
+      o.to,
+      o.from,
+      `rename constraint "${o.to}" of "${table.name}" back to "${o.from}"`,
     );
+    steps.rollback.push({
+      ...back,
+      sql: doBlock(`IF ${constraintExists(t, o.to)} THEN ${back.sql}; END IF;`),
+      undoes: change,
+    });
     return steps;
   },
 };
@@ -130,17 +131,11 @@ async function relationNameTaken(ctx: PlanContext, name: string): Promise<boolea
   if (ctx.afterRawSql) return false;
   // Relations the model does not track (views, sequences), and those an operation removes only
   // at complete (drop_index): the name is still taken when start runs.
-  const { rows } = await ctx.db.query<{ kind: string }>(
-    `SELECT c.relkind AS kind FROM pg_catalog.pg_class c
-       JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-      WHERE n.nspname = $1 AND c.relname = $2`,
-    [ctx.schema, name],
-  );
-  const [found] = rows;
+  const found = await relationKind(ctx.db, ctx.schema, name);
   if (!found) return false;
   // Planned after earlier migrations not run yet, the model knows which tables and indexes
   // there will be; the live database, only what they will not change (views, sequences).
-  if (!model.catalogIsLive && ['r', 'p', 'i', 'I'].includes(found.kind)) return false;
+  if (!model.catalogIsLive && ['r', 'p', 'i', 'I'].includes(found)) return false;
   // A constraint index renamed away earlier in this migration frees its name at start.
   for (const [physical, names] of model.constraintRenames) {
     const info = model.catalog.tables.get(physical);

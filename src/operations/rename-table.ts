@@ -1,9 +1,8 @@
 import { InputError } from '../errors.js';
 import type { RenameTable } from '../migration/operations/rename-table.js';
 import { CompleteStage, emptySteps, type OperationModule } from '../model/operation.js';
-import { qualifiedTable } from '../model/sql-fragments.js';
 import { tableStep } from '../model/step.js';
-import { ident } from '../pg/quote.js';
+import { ident, qualifiedName } from '../pg/quote.js';
 
 /** rename_table: the new version's view carries the new name at start; complete renames the
  *  physical table. Nothing to undo on rollback. */
@@ -24,7 +23,7 @@ export const renameTable: OperationModule<RenameTable> = {
       step: tableStep(
         { schema, name: physical },
         'AccessExclusive',
-        `ALTER TABLE ${qualifiedTable(schema, physical)} RENAME TO ${ident(o.to)}`,
+        `ALTER TABLE ${qualifiedName(schema, physical)} RENAME TO ${ident(o.to)}`,
         `rename table "${physical}" to "${o.to}"`,
       ),
     });

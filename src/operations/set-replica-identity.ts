@@ -1,11 +1,11 @@
+import { identityIndexFacts, replicaIdentityIndex } from '../catalog/plan-reads.js';
 import { InputError } from '../errors.js';
 import type { SetReplicaIdentity } from '../migration/operations/set-replica-identity.js';
 import { catalogConstraintName, currentConstraintName } from '../model/constraint-names.js';
 import { emptySteps, type OperationModule, type PlanContext } from '../model/operation.js';
-import { qualifiedTable } from '../model/sql-fragments.js';
 import { tableStep, type Undoable } from '../model/step.js';
 import type { PlannedTable } from '../model/version-model.js';
-import { ident } from '../pg/quote.js';
+import { ident, qualifiedName } from '../pg/quote.js';
 
 /** A replica identity as pg_class.relreplident says it; `index` by its name in the catalog (or
  *  as planned, for an index this migration creates). */
@@ -53,7 +53,7 @@ export const setReplicaIdentity: OperationModule<SetReplicaIdentity> = {
     const previous = planned.get(table) ?? (await identityBefore(ctx, table));
     planned.set(table, target);
 
-    const t = qualifiedTable(schema, table.physical);
+    const t = qualifiedName(schema, table.physical);
     const ref = { schema, name: table.physical };
     const steps = emptySteps();
     // Named by the target too: a second change of the same table is undone on its own.
@@ -143,25 +143,7 @@ async function checkIndex(ctx: PlanContext, table: PlannedTable, name: string): 
   }
   // An index of a table earlier migrations, not run yet, create or change: the database checks.
   if (!model.isLive(table.physical)) return catalogName;
-  const { rows } = await ctx.db.query<{
-    unique: boolean;
-    immediate: boolean;
-    partial: boolean;
-    expression: boolean;
-    valid: boolean;
-    nullable: string[];
-  }>(
-    `SELECT i.indisunique AS unique, i.indimmediate AS immediate, i.indpred IS NOT NULL AS partial,
-            i.indexprs IS NOT NULL AS expression, i.indisvalid AS valid,
-            coalesce((SELECT array_agg(a.attname::text ORDER BY k.ord)
-               FROM unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord)
-               JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
-              WHERE k.ord <= i.indnkeyatts AND NOT a.attnotnull), '{}') AS nullable
-       FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid
-      WHERE i.indrelid = $1 AND ic.relname = $2`,
-    [info.oid, catalogName],
-  );
-  const row = rows[0];
+  const row = await identityIndexFacts(ctx.db, info.oid, catalogName);
   if (!row) {
     throw new InputError(
       `${at}: index "${name}" does not exist on table "${table.name}" in schema "${schema}"`,
@@ -198,13 +180,7 @@ async function identityBefore(ctx: PlanContext, table: PlannedTable): Promise<Id
     case 'f':
       return { type: info.replicaIdentity };
     case 'i': {
-      const { rows } = await ctx.db.query<{ name: string }>(
-        `SELECT ic.relname AS name
-           FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid
-          WHERE i.indrelid = $1 AND i.indisreplident`,
-        [info.oid],
-      );
-      const index = rows[0]?.name;
+      const index = await replicaIdentityIndex(ctx.db, info.oid);
       // 'i' whose index was dropped identifies rows like NOTHING, the closest that can be set.
       return index ? { type: 'i', index } : { type: 'n' };
     }

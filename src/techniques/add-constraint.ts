@@ -6,16 +6,14 @@ import {
   type OperationSteps,
   type PlanContext,
 } from '../model/operation.js';
-import { checkDefinition, qualifiedTable } from '../model/sql-fragments.js';
-import { stepsOn, type TableRef, type Undoable } from '../model/step.js';
+import { checkDefinition } from '../model/sql-fragments.js';
+import type { TableRef } from '../model/step.js';
 import type { PlannedColumn, PlannedTable } from '../model/version-model.js';
 import { ident } from '../pg/quote.js';
-import {
-  addValidatedLater,
-  type LaterConstraint,
-  type LaterPlacement,
-  notNullStandIn,
-} from './validated-later.js';
+import { builtIndex, dropIndexConcurrently } from './concurrent-index.js';
+import { uniqueIndexThenConstraint } from './index-constraint.js';
+import { addNotNullThroughCheck } from './not-null-through-check.js';
+import { addValidatedLater, type LaterConstraint, type LaterPlacement } from './validated-later.js';
 
 /** A constraint to add, over the columns as the model has them now. */
 export type NewConstraint =
@@ -59,9 +57,7 @@ export async function addConstraint(
   { afterTriggers = false }: { afterTriggers?: boolean } = {},
 ): Promise<OperationSteps> {
   const { model, schema } = ctx;
-  const t = qualifiedTable(schema, table.physical);
   const ref: TableRef = { schema, name: table.physical };
-  const step = stepsOn(ref);
   const steps = emptySteps();
   // Over copies the constraint goes in once the trigger fills them, and a check may reject the
   // NULL they get once the trigger is gone: it goes first.
@@ -112,38 +108,26 @@ export async function addConstraint(
       if (c.kind === 'primary_key')
         for (const column of c.columns) if (column.nullable) addNotNull(column);
       const index = prefixedName('_tidal_', c.name);
-      const built: Undoable = { kind: 'index', name: index };
       const keys = c.columns.map((column) => ident(column.physical)).join(', ');
-      steps.afterBackfill.push(
-        step(
-          'ShareUpdateExclusive',
-          `CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS ${ident(index)} ON ${t} (${keys})${c.indexOptions ?? ''}`,
-          `build the unique index of "${c.name}" without blocking writes`,
-          {
-            transactional: false,
-            effect: 'scan',
-            invalidIndex: { schema, name: index },
-            creates: [built],
-          },
-        ),
+      const { build, attach } = uniqueIndexThenConstraint(
+        ref,
+        {
+          constraint: c.name,
+          kind: c.kind,
+          index: { name: index, definition: `(${keys})${c.indexOptions ?? ''}` },
+        },
+        {
+          build: `build the unique index of "${c.name}" without blocking writes`,
+          attach: `turn the unique index into ${c.kind === 'unique' ? 'unique constraint' : 'primary key'} "${c.name}"`,
+        },
       );
-      const kind = c.kind === 'unique' ? 'UNIQUE' : 'PRIMARY KEY';
+      steps.afterBackfill.push(build);
       // After the SET NOT NULL steps above: a primary key would scan for NULLs otherwise.
-      steps.complete.push({
-        stage: CompleteStage.Columns,
-        step: step(
-          'AccessExclusive',
-          `ALTER TABLE ${t} ADD CONSTRAINT ${ident(c.name)} ${kind} USING INDEX ${ident(index)}`,
-          `turn the unique index into ${c.kind === 'unique' ? 'unique constraint' : 'primary key'} "${c.name}"`,
-        ),
-      });
+      steps.complete.push({ stage: CompleteStage.Columns, step: attach });
       steps.rollback.push(
-        step(
-          'ShareUpdateExclusive',
-          `DROP INDEX CONCURRENTLY IF EXISTS ${ident(schema)}.${ident(index)}`,
-          `drop the unique index of "${c.name}"`,
-          { transactional: false, undoes: built },
-        ),
+        dropIndexConcurrently(ref, index, `drop the unique index of "${c.name}"`, {
+          undoes: builtIndex(index),
+        }),
       );
       table.constraintNames.add(c.name);
       model.addRelationName(c.name);
@@ -160,26 +144,21 @@ export async function addConstraint(
   return steps;
 
   function addNotNull(column: PlannedColumn): void {
-    const check = notNullCheckName(column.physical);
-    later(notNullStandIn(check, column.physical), `NOT NULL of "${column.name}"`);
     // At complete, earlier operations' renames have run: the column has its name as of now.
-    steps.complete.push(
+    addNotNullThroughCheck(
+      steps,
+      ref,
       {
-        stage: CompleteStage.Columns,
-        step: step(
-          'AccessExclusive',
-          `ALTER TABLE ${t} ALTER COLUMN ${ident(column.name)} SET NOT NULL`,
-          `set NOT NULL on "${column.name}" (no scan)`,
-        ),
+        check: notNullCheckName(column.physical),
+        column: column.physical,
+        columnThen: column.name,
       },
       {
-        stage: CompleteStage.Columns,
-        step: step(
-          'AccessExclusive',
-          `ALTER TABLE ${t} DROP CONSTRAINT ${ident(check)}`,
-          'drop the NOT NULL stand-in check',
-        ),
+        what: `NOT NULL of "${column.name}"`,
+        setNotNull: `set NOT NULL on "${column.name}" (no scan)`,
+        dropCheck: 'drop the NOT NULL stand-in check',
       },
+      placement,
     );
     column.nullable = false;
   }

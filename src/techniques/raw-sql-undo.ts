@@ -1,10 +1,10 @@
 import type { Node, RangeVar } from 'libpg-query';
 import { catalogStep, type Step } from '../model/step.js';
-import { ident } from '../pg/quote.js';
+import { ident, qualifiedName } from '../pg/quote.js';
 
 function rangeVarName(rv: RangeVar | undefined): string | undefined {
   if (!rv?.relname) return undefined;
-  return rv.schemaname ? `${ident(rv.schemaname)}.${ident(rv.relname)}` : ident(rv.relname);
+  return rv.schemaname ? qualifiedName(rv.schemaname, rv.relname) : ident(rv.relname);
 }
 
 function qualifiedNameList(names: Node[] | undefined): string | undefined {
@@ -67,11 +67,7 @@ export function undoOfCreate(node: Node): Step | undefined {
     const stmt = node.IndexStmt;
     if (!stmt.idxname) return undefined;
     const schema = stmt.relation?.schemaname;
-    return drop(
-      'INDEX',
-      schema ? `${ident(schema)}.${ident(stmt.idxname)}` : ident(stmt.idxname),
-      true,
-    );
+    return drop('INDEX', schema ? qualifiedName(schema, stmt.idxname) : ident(stmt.idxname), true);
   }
   return undefined;
 }

@@ -1,12 +1,13 @@
+import { filesAndScansQuery } from '../catalog/plan-reads.js';
 import type { TableInfo } from '../catalog/types.js';
 import type { AlterColumn } from '../migration/operations/alter-column.js';
 import { storedType } from '../model/checks.js';
 import { isColumnItself } from '../model/expressions.js';
 import { CompleteStage, type CompleteStep, type PlanContext } from '../model/operation.js';
-import { doBlock, qualifiedTable } from '../model/sql-fragments.js';
+import { doBlock } from '../model/sql-fragments.js';
 import { tableStep } from '../model/step.js';
 import type { PlannedColumn, PlannedTable } from '../model/version-model.js';
-import { ident, literal } from '../pg/quote.js';
+import { ident, literal, qualifiedName } from '../pg/quote.js';
 import { needsCopyColumn } from './column-copy.js';
 
 /**
@@ -59,7 +60,7 @@ const PROBE = '_tidal_type_probe';
  *  indexes, defaults, generated columns). */
 function probeLikeLive(ctx: PlanContext, table: string): string[] {
   return [
-    `CREATE TEMPORARY TABLE ${ident(PROBE)} (LIKE ${qualifiedTable(ctx.schema, table)} INCLUDING ALL) ON COMMIT DROP`,
+    `CREATE TEMPORARY TABLE ${ident(PROBE)} (LIKE ${qualifiedName(ctx.schema, table)} INCLUDING ALL) ON COMMIT DROP`,
   ];
 }
 
@@ -121,14 +122,7 @@ async function probeInPlace(
   column: string,
   type: string,
 ): Promise<boolean> {
-  const oid = `${literal(PROBE)}::regclass`;
-  // By the probe's oid: the statistics views and an OR over pg_class read every table's row.
-  const state = `SELECT c.relname, c.relfilenode, pg_catalog.pg_stat_get_xact_numscans(${oid}) AS scans
-       FROM pg_catalog.pg_class c WHERE c.oid = ${oid}
-     UNION ALL
-     SELECT c.relname, c.relfilenode, NULL FROM pg_catalog.pg_index i
-       JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid WHERE i.indrelid = ${oid}
-     ORDER BY 1`;
+  const state = filesAndScansQuery(PROBE);
   try {
     const results = await ctx.checks.rolledBack([
       ...make,
@@ -156,7 +150,7 @@ export function changeTypeAtComplete(
   column: PlannedColumn,
   type: string,
 ): CompleteStep {
-  const t = qualifiedTable(ctx.schema, table.physical);
+  const t = qualifiedName(ctx.schema, table.physical);
   // At complete, earlier operations' renames have run: the column has its name as of now.
   const col = ident(column.name);
   // Aliases differ from the loop's record `v`, which PL/pgSQL would read them as.

@@ -3,28 +3,22 @@
  * CONSTRAINT ... NOT VALID` (a short lock, no scan: rows written from then on must satisfy it),
  * `VALIDATE CONSTRAINT` once every row is filled (a scan that blocks neither reads nor writes),
  * and `DROP CONSTRAINT IF EXISTS` when rollback undoes it. NOT NULL goes in the same way, as a
- * check that stands in for it until SET NOT NULL, which the validated check spares a scan.
+ * check that stands in for it until SET NOT NULL (not-null-through-check.ts).
  *
  * Every operation that uses the technique gets its steps from here, so each statement declares
  * the same locks wherever it comes from.
  */
 
 import type { OperationSteps } from '../model/operation.js';
-import { qualifiedTable } from '../model/sql-fragments.js';
 import type { LockMode, Step, TableRef, Undoable } from '../model/step.js';
 import { tableStep } from '../model/step.js';
-import { ident } from '../pg/quote.js';
+import { ident, qualifiedName } from '../pg/quote.js';
 
 /** What decides a constraint's locks: a foreign key locks the table it references too. */
 export type ConstraintKind = { kind: 'check' } | { kind: 'foreign_key'; referenced: TableRef };
 
 /** A constraint as `ADD CONSTRAINT <name> <definition>` takes it. */
 export type LaterConstraint = ConstraintKind & { name: string; definition: string };
-
-/** `CHECK (column IS NOT NULL)` under `name`: NOT NULL of a physical column until complete. */
-export function notNullStandIn(name: string, column: string): LaterConstraint {
-  return { kind: 'check', name, definition: `CHECK (${ident(column)} IS NOT NULL)` };
-}
 
 /** The steps of the technique: `add` makes the constraint, `drop` undoes it. */
 export interface ValidatedLater {
@@ -86,7 +80,7 @@ function sameTable(a: TableRef, b: TableRef): boolean {
 
 /** The three statements with their locks, recording nothing yet. */
 function statements(table: TableRef, c: LaterConstraint, s: LaterSummaries): ValidatedLater {
-  const t = qualifiedTable(table.schema, table.name);
+  const t = qualifiedName(table.schema, table.name);
   const name = ident(c.name);
   const step = (
     statement: LaterStatement,
