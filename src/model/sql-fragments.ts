@@ -123,7 +123,7 @@ export function commentOnTable(schema: string, table: string, comment: string | 
 
 /** A condition that holds where table `t` (quoted and qualified) has a constraint `name`: for
  *  steps that must be no-ops where it is there already, or gone. */
-export function constraintExists(t: string, name: string): string {
+export function constraintExistsCondition(t: string, name: string): string {
   return `EXISTS (SELECT 1 FROM pg_catalog.pg_constraint WHERE conrelid = pg_catalog.to_regclass(${literal(t)}) AND conname = ${literal(name)})`;
 }
 

@@ -18,9 +18,10 @@ import {
   type PlanContext,
 } from '../model/operation.js';
 import { checkDefinition, generatedClause, referencesClause } from '../model/sql-fragments.js';
-import { type TableRef, tableStep, type Undoable } from '../model/step.js';
+import type { TableRef, Undoable } from '../model/step.js';
 import type { PlannedColumn, PlannedTable } from '../model/version-model.js';
-import { ident, qualifiedName } from '../pg/quote.js';
+import { ident } from '../pg/quote.js';
+import { addColumnStep, dropColumnStep, renameColumnStep } from '../techniques/column-steps.js';
 import { columnComment } from '../techniques/comments.js';
 import { uniqueIndexThenConstraint } from '../techniques/index-constraint.js';
 import { addNotNullThroughCheck } from '../techniques/not-null-through-check.js';
@@ -136,10 +137,9 @@ function addPhysicalColumn(
   if (notNullNow) definition += ` CONSTRAINT ${ident(notNullName)} NOT NULL`;
   const added: Undoable = { kind: 'column', table: table.physical, name: physical };
   steps.start.push(
-    tableStep(
+    addColumnStep(
       ref,
-      'AccessExclusive',
-      `ALTER TABLE ${qualifiedName(ref.schema, ref.name)} ADD COLUMN ${definition}`,
+      definition,
       `add column "${c.name}" to "${table.name}"${physical === c.name ? '' : ` as ${physical}`}`,
       // An identity or generated column is computed for every row: the (new, empty) table is
       // written again.
@@ -258,29 +258,16 @@ function finishNewColumn(
   steps: OperationSteps,
   ref: TableRef,
 ): void {
-  const t = qualifiedName(ref.schema, ref.name);
-  const col = ident(physical);
   // First, so what complete creates next carries the final name (PostgreSQL 18 names a NOT
   // NULL constraint after its column).
   if (physical !== c.name) {
     steps.complete.unshift({
       stage: CompleteStage.Columns,
-      step: tableStep(
-        ref,
-        'AccessExclusive',
-        `ALTER TABLE ${t} RENAME COLUMN ${col} TO ${ident(c.name)}`,
-        `give "${c.name}" its final name`,
-      ),
+      step: renameColumnStep(ref, physical, c.name, `give "${c.name}" its final name`),
     });
   }
   steps.rollback.push(
-    tableStep(
-      ref,
-      'AccessExclusive',
-      `ALTER TABLE ${t} DROP COLUMN IF EXISTS ${col}`,
-      `drop new column "${c.name}"`,
-      { undoes: added },
-    ),
+    dropColumnStep(ref, physical, `drop new column "${c.name}"`, { undoes: added }),
   );
 }
 

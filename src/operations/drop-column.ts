@@ -4,6 +4,7 @@ import { checkExpressionOver } from '../model/checks.js';
 import { CompleteStage, emptySteps, type OperationModule } from '../model/operation.js';
 import { tableStep } from '../model/step.js';
 import { ident, qualifiedName } from '../pg/quote.js';
+import { dropColumnStep } from '../techniques/column-steps.js';
 
 /**
  * drop_column: the new version stops showing the column at start; the data stays until
@@ -60,10 +61,9 @@ export const dropColumn: OperationModule<DropColumn> = {
     }
     steps.complete.push({
       stage: CompleteStage.Drops,
-      step: tableStep(
+      step: dropColumnStep(
         { schema, name: table.physical },
-        'AccessExclusive',
-        `ALTER TABLE ${qualifiedName(schema, table.physical)} DROP COLUMN IF EXISTS ${ident(column.name)}`,
+        column.name,
         `drop column "${o.column}" of "${table.name}"`,
       ),
     });

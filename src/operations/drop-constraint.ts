@@ -14,7 +14,7 @@ import {
   type OperationSteps,
   type PlanContext,
 } from '../model/operation.js';
-import { constraintExists, doBlock } from '../model/sql-fragments.js';
+import { constraintExistsCondition, doBlock } from '../model/sql-fragments.js';
 import { type Step, type TableRef, tableStep, type Undoable } from '../model/step.js';
 import type { PlannedTable } from '../model/version-model.js';
 import { ident, qualifiedName } from '../pg/quote.js';
@@ -185,7 +185,7 @@ async function planDrop(
     ),
   );
 
-  const exists = constraintExists(t, o.name);
+  const exists = constraintExistsCondition(t, o.name);
   const repairs: string[] = [];
   for (const c of columns) {
     const down = o.down[c.name];

@@ -7,9 +7,8 @@ import {
   type OperationModule,
   type PlanContext,
 } from '../model/operation.js';
-import { tableStep } from '../model/step.js';
 import type { PlannedColumn, PlannedTable } from '../model/version-model.js';
-import { ident, qualifiedName } from '../pg/quote.js';
+import { renameColumnStep } from '../techniques/column-steps.js';
 
 /** rename_column: the new version's view shows the new name at start; complete renames the
  *  physical column. Nothing to undo on rollback. */
@@ -43,10 +42,10 @@ export function renameInVersion(
   ctx.model.touch(table);
   return {
     stage: CompleteStage.Columns,
-    step: tableStep(
+    step: renameColumnStep(
       { schema: ctx.schema, name: table.physical },
-      'AccessExclusive',
-      `ALTER TABLE ${qualifiedName(ctx.schema, table.physical)} RENAME COLUMN ${ident(from)} TO ${ident(to)}`,
+      from,
+      to,
       `rename column "${from}" of "${table.name}" to "${to}"`,
     ),
   };

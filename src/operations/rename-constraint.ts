@@ -4,7 +4,7 @@ import { InputError } from '../errors.js';
 import type { RenameConstraint } from '../migration/operations/rename-constraint.js';
 import { catalogConstraintName, recordRename } from '../model/constraint-names.js';
 import { emptySteps, type OperationModule, type PlanContext } from '../model/operation.js';
-import { constraintExists, doBlock } from '../model/sql-fragments.js';
+import { constraintExistsCondition, doBlock } from '../model/sql-fragments.js';
 import type { Undoable } from '../model/step.js';
 import type { PlannedTable, VersionModel } from '../model/version-model.js';
 import { qualifiedName } from '../pg/quote.js';
@@ -85,7 +85,7 @@ export const renameConstraint: OperationModule<RenameConstraint> = {
     );
     steps.rollback.push({
       ...back,
-      sql: doBlock(`IF ${constraintExists(t, o.to)} THEN ${back.sql}; END IF;`),
+      sql: doBlock(`IF ${constraintExistsCondition(t, o.to)} THEN ${back.sql}; END IF;`),
       undoes: change,
     });
     return steps;

@@ -25,6 +25,7 @@ import {
 import { planOperation } from '../operations/index.js';
 import type { Queryable } from '../pg/queryable.js';
 import { ident, MAX_IDENTIFIER_BYTES, qualifiedName } from '../pg/quote.js';
+import { addColumnStep, dropColumnStep } from '../techniques/column-steps.js';
 import { mergeAlterColumns } from './alter-column-merge.js';
 import { ColumnLimit, catalogColumns } from './column-limit.js';
 import { type Obligation, obligationsOf } from './obligations.js';
@@ -210,19 +211,17 @@ export async function planMigration(
     name: NEEDS_BACKFILL_COLUMN,
   });
   const markSteps = backfills.map((b) =>
-    tableStep(
+    addColumnStep(
       { schema, name: b.table },
-      'AccessExclusive',
-      `ALTER TABLE ${qualifiedName(schema, b.table)} ADD COLUMN IF NOT EXISTS ${ident(NEEDS_BACKFILL_COLUMN)} boolean DEFAULT true`,
+      `${ident(NEEDS_BACKFILL_COLUMN)} boolean DEFAULT true`,
       `mark the rows of "${b.table}" the backfill must visit`,
-      { creates: [mark(b.table)] },
+      { ifNotExists: true, creates: [mark(b.table)] },
     ),
   );
   const dropMarkSteps = backfills.map((b) =>
-    tableStep(
+    dropColumnStep(
       { schema, name: b.table },
-      'AccessExclusive',
-      `ALTER TABLE ${qualifiedName(schema, b.table)} DROP COLUMN IF EXISTS ${ident(NEEDS_BACKFILL_COLUMN)}`,
+      NEEDS_BACKFILL_COLUMN,
       `remove the backfill mark from "${b.table}"`,
       { undoes: mark(b.table) },
     ),

@@ -9,6 +9,7 @@ import { CompleteStage, type OperationSteps, type PlanContext } from '../model/o
 import { type Step, stepsOn, type TableRef, type Undoable } from '../model/step.js';
 import type { PlannedColumn, PlannedConstraint, PlannedTable } from '../model/version-model.js';
 import { ident, qualifiedName } from '../pg/quote.js';
+import { addColumnStep, dropColumnStep, renameColumnStep } from './column-steps.js';
 import { columnComment } from './comments.js';
 import {
   newConstraintsOnCopy,
@@ -89,12 +90,7 @@ export async function planCopyColumn(
   fillCopy(copy, up, down);
   await contract(copy, oldKeysReference);
   steps.rollback.push(
-    stepsOn(copy.ref)(
-      'AccessExclusive',
-      `ALTER TABLE ${qualifiedName(ctx.schema, table.physical)} DROP COLUMN IF EXISTS ${ident(copy.copy)}`,
-      `drop the new "${column.name}"`,
-      { undoes: made },
-    ),
+    dropColumnStep(copy.ref, copy.copy, `drop the new "${column.name}"`, { undoes: made }),
   );
 
   // The copy's default is the new version's view's until complete gives it to the table (see
@@ -143,9 +139,9 @@ function addCopy(copy: ColumnCopy, o: AlterColumn): Undoable {
   const step = stepsOn(ref);
   const made: Undoable = { kind: 'column', table: table.physical, name: copy.copy };
   copy.steps.start.push(
-    step(
-      'AccessExclusive',
-      `ALTER TABLE ${t} ADD COLUMN ${ident(copy.copy)} ${copy.newType}`,
+    addColumnStep(
+      ref,
+      `${ident(copy.copy)} ${copy.newType}`,
       `add column ${copy.copy} for the new version of "${column.name}"`,
       { creates: [made] },
     ),
@@ -195,8 +191,6 @@ function fillCopy(copy: ColumnCopy, up: string, down: string): void {
  */
 async function contract(copy: ColumnCopy, oldKeysReference: TableRef[]): Promise<void> {
   const { column, ref, finalName } = copy;
-  const t = qualifiedName(ref.schema, ref.name);
-  const step = stepsOn(ref);
   const relax = relaxOldColumn(copy);
   const droppedKeyLocks = new Map(
     oldKeysReference
@@ -205,17 +199,11 @@ async function contract(copy: ColumnCopy, oldKeysReference: TableRef[]): Promise
   );
   const steps = [
     ...(await sequenceHandOver(copy)),
-    step(
-      'AccessExclusive',
-      `ALTER TABLE ${t} DROP COLUMN ${ident(column.name)}`,
-      `drop the old "${column.name}"`,
-      droppedKeyLocks.size > 0 ? { alsoLocks: [...droppedKeyLocks.values()] } : {},
-    ),
-    step(
-      'AccessExclusive',
-      `ALTER TABLE ${t} RENAME COLUMN ${ident(copy.copy)} TO ${ident(finalName)}`,
-      `give the new column the name "${finalName}"`,
-    ),
+    dropColumnStep(ref, column.name, `drop the old "${column.name}"`, {
+      ifExists: false,
+      ...(droppedKeyLocks.size > 0 ? { alsoLocks: [...droppedKeyLocks.values()] } : {}),
+    }),
+    renameColumnStep(ref, copy.copy, finalName, `give the new column the name "${finalName}"`),
     ...copy.atComplete,
   ];
   copy.steps.complete.push(
