@@ -24,14 +24,14 @@ import {
   mergeSteps,
   type NewConstraint,
 } from '../techniques/add-constraint.js';
-import { needsCopyColumn, planCopyColumn } from '../techniques/column-copy.js';
+import { needsCopyColumn, planCopyColumn } from '../techniques/column-copy/index.js';
 import { columnComment } from '../techniques/comments.js';
 import { restoredNotNull } from '../techniques/not-null-through-check.js';
 import { changesTypeInPlace, changeTypeAtComplete } from '../techniques/type-change.js';
 import { renameInVersion } from './rename-column.js';
 
 /**
- * alter_column. Changes that need new data go through a copy column (techniques/column-copy.ts); the
+ * alter_column. Changes that need new data go through a copy column (techniques/column-copy/); the
  * ones that touch only the catalog do not:
  * - `default` and `comment`: the new version's view carries them at start; complete sets them on
  *   the table. The old version keeps the old ones; rollback has nothing to undo.

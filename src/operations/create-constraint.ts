@@ -20,14 +20,14 @@ import {
   mergeSteps,
   type NewConstraint,
 } from '../techniques/add-constraint.js';
-import { planCopyColumn } from '../techniques/column-copy.js';
-import { copyGroup } from '../techniques/copy-site.js';
+import { planCopyColumn } from '../techniques/column-copy/index.js';
+import { copyGroup } from '../techniques/column-copy/site.js';
 
 /**
  * create_constraint. On a table this migration creates (new, empty, unseen by the old version)
  * the constraint is added directly. On an existing table with every `up` and `down` the column
  * itself, it goes on the columns as they are (add-constraint.ts). Otherwise every constrained
- * column goes through a copy column (techniques/column-copy.ts) with its own `up` and `down`, so the
+ * column goes through a copy column (techniques/column-copy/) with its own `up` and `down`, so the
  * old version keeps writing what it always wrote and `up` decides what rows that break the
  * constraint become; the constraint is built over the copies (NOT VALID then validated, or a
  * concurrent unique index attached at complete) and takes its place when complete swaps the

@@ -8,7 +8,7 @@ import { doBlock } from '../model/sql-fragments.js';
 import { tableStep } from '../model/step.js';
 import type { PlannedColumn, PlannedTable } from '../model/version-model.js';
 import { ident, literal, qualifiedName } from '../pg/quote.js';
-import { needsCopyColumn } from './column-copy.js';
+import { needsCopyColumn } from './column-copy/index.js';
 
 /**
  * alter_column `type` without a copy column, where PostgreSQL itself changes the type in the

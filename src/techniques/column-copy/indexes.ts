@@ -1,12 +1,12 @@
 /** Indexes of a copied column, rebuilt concurrently on the copy under a temporary name after the
  *  backfill, and given their names back at complete. */
 
-import type { IndexInfo } from '../catalog/types.js';
-import { prefixedName } from '../model/names.js';
-import { type Step, tableStep } from '../model/step.js';
-import { ident, qualifiedName } from '../pg/quote.js';
-import { buildIndexConcurrently } from './concurrent-index.js';
-import { type ColumnCopy, overCopies } from './copy-site.js';
+import type { IndexInfo } from '../../catalog/types.js';
+import { prefixedName } from '../../model/names.js';
+import { type Step, tableStep } from '../../model/step.js';
+import { ident, qualifiedName } from '../../pg/quote.js';
+import { buildIndexConcurrently } from '../concurrent-index.js';
+import { type ColumnCopy, overCopies } from './site.js';
 
 /** The index rebuilt concurrently on the copy under `temporary`: its definition from `USING`
  *  on, over the copies. */

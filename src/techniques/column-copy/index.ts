@@ -1,26 +1,22 @@
-import type { TableInfo } from '../catalog/types.js';
-import type { AlterColumn } from '../migration/operations/alter-column.js';
-import { checkExpressionOver, checkType, storedType } from '../model/checks.js';
-import { currentConstraintName } from '../model/constraint-names.js';
-import { columnsNamedIn } from '../model/expressions.js';
-import { grantStatements } from '../model/grants.js';
-import { newColumnName } from '../model/names.js';
-import { CompleteStage, type OperationSteps, type PlanContext } from '../model/operation.js';
-import { type Step, stepsOn, type TableRef, type Undoable } from '../model/step.js';
-import type { PlannedColumn, PlannedConstraint, PlannedTable } from '../model/version-model.js';
-import { ident, qualifiedName } from '../pg/quote.js';
-import { addColumnStep, dropColumnStep, renameColumnStep } from './column-steps.js';
-import { columnComment } from './comments.js';
-import {
-  newConstraintsOnCopy,
-  notNullOnCopy,
-  rebuildConstraintsOnCopy,
-} from './copy-constraints.js';
-import { rebuildIndexesOnCopy } from './copy-indexes.js';
-import { refuseUnsupported } from './copy-refusals.js';
-import { sequenceHandOver } from './copy-sequence.js';
-import { type ColumnCopy, type CopyGroup, copyGroup } from './copy-site.js';
+import type { TableInfo } from '../../catalog/types.js';
+import type { AlterColumn } from '../../migration/operations/alter-column.js';
+import { checkExpressionOver, checkType, storedType } from '../../model/checks.js';
+import { currentConstraintName } from '../../model/constraint-names.js';
+import { columnsNamedIn } from '../../model/expressions.js';
+import { grantStatements } from '../../model/grants.js';
+import { newColumnName } from '../../model/names.js';
+import { CompleteStage, type OperationSteps, type PlanContext } from '../../model/operation.js';
+import { type Step, stepsOn, type TableRef, type Undoable } from '../../model/step.js';
+import type { PlannedColumn, PlannedConstraint, PlannedTable } from '../../model/version-model.js';
+import { ident, qualifiedName } from '../../pg/quote.js';
+import { addColumnStep, dropColumnStep, renameColumnStep } from '../column-steps.js';
+import { columnComment } from '../comments.js';
+import { newConstraintsOnCopy, notNullOnCopy, rebuildConstraintsOnCopy } from './constraints.js';
+import { rebuildIndexesOnCopy } from './indexes.js';
 import { carryReferencingKey, dropKeyLocks } from './referencing-keys.js';
+import { refuseUnsupported } from './refusals.js';
+import { sequenceHandOver } from './sequence.js';
+import { type ColumnCopy, type CopyGroup, copyGroup } from './site.js';
 
 export interface CopyOptions {
   /** The columns copied together with this one (default: just this one). */
@@ -47,8 +43,8 @@ export function needsCopyColumn(o: AlterColumn, column: PlannedColumn): boolean 
  * column for rows the new version writes. Constraints on the new column go in NOT VALID once the
  * trigger fills it and are validated after the backfill, so `up` decides what rows that broke
  * them become, and a value `up` leaves broken fails start before anything is visible. Checks,
- * indexes and foreign keys of the old column are rebuilt on the new one (copy-constraints.ts,
- * copy-indexes.ts), and foreign keys that reference it carried over (referencing-keys.ts).
+ * indexes and foreign keys of the old column are rebuilt on the new one (constraints.ts,
+ * indexes.ts), and foreign keys that reference it carried over (referencing-keys.ts).
  * Complete drops the old column and gives the new one its name; rollback drops the new column.
  */
 export async function planCopyColumn(

@@ -1,11 +1,11 @@
 /** A serial column's sequence goes with the column it belongs to: complete hands it to the
  *  copy before the old column is dropped. */
 
-import { ownedSequences } from '../catalog/read.js';
-import { storedType } from '../model/checks.js';
-import { type Step, tableStep } from '../model/step.js';
-import { ident, qualifiedName } from '../pg/quote.js';
-import type { ColumnCopy } from './copy-site.js';
+import { ownedSequences } from '../../catalog/read.js';
+import { storedType } from '../../model/checks.js';
+import { type Step, tableStep } from '../../model/step.js';
+import { ident, qualifiedName } from '../../pg/quote.js';
+import type { ColumnCopy } from './site.js';
 
 const INTEGER_TYPES = new Set(['smallint', 'integer', 'bigint']);
 

@@ -2,26 +2,26 @@
  * Constraints of a copied column: NOT NULL through a stand-in check, the old column's checks,
  * foreign keys, unique constraints and primary key rebuilt on the copy under a temporary name,
  * and the constraints the alter_column adds. Checks and foreign keys go in NOT VALID once the
- * trigger fills the copy and are validated after the backfill (copy-site.ts, onCopy); unique
+ * trigger fills the copy and are validated after the backfill (site.ts, onCopy); unique
  * constraints and primary keys as concurrent unique indexes attached at complete.
  */
 
-import { InputError } from '../errors.js';
-import type { AlterColumn } from '../migration/operations/alter-column.js';
-import { checkExpression } from '../model/breaking-rows.js';
-import { checkExpressionOver } from '../model/checks.js';
-import { currentConstraintName } from '../model/constraint-names.js';
-import { renameColumnInExpression } from '../model/expressions.js';
-import { notNullCheckName, prefixedName } from '../model/names.js';
-import { checkDefinition, referencesClause } from '../model/sql-fragments.js';
-import type { TableRef } from '../model/step.js';
-import type { PlannedConstraint } from '../model/version-model.js';
-import { ident } from '../pg/quote.js';
-import { renameConstraint } from './constraint-rename.js';
-import { rebuildIndex } from './copy-indexes.js';
-import { type ColumnCopy, onCopy, overCopies } from './copy-site.js';
-import { attachIndex, uniqueIndexThenConstraint } from './index-constraint.js';
-import { finishNotNull, notNullStandIn } from './not-null-through-check.js';
+import { InputError } from '../../errors.js';
+import type { AlterColumn } from '../../migration/operations/alter-column.js';
+import { checkExpression } from '../../model/breaking-rows.js';
+import { checkExpressionOver } from '../../model/checks.js';
+import { currentConstraintName } from '../../model/constraint-names.js';
+import { renameColumnInExpression } from '../../model/expressions.js';
+import { notNullCheckName, prefixedName } from '../../model/names.js';
+import { checkDefinition, referencesClause } from '../../model/sql-fragments.js';
+import type { TableRef } from '../../model/step.js';
+import type { PlannedConstraint } from '../../model/version-model.js';
+import { ident } from '../../pg/quote.js';
+import { renameConstraint } from '../constraint-rename.js';
+import { attachIndex, uniqueIndexThenConstraint } from '../index-constraint.js';
+import { finishNotNull, notNullStandIn } from '../not-null-through-check.js';
+import { rebuildIndex } from './indexes.js';
+import { type ColumnCopy, onCopy, overCopies } from './site.js';
 
 /** NOT NULL of the new column: a stand-in check on the copy, SET NOT NULL at complete. */
 export function notNullOnCopy(copy: ColumnCopy): void {

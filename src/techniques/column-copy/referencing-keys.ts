@@ -6,26 +6,26 @@
  * goes.
  */
 
-import type { ConstraintInfo } from '../catalog/types.js';
-import { InputError } from '../errors.js';
-import type { AlterColumn } from '../migration/operations/alter-column.js';
-import { prefixedName } from '../model/names.js';
+import type { ConstraintInfo } from '../../catalog/types.js';
+import { InputError } from '../../errors.js';
+import type { AlterColumn } from '../../migration/operations/alter-column.js';
+import { prefixedName } from '../../model/names.js';
 import {
   CompleteStage,
   emptySteps,
   type OperationSteps,
   type PlanContext,
-} from '../model/operation.js';
-import { type Step, type TableRef, tableStep } from '../model/step.js';
-import type { PlannedColumn, PlannedTable } from '../model/version-model.js';
-import { ident, qualifiedName } from '../pg/quote.js';
-import { renameConstraint } from './constraint-rename.js';
-import { constraintLocks, validatedLater } from './validated-later.js';
+} from '../../model/operation.js';
+import { type Step, type TableRef, tableStep } from '../../model/step.js';
+import type { PlannedColumn, PlannedTable } from '../../model/version-model.js';
+import { ident, qualifiedName } from '../../pg/quote.js';
+import { renameConstraint } from '../constraint-rename.js';
+import { constraintLocks, validatedLater } from '../validated-later.js';
 
 /** A foreign key of `table` that references the copied column. */
 export type ReferencingKey = ConstraintInfo & { table: string };
 
-/** How column-copy.ts copies a column (passed in: it is the caller). */
+/** How index.ts copies a column (passed in: it is the caller). */
 export type CopyColumn = (
   o: AlterColumn,
   ctx: PlanContext,

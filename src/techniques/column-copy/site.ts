@@ -1,13 +1,17 @@
-/** What the parts of a column copy (column-copy.ts) share: the column, its copy, and where
+/** What the parts of a column copy (index.ts) share: the column, its copy, and where
  *  their steps go. */
 
-import type { TableInfo } from '../catalog/types.js';
-import { renameColumnInExpression } from '../model/expressions.js';
-import { newColumnName } from '../model/names.js';
-import type { OperationSteps, PlanContext } from '../model/operation.js';
-import type { Step, TableRef } from '../model/step.js';
-import type { PlannedColumn, PlannedTable } from '../model/version-model.js';
-import { addValidatedLater, type LaterConstraint, type LaterSummaries } from './validated-later.js';
+import type { TableInfo } from '../../catalog/types.js';
+import { renameColumnInExpression } from '../../model/expressions.js';
+import { newColumnName } from '../../model/names.js';
+import type { OperationSteps, PlanContext } from '../../model/operation.js';
+import type { Step, TableRef } from '../../model/step.js';
+import type { PlannedColumn, PlannedTable } from '../../model/version-model.js';
+import {
+  addValidatedLater,
+  type LaterConstraint,
+  type LaterSummaries,
+} from '../validated-later.js';
 
 /** Columns copied together by one operation: old physical name to the copy's name. */
 export type CopyGroup = Map<string, string>;

@@ -1,13 +1,13 @@
 /** What the copy path cannot carry over yet, refused before anything runs. */
 
-import { columnDependents } from '../catalog/read.js';
-import type { TableInfo } from '../catalog/types.js';
-import { InputError } from '../errors.js';
-import { mentionsColumn } from '../model/expressions.js';
-import type { PlanContext } from '../model/operation.js';
-import type { PlannedColumn, PlannedTable } from '../model/version-model.js';
-import type { CopyGroup } from './copy-site.js';
+import { columnDependents } from '../../catalog/read.js';
+import type { TableInfo } from '../../catalog/types.js';
+import { InputError } from '../../errors.js';
+import { mentionsColumn } from '../../model/expressions.js';
+import type { PlanContext } from '../../model/operation.js';
+import type { PlannedColumn, PlannedTable } from '../../model/version-model.js';
 import type { ReferencingKey } from './referencing-keys.js';
+import type { CopyGroup } from './site.js';
 
 /** Refuses, before anything runs, what the copy path cannot carry over yet. */
 export async function refuseUnsupported(
