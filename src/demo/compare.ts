@@ -4,7 +4,9 @@
  * versions live, complete). Each runs on a freshly seeded table; the report says what the
  * application felt in each and whether any row or update was lost.
  */
+
 import pg from 'pg';
+import { columnExists } from '../catalog/objects.js';
 import { parseMigrationText } from '../migration/load.js';
 import { initSqlParser } from '../migration/sql-text.js';
 import { sleep } from '../pg/backoff.js';
@@ -233,9 +235,7 @@ export async function checkInvariants(
   const inserted = groups.flatMap((g) => g.insertedIds);
   const updates = groups.reduce((n, g) => n + g.updatesApplied, 0);
   // After a rollback the table has no balance_cents: that check is left out.
-  const { rows: cents } = await db.query(
-    `SELECT 1 FROM pg_attribute WHERE attrelid = 'accounts'::regclass AND attname = 'balance_cents' AND NOT attisdropped`,
-  );
+  const hasCents = await columnExists(db, 'accounts', 'balance_cents');
   const { rows } = await db.query<{
     n: string;
     present: string;
@@ -245,7 +245,7 @@ export async function checkInvariants(
     `SELECT count(*) AS n,
             count(*) FILTER (WHERE id = ANY($1::bigint[])) AS present,
             sum(balance) AS balance,
-            ${cents.length > 0 ? 'count(*) FILTER (WHERE balance_cents IS DISTINCT FROM balance::bigint * 100)' : '0'} AS cents_mismatch
+            ${hasCents ? 'count(*) FILTER (WHERE balance_cents IS DISTINCT FROM balance::bigint * 100)' : '0'} AS cents_mismatch
        FROM accounts`,
     [inserted],
   );
