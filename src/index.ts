@@ -12,8 +12,16 @@ export type {
   BackfillControlResult,
   BackfillRequest,
 } from './lifecycle/backfill-control.js';
+export type { DrainOptions } from './lifecycle/drain.js';
 export type { PlannedMigration } from './lifecycle/plan.js';
+export type {
+  ConnectedSession,
+  SessionGroup,
+  SessionsByVersion,
+  VersionSessions,
+} from './lifecycle/sessions.js';
 export type { LatestMigration } from './lifecycle/status.js';
+export type { LiveVersion } from './lifecycle/versions.js';
 export { type LoadedMigration, listMigrationFiles, loadMigrationFile } from './migration/load.js';
 export type {
   Migration,
@@ -38,6 +46,7 @@ export type {
 export type { VersionName } from './planner/sync.js';
 export type { BackfillRecord, MigrationRecord, Phase, Progress } from './state/store.js';
 export {
+  DEFAULT_DRAIN_WAIT_MS,
   DEFAULT_OPTIONS,
   type MigrationStatus,
   Tidal,

@@ -1,11 +1,12 @@
 import type pg from 'pg';
-import { messageOf, OperationError } from './errors.js';
+import { InputError, messageOf, OperationError } from './errors.js';
 import {
   type BackfillControlResult,
   type BackfillRequest,
   controlBackfill,
 } from './lifecycle/backfill-control.js';
 import { completeMigration } from './lifecycle/complete.js';
+import type { DrainOptions } from './lifecycle/drain.js';
 import { loadMigrationFolder, migrateFolder } from './lifecycle/migrate.js';
 import type { TidalOptions } from './lifecycle/options.js';
 import { type PlannedMigration, planWithReport } from './lifecycle/plan.js';
@@ -18,14 +19,15 @@ import {
   type MigrationStatus,
   migrationStatus,
 } from './lifecycle/status.js';
+import { type LiveVersion, resolveVersion } from './lifecycle/versions.js';
 import type { LoadedMigration } from './migration/load.js';
-import { connect } from './pg/connect.js';
+import { connect, versionConnectionUrl } from './pg/connect.js';
 import { ensureStateSchema } from './state/layout.js';
 import { withCommandLock } from './state/lock.js';
 import type { MigrationRecord } from './state/store.js';
 
 export type { TidalEvent } from './lifecycle/events.js';
-export { DEFAULT_OPTIONS, type TidalOptions } from './lifecycle/options.js';
+export { DEFAULT_DRAIN_WAIT_MS, DEFAULT_OPTIONS, type TidalOptions } from './lifecycle/options.js';
 export type { MigrationStatus } from './lifecycle/status.js';
 
 /** The library: one connection, one application schema. Every command that changes anything
@@ -90,18 +92,48 @@ export class Tidal {
     });
   }
 
-  async complete(): Promise<MigrationRecord> {
+  /**
+   * Contracts the active migration. While tagged sessions of the previous version (which
+   * complete removes) are connected it refuses before running anything, unless `drain` says to
+   * wait for them (`waitMs`) or to go on (`force`).
+   */
+  async complete(drain: DrainOptions = {}): Promise<MigrationRecord> {
     return this.locked('complete', async () =>
-      completeMigration(this.session, await requireActive(this.session, 'complete')),
+      completeMigration(this.session, await requireActive(this.session, 'complete'), drain),
     );
   }
 
-  async rollback(): Promise<MigrationRecord> {
+  /** Undoes the active migration; refuses, waits or goes on as `complete` does, for the
+   *  sessions of the active migration's version (which rollback removes). */
+  async rollback(drain: DrainOptions = {}): Promise<MigrationRecord> {
     return this.locked('rollback', async () => {
       const record = await requireActive(this.session, 'roll back');
-      await rollbackMigration(this.session, record);
+      await rollbackMigration(this.session, record, drain);
       return record;
     });
+  }
+
+  /** The live version `version` names (a migration name, a version schema, or the application
+   *  schema for the base version); the newest when undefined. Throws InputError for a version
+   *  that is not live, saying why and what to run. */
+  async version(version?: string): Promise<LiveVersion> {
+    return resolveVersion(this.session, version);
+  }
+
+  /** The libpq URL of a session of `version` (the newest when undefined), tagged with its
+   *  version and `application`. */
+  async versionUrl(version?: string, options: { application?: string } = {}): Promise<string> {
+    const live = await this.version(version);
+    const { connectionString, schema } = this.session.settings;
+    try {
+      return versionConnectionUrl(connectionString, {
+        schema,
+        versionSchema: live.versionSchema,
+        application: options.application,
+      });
+    } catch (error) {
+      throw new InputError(messageOf(error));
+    }
   }
 
   /**

@@ -177,3 +177,34 @@ export async function advisoryLockHolder(
   );
   return rows[0];
 }
+
+/** A client session of this database, as pg_stat_activity shows it. */
+export interface ClientSession {
+  pid: number;
+  applicationName: string;
+  /** Null for a Unix-socket connection. */
+  clientAddress: string | null;
+  /** When it connected. */
+  backendStart: string;
+  /** `active`, `idle`, `idle in transaction`...; null when the server does not say. */
+  state: string | null;
+}
+
+/** Client sessions of this database, oldest first, other than this one and tidal's own (named
+ *  `ownApplicationName`, or that followed by a space and their role). */
+export async function clientSessions(
+  db: Queryable,
+  ownApplicationName: string,
+): Promise<ClientSession[]> {
+  const { rows } = await db.query<ClientSession>(
+    `SELECT a.pid, coalesce(a.application_name, '') AS "applicationName",
+            a.client_addr::text AS "clientAddress", a.backend_start::text AS "backendStart", a.state
+       FROM pg_catalog.pg_stat_activity a
+      WHERE a.backend_type = 'client backend' AND a.datname = current_database()
+        AND a.pid <> pg_backend_pid()
+        AND a.application_name <> $1 AND left(a.application_name, length($1) + 1) <> $1 || ' '
+      ORDER BY a.backend_start, a.pid`,
+    [ownApplicationName],
+  );
+  return rows;
+}

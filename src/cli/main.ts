@@ -7,8 +7,8 @@ import { lintPaths } from '../lint/lint.js';
 import { type LintFormat, renderFindings, rulesTable } from '../lint/report.js';
 import { Metrics } from '../metrics.js';
 import { loadMigrationFile } from '../migration/load.js';
-import { resolveConnectionString, versionUrl } from '../pg/connect.js';
-import { DEFAULT_OPTIONS, Tidal } from '../tidal.js';
+import { resolveConnectionString } from '../pg/connect.js';
+import { DEFAULT_DRAIN_WAIT_MS, DEFAULT_OPTIONS, Tidal } from '../tidal.js';
 import { eventRenderer, type Output, renderPlan, renderStatus } from './render.js';
 
 interface GlobalOptions {
@@ -41,6 +41,34 @@ function nonNegativeInteger(value: string): number {
   if (!Number.isInteger(n) || n < 0)
     throw new InvalidArgumentError('expected 0 or a positive integer');
   return n;
+}
+
+const DURATION_UNITS_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/** A duration as `500ms`, `30s`, `10m`, `1h` (a bare number is seconds), in milliseconds. */
+function duration(value: string): number {
+  const match = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(value.trim());
+  if (!match) throw new InvalidArgumentError('expected a duration such as 30s, 10m or 1h');
+  return Math.round(Number(match[1]) * (DURATION_UNITS_MS[match[2] ?? 's'] ?? 1000));
+}
+
+/** --wait [DURATION] and --force of a command that removes a version. */
+function addDrainOptions(command: Command, removes: string): Command {
+  return command
+    .addOption(
+      new Option(
+        '--wait [duration]',
+        `while tagged sessions of ${removes} are connected, wait for them to disconnect (default ${DEFAULT_DRAIN_WAIT_MS / 60_000}m; e.g. 30s, 10m, 1h) instead of refusing`,
+      )
+        .argParser(duration)
+        .preset(`${DEFAULT_DRAIN_WAIT_MS}ms`),
+    )
+    .option('--force', `go on even while tagged sessions of ${removes} are connected`, false);
+}
+
+interface DrainFlags {
+  wait?: number;
+  force: boolean;
 }
 
 function print(output: Output, human: string, json: unknown): void {
@@ -185,12 +213,18 @@ export function buildProgram(): Command {
       const loaded = await loadMigrationFile(file);
       await withTidal(program, async (tidal, _options, output) => {
         const record = await tidal.start(loaded, { complete: commandOptions.complete });
+        const url = await tidal.versionUrl(record.name);
         print(
           output,
           record.phase === 'completed'
-            ? `migration "${record.name}" completed; version schema ${record.versionSchema}`
-            : `migration "${record.name}" started; new version in schema ${record.versionSchema}\nrun \`tidal complete\` once no instance uses the previous version, or \`tidal rollback\``,
-          { migration: record.name, phase: record.phase, versionSchema: record.versionSchema },
+            ? `migration "${record.name}" completed; version schema ${record.versionSchema}\nconnect the new version with: ${url}`
+            : `migration "${record.name}" started; new version in schema ${record.versionSchema}\nconnect the new version with: ${url}\nrun \`tidal complete\` once no instance uses the previous version, or \`tidal rollback\``,
+          {
+            migration: record.name,
+            phase: record.phase,
+            versionSchema: record.versionSchema,
+            url,
+          },
         );
       });
     });
@@ -235,31 +269,31 @@ export function buildProgram(): Command {
       if (errors > 0) throw new LintFailure(`lint: ${errors} error-level finding(s)`);
     });
 
-  program
-    .command('complete')
-    .description('contract the active migration')
-    .action(() =>
-      withTidal(program, async (tidal, _options, output) => {
-        const record = await tidal.complete();
-        print(output, `migration "${record.name}" completed`, {
-          migration: record.name,
-          phase: record.phase,
-        });
-      }),
-    );
+  addDrainOptions(
+    program.command('complete').description('contract the active migration'),
+    'the previous version (which complete removes)',
+  ).action((flags: DrainFlags) =>
+    withTidal(program, async (tidal, _options, output) => {
+      const record = await tidal.complete({ waitMs: flags.wait, force: flags.force });
+      print(output, `migration "${record.name}" completed`, {
+        migration: record.name,
+        phase: record.phase,
+      });
+    }),
+  );
 
-  program
-    .command('rollback')
-    .description('undo the active migration')
-    .action(() =>
-      withTidal(program, async (tidal, _options, output) => {
-        const record = await tidal.rollback();
-        print(output, `migration "${record.name}" rolled back`, {
-          migration: record.name,
-          phase: 'rolled_back',
-        });
-      }),
-    );
+  addDrainOptions(
+    program.command('rollback').description('undo the active migration'),
+    "the active migration's version (which rollback removes)",
+  ).action((flags: DrainFlags) =>
+    withTidal(program, async (tidal, _options, output) => {
+      const record = await tidal.rollback({ waitMs: flags.wait, force: flags.force });
+      print(output, `migration "${record.name}" rolled back`, {
+        migration: record.name,
+        phase: 'rolled_back',
+      });
+    }),
+  );
 
   program
     .command('status')
@@ -319,8 +353,27 @@ export function buildProgram(): Command {
     );
 
   program
+    .command('url')
+    .description(
+      'a libpq connection URL that selects VERSION and tags its sessions with it, for any client',
+    )
+    .argument(
+      '[version]',
+      'migration name, version schema, or the application schema for the base version (default: the newest)',
+    )
+    .option('--application <name>', "the application's name, kept in the session's tag")
+    .action((version: string | undefined, commandOptions: { application?: string }) =>
+      withTidal(program, async (tidal, _options, output) => {
+        const url = await tidal.versionUrl(version, { application: commandOptions.application });
+        print(output, url, { url });
+      }),
+    );
+
+  program
     .command('latest')
-    .description('the latest version schema, migration name, or a URL that selects it')
+    .description(
+      'the latest version schema, migration name, or a URL that selects it (as `tidal url`)',
+    )
     .addArgument(
       new Command()
         .createArgument('<what>', 'schema, migration or url')
@@ -328,19 +381,15 @@ export function buildProgram(): Command {
     )
     .action((what: 'schema' | 'migration' | 'url') =>
       withTidal(program, async (tidal, options, output) => {
+        if (what === 'url') {
+          const url = await tidal.versionUrl();
+          print(output, url, { url });
+          return;
+        }
         const latest = await tidal.latest();
         if (!latest)
           throw new InputError(`no migration has been applied to schema "${options.schema}"`);
-        const value =
-          what === 'schema'
-            ? latest.versionSchema
-            : what === 'migration'
-              ? latest.name
-              : versionUrl(
-                  resolveConnectionString(options.url),
-                  latest.versionSchema,
-                  options.schema,
-                );
+        const value = what === 'schema' ? latest.versionSchema : latest.name;
         print(output, value, { [what]: value });
       }),
     );

@@ -1,3 +1,5 @@
+import { describeSession } from '../lifecycle/drain.js';
+import { type SessionGroup, type SessionsByVersion, UNTAGGED_NOTE } from '../lifecycle/sessions.js';
 import type { Obligation } from '../planner/obligations.js';
 import { lockName, type PlanPhase, type PlanReport } from '../planner/plan-report.js';
 import type { MigrationStatus, TidalEvent } from '../tidal.js';
@@ -78,6 +80,13 @@ export function eventRenderer(output: Output): (event: TidalEvent) => void {
             `    done in ${event.ms} ms${event.attempts > 1 ? ` after ${event.attempts} attempts` : ''}\n`,
           );
         break;
+      case 'sessions-wait': {
+        endProgressLine();
+        process.stderr.write(
+          `${event.migration}: waiting for ${event.sessions.length} session(s) of version "${event.version}" to disconnect (${formatDuration(event.secondsLeft)} left):\n${event.sessions.map((s) => `  ${describeSession(s)}`).join('\n')}\n`,
+        );
+        break;
+      }
       case 'lock-retry': {
         endProgressLine();
         const who = event.blockers[0];
@@ -159,7 +168,29 @@ export function renderStatus(status: MigrationStatus): string {
       : 'latest completed: none',
   );
   lines.push(`applied migrations: ${status.applied}`);
+  lines.push(...renderSessions(status.sessions));
   return lines.join('\n');
+}
+
+/** The connected sessions of each version, then the untagged ones with how to tag them. */
+export function renderSessions(sessions: SessionsByVersion): string[] {
+  const lines = ['connected sessions:'];
+  for (const v of sessions.versions) {
+    const version = v.live
+      ? `version "${v.name}" (schema ${v.versionSchema})`
+      : `version schema ${v.versionSchema} (not live: these sessions fail)`;
+    lines.push(`  ${version}: ${describeGroup(v)}`);
+  }
+  lines.push(`  untagged: ${describeGroup(sessions.untagged)}`);
+  if (sessions.untagged.count > 0) lines.push(`    ${UNTAGGED_NOTE}`);
+  return lines;
+}
+
+function describeGroup(group: SessionGroup): string {
+  if (group.count === 0) return 'none';
+  const applications =
+    group.applications.length > 0 ? group.applications.join(', ') : 'no application name';
+  return `${group.count} (${applications}; from ${group.clientAddresses.join(', ')}; oldest since ${group.oldestSince})`;
 }
 
 /** One obligation in words: for whom, then what. */

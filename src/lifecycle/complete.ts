@@ -2,14 +2,18 @@ import { messageOf, OperationError } from '../errors.js';
 import { driftOf } from '../planner/drift.js';
 import { versionSchemaRefreshSteps } from '../planner/versions.js';
 import type { MigrationRecord } from '../state/store.js';
+import { awaitVersionDrained, type DrainOptions } from './drain.js';
 import type { Session } from './session.js';
 import { runStoredSteps } from './stored-steps.js';
+import { previousVersion, versionHistory } from './versions.js';
 
 /** Contracts the migration of `record`, once what start made is all there, and brings its
- *  version schema up to the tables as complete leaves them. */
+ *  version schema up to the tables as complete leaves them. With `drain`, first sees to the
+ *  sessions of the previous version, which complete removes. */
 export async function completeMigration(
   session: Session,
   record: MigrationRecord,
+  drain?: DrainOptions,
 ): Promise<MigrationRecord> {
   const { client, settings, store, runner, emit } = session;
   const { name, plan } = record;
@@ -30,6 +34,20 @@ export async function completeMigration(
         `complete of "${name}" refused, nothing was changed: what start made is not all there (changed by hand?):\n${drift.map((d) => `  - ${d}`).join('\n')}\ncomplete would drop the old version's columns on top of it; \`tidal rollback\` goes back to the old version (its columns kept every old-version write), then start again`,
       );
     }
+  }
+  if (drain) {
+    const history = await versionHistory(session);
+    await awaitVersionDrained(
+      session,
+      history,
+      previousVersion(history),
+      {
+        verb: 'complete',
+        migration: name,
+        advice: `deploy the release built for "${name}" in their place first`,
+      },
+      drain,
+    );
   }
   await store.setPhase(name, 'completing');
   emit({ type: 'phase', migration: name, phase: 'contract' });

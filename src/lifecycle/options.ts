@@ -40,6 +40,10 @@ export const DEFAULT_OPTIONS = {
   backfillVerify: true,
 } as const satisfies Required<Omit<TidalOptions, OptionalOnly>>;
 
+/** How long `complete --wait` and `rollback --wait` wait, without a duration, for the sessions
+ *  of the version they remove to disconnect. */
+export const DEFAULT_DRAIN_WAIT_MS = 15 * 60_000;
+
 /** Options that mean "not set" when left out. */
 type OptionalOnly =
   | 'connectionString'

@@ -2,6 +2,8 @@ import { driftOf, tidalLookalikes } from '../planner/drift.js';
 import { stateExists, upgradeStateIfPresent } from '../state/layout.js';
 import type { BackfillRecord, MigrationRecord } from '../state/store.js';
 import type { Session } from './session.js';
+import { type SessionsByVersion, sessionsByVersion } from './sessions.js';
+import { liveVersions, versionHistory } from './versions.js';
 
 export interface MigrationStatus {
   schema: string;
@@ -19,6 +21,8 @@ export interface MigrationStatus {
   applied: number;
   /** With no migration active: objects named like tidal's own that are still there. */
   leftovers: string[];
+  /** The sessions connected to the database now, by the version they use. */
+  sessions: SessionsByVersion;
 }
 
 /** The newest migration (active or completed) and its version schema. */
@@ -39,6 +43,7 @@ export async function migrationStatus(session: Session): Promise<MigrationStatus
       latest: null,
       applied: 0,
       leftovers: await tidalLookalikes(client, schema),
+      sessions: await sessionsByVersion(client, liveVersions(await versionHistory(session))),
     };
   }
   const active = await store.active();
@@ -65,6 +70,7 @@ export async function migrationStatus(session: Session): Promise<MigrationStatus
       : null,
     applied: completed.length,
     leftovers: active ? [] : await tidalLookalikes(client, schema),
+    sessions: await sessionsByVersion(client, liveVersions({ schema, completed, active })),
   };
 }
 

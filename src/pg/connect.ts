@@ -1,4 +1,13 @@
 import pg from 'pg';
+import {
+  libpqOptions,
+  type VersionSelection,
+  versionSessionParameters,
+} from './version-session.js';
+
+/** The `application_name` of tidal's own sessions: `tidal`, or `tidal <role>` (`tidal observer`).
+ *  Reads of who is connected leave them out. */
+export const TIDAL_APPLICATION_NAME = 'tidal';
 
 /** The connection string tidal uses: the --url flag, else TIDAL_DATABASE_URL, else DATABASE_URL.
  *  Undefined means libpq's PG* variables (node-postgres reads them itself). */
@@ -10,7 +19,7 @@ export function resolveConnectionString(flagUrl?: string): string | undefined {
  *  whoever looks at pg_stat_activity while a lock is held. */
 export async function connect(
   connectionString: string | undefined,
-  applicationName = 'tidal',
+  applicationName = TIDAL_APPLICATION_NAME,
 ): Promise<pg.Client> {
   const client = new pg.Client({
     ...(connectionString ? { connectionString } : {}),
@@ -23,26 +32,50 @@ export async function connect(
 }
 
 /**
- * A connection URL that selects a version: `options=-c search_path=<version schema>,<schema>`
- * (the application schema stays on the path for its types and functions).
+ * A libpq connection URL for a session of one version (`tidal url`): the database of
+ * `connectionString` (or of the PG* variables), with `options` setting search_path and
+ * tidal.version and `application_name` carrying the version's tag. Options the connection
+ * string already has are kept, before the version's; an `application_name` it has becomes the
+ * application's name in the tag unless `selection.application` gives one.
  */
-export function versionUrl(
+export function versionConnectionUrl(
   connectionString: string | undefined,
-  versionSchema: string,
-  schema: string,
+  selection: VersionSelection,
 ): string {
-  const base =
-    connectionString ??
-    `postgresql://${encodeURIComponent(process.env.PGUSER ?? process.env.USER ?? 'postgres')}@${process.env.PGHOST ?? 'localhost'}:${process.env.PGPORT ?? '5432'}/${encodeURIComponent(process.env.PGDATABASE ?? process.env.PGUSER ?? 'postgres')}`;
-  const url = new URL(base);
-  // libpq splits `options` on spaces; a backslash keeps one inside a value.
-  const path = [versionSchema, schema].map((s) =>
-    /^[a-z_][a-z0-9_$]*$/.test(s) ? s : `"${s.replaceAll('"', '""')}"`,
-  );
-  const options = `-c search_path=${path.join(',').replaceAll(' ', '\\ ')}`;
-  url.searchParams.delete('options');
-  const rest = url.search.slice(1);
+  const base = connectionString ?? urlOfEnvironment();
+  let url: URL;
+  try {
+    url = new URL(base);
+  } catch {
+    throw new Error(
+      'the connection string is not a URL (postgresql://user@host:port/database): a version URL is built from one',
+    );
+  }
+  const given = new URLSearchParams(url.search);
+  const { application_name: tag, ...settings } = versionSessionParameters({
+    ...selection,
+    application: selection.application ?? (given.get('application_name') || undefined),
+  });
+  const options = [given.get('options'), libpqOptions(settings)].filter(Boolean).join(' ');
+  given.delete('options');
+  given.delete('application_name');
   url.search = '';
   // Encoded by hand: URLSearchParams writes spaces as '+', which libpq does not decode.
-  return `${url.toString()}?${rest ? `${rest}&` : ''}options=${encodeURIComponent(options)}`;
+  const parameters = [
+    ...[...given].map(([name, value]) => [name, value] as const),
+    ['options', options] as const,
+    ['application_name', tag] as const,
+  ].map(([name, value]) => `${encodeURIComponent(name)}=${encodeURIComponent(value)}`);
+  return `${url.toString()}?${parameters.join('&')}`;
+}
+
+/** The URL libpq's PG* variables describe (the password stays in PGPASSWORD). */
+function urlOfEnvironment(): string {
+  const user = process.env.PGUSER ?? process.env.USER ?? 'postgres';
+  const host = process.env.PGHOST ?? 'localhost';
+  const port = process.env.PGPORT ?? '5432';
+  const database = process.env.PGDATABASE ?? user;
+  // A socket directory goes in the `host` parameter, which libpq prefers to the URL's host.
+  const socket = host.startsWith('/') ? `?host=${encodeURIComponent(host)}` : '';
+  return `postgresql://${encodeURIComponent(user)}@${socket ? 'localhost' : host}:${port}/${encodeURIComponent(database)}${socket}`;
 }

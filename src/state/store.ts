@@ -208,4 +208,13 @@ export class StateStore {
       [this.schema, migration, kind],
     );
   }
+
+  /** Whether `name` was rolled back and not started again since (its record is gone then). */
+  async wasRolledBack(name: string): Promise<boolean> {
+    const { rows } = await this.db.query<{ kind: MigrationEventKind }>(
+      `SELECT kind FROM ${this.s}.events WHERE schema = $1 AND migration = $2 ORDER BY id DESC LIMIT 1`,
+      [this.schema, name],
+    );
+    return rows[0]?.kind === 'rolled_back';
+  }
 }

@@ -4,6 +4,14 @@ import { renderStatus } from '../../src/cli/render.js';
 import type { BackfillRecord } from '../../src/state/store.js';
 import type { MigrationStatus } from '../../src/tidal.js';
 
+const NO_SESSIONS = {
+  count: 0,
+  applications: [],
+  clientAddresses: [],
+  oldestSince: null,
+  sessions: [],
+};
+
 function status(phase: 'starting' | 'active', backfill: Partial<BackfillRecord>): MigrationStatus {
   return {
     schema: 'public',
@@ -33,6 +41,7 @@ function status(phase: 'starting' | 'active', backfill: Partial<BackfillRecord>)
     latest: null,
     applied: 0,
     leftovers: [],
+    sessions: { versions: [], untagged: NO_SESSIONS },
   };
 }
 

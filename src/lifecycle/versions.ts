@@ -1,0 +1,134 @@
+/**
+ * Which versions of the application schema a session may use now, and what a VERSION given by
+ * a user (a migration name, a version schema, or the application schema for the base version)
+ * names. Live: the active migration's version once its start has finished, and the newest
+ * completed one's (the base version while none has completed).
+ */
+import { InputError } from '../errors.js';
+import { stateExists } from '../state/layout.js';
+import type { MigrationRecord } from '../state/store.js';
+import type { Session } from './session.js';
+
+/** A version sessions may use now. */
+export interface LiveVersion {
+  /** The migration's name; the application schema's for the base version. */
+  name: string;
+  /** The schema a session of this version puts first on its search_path. */
+  versionSchema: string;
+  /** `base`: before the first migration; `completed`: the newest completed migration's (until
+   *  the next complete); `active`: the active migration's. */
+  kind: 'base' | 'completed' | 'active';
+}
+
+/** What the state says of the versions: the completed migrations and the active one. */
+export interface VersionHistory {
+  /** The application schema: the base version's name and schema. */
+  schema: string;
+  /** Oldest first. */
+  completed: MigrationRecord[];
+  active: MigrationRecord | undefined;
+}
+
+/** Phases of the active migration in which its version schema is there for sessions. */
+const LIVE_PHASES: ReadonlySet<MigrationRecord['phase']> = new Set(['active', 'completing']);
+
+/** Read only: before the state schema exists, the base version is all there is. */
+export async function versionHistory(session: Session): Promise<VersionHistory> {
+  const { client, settings, store } = session;
+  if (!(await stateExists(client, settings.stateSchema))) {
+    return { schema: settings.schema, completed: [], active: undefined };
+  }
+  return {
+    schema: settings.schema,
+    completed: await store.completed(),
+    active: await store.active(),
+  };
+}
+
+/** The live versions, oldest first: the newest is the last. */
+export function liveVersions(history: VersionHistory): LiveVersion[] {
+  const active = history.active && LIVE_PHASES.has(history.active.phase) ? history.active : null;
+  return [
+    previousVersion(history),
+    ...(active
+      ? [{ name: active.name, versionSchema: active.versionSchema, kind: 'active' as const }]
+      : []),
+  ];
+}
+
+/** The version the active migration's complete removes: the newest completed one's, or the
+ *  base version when none has completed. */
+export function previousVersion(history: VersionHistory): LiveVersion {
+  const last = history.completed.at(-1);
+  return last
+    ? { name: last.name, versionSchema: last.versionSchema, kind: 'completed' }
+    : { name: history.schema, versionSchema: history.schema, kind: 'base' };
+}
+
+/** The version a rollback of `record` removes: its own. */
+export function versionOf(record: MigrationRecord): LiveVersion {
+  return { name: record.name, versionSchema: record.versionSchema, kind: 'active' };
+}
+
+/**
+ * The live version `version` names (the newest when undefined). A version that is not live
+ * is bad input: the message says why (contracted, rolled back, not started, not ready) and
+ * what to run.
+ */
+export async function resolveVersion(session: Session, version?: string): Promise<LiveVersion> {
+  const history = await versionHistory(session);
+  const live = liveVersions(history);
+  const newest = live.at(-1) as LiveVersion;
+  if (version === undefined) return newest;
+  const names = (v: { name: string; versionSchema: string }) => namedBy(history.schema, v, version);
+  const found = live.find(names);
+  if (found) return found;
+
+  const forNewest = 'run tidal url for the newest';
+  const file = `migrations/${fileNameOf(history.schema, version)}.yaml`;
+  const { active, completed } = history;
+  if (active && names(active)) {
+    throw new InputError(
+      active.phase === 'rolling_back'
+        ? `version "${version}" is being rolled back: run tidal rollback to finish it, or ${forNewest}`
+        : `version "${version}" is not ready: its start has not finished (still running, or interrupted: tidal start ${file} finishes it); ${forNewest}`,
+    );
+  }
+  // The base version is contracted by the first complete, a completed one by the next.
+  const isBase = names({ name: history.schema, versionSchema: history.schema });
+  const at = isBase ? -1 : completed.findIndex(names);
+  const contractedBy = isBase || at >= 0 ? completed[at + 1] : undefined;
+  const last = completed.at(-1);
+  if (contractedBy && last) {
+    throw new InputError(
+      `version "${version}"${isBase ? ' (the base version)' : ''} was contracted when "${contractedBy.name}" completed: deploy a release built for "${last.name}" or newer, or ${forNewest}`,
+    );
+  }
+  if (await stateExists(session.client, session.settings.stateSchema)) {
+    if (await session.store.wasRolledBack(version)) {
+      throw new InputError(
+        `version "${version}" was rolled back: run tidal start ${file} to start it again, or ${forNewest}`,
+      );
+    }
+  }
+  throw new InputError(
+    `version "${version}" is not started on this database: run tidal start ${file} first`,
+  );
+}
+
+/** Whether `version` names `v`: its migration name, its version schema, or the version schema
+ *  without the application schema's prefix (a file's `version_schema`). */
+function namedBy(
+  schema: string,
+  v: { name: string; versionSchema: string },
+  version: string,
+): boolean {
+  return (
+    v.name === version || v.versionSchema === version || v.versionSchema === `${schema}_${version}`
+  );
+}
+
+/** The migration file a version given as a version schema would come from. */
+function fileNameOf(schema: string, version: string): string {
+  return version.startsWith(`${schema}_`) ? version.slice(schema.length + 1) : version;
+}
