@@ -50,7 +50,8 @@ export function versionTag(versionSchema: string, application?: string): string 
 /**
  * The version schema a session's `application_name` names, among `versionSchemas`; null for a
  * session without a tag. A tag PostgreSQL cut short still names the one version it starts; one
- * that names no known version gives `unknown`.
+ * that names no known version gives `unknown`. The server keeps only printable ASCII of an
+ * application_name, so a version schema is also recognised in the forms it keeps of it.
  */
 export function versionOfTag(
   applicationName: string,
@@ -59,20 +60,41 @@ export function versionOfTag(
   if (!applicationName.startsWith(TAG_PREFIX)) return null;
   const rest = applicationName.slice(TAG_PREFIX.length);
   // The longest match first: `public_v2` must not be taken for `public`.
-  const known = [...versionSchemas].sort((a, b) => b.length - a.length);
-  const exact = known.find((s) => rest === s || rest.startsWith(`${s}:`));
-  if (exact !== undefined) return exact;
+  const known = versionSchemas
+    .flatMap((schema) => keptForms(schema).map((form) => ({ form, schema })))
+    .sort((a, b) => b.form.length - a.form.length);
+  const exact = known.find(({ form }) => rest === form || rest.startsWith(`${form}:`));
+  if (exact !== undefined) return exact.schema;
   if (Buffer.byteLength(applicationName) >= MAX_APPLICATION_NAME_BYTES - 3) {
-    const cut = known.filter((s) => s.startsWith(rest));
+    const cut = [
+      ...new Set(known.filter(({ form }) => form.startsWith(rest)).map((k) => k.schema)),
+    ];
     if (cut.length === 1 && cut[0] !== undefined) return cut[0];
   }
   const colon = rest.indexOf(':');
   return { unknown: colon < 0 ? rest : rest.slice(0, colon) };
 }
 
-/** libpq's `options` value that sets the parameters: `-c name=value`, spaces escaped. */
+/** What PostgreSQL may keep of `text` as an application_name: each byte outside printable
+ *  ASCII becomes `?` (up to 15) or `\xNN` (16 and newer). */
+function keptForms(text: string): string[] {
+  const bytes = [...Buffer.from(text)];
+  const cleaned = (replace: (byte: number) => string) =>
+    bytes.map((b) => (b >= 32 && b <= 126 ? String.fromCharCode(b) : replace(b))).join('');
+  return [
+    ...new Set([text, cleaned(() => '?'), cleaned((b) => `\\x${b.toString(16).padStart(2, '0')}`)]),
+  ];
+}
+
+/** libpq's `options` value that sets the parameters: `-c name=value`, spaces escaped. Only
+ *  search_path and tidal.version: application_name is a connection parameter of its own (a
+ *  whole `VersionSessionParameters` may be passed). */
 export function libpqOptions(parameters: Omit<VersionSessionParameters, 'application_name'>) {
-  return Object.entries(parameters)
+  const settings = {
+    search_path: parameters.search_path,
+    'tidal.version': parameters['tidal.version'],
+  };
+  return Object.entries(settings)
     .map(([name, value]) => `-c ${name}=${value.replaceAll('\\', '\\\\').replaceAll(' ', '\\ ')}`)
     .join(' ');
 }
