@@ -198,7 +198,7 @@ export async function clientSessions(
 ): Promise<ClientSession[]> {
   const { rows } = await db.query<ClientSession>(
     `SELECT a.pid, coalesce(a.application_name, '') AS "applicationName",
-            a.client_addr::text AS "clientAddress", a.backend_start::text AS "backendStart", a.state
+            host(a.client_addr) AS "clientAddress", a.backend_start::text AS "backendStart", a.state
        FROM pg_catalog.pg_stat_activity a
       WHERE a.backend_type = 'client backend' AND a.datname = current_database()
         AND a.pid <> pg_backend_pid()
