@@ -7,6 +7,8 @@ export interface VersionAccess {
   versionSchemaExists: boolean;
   /** The role has USAGE on it: without it, search_path silently skips it. */
   versionSchemaUsable: boolean;
+  /** The state schema exists (whether or not the role may use it). */
+  stateExists: boolean;
   /** The role may read `<stateSchema>.migrations` (USAGE on the schema, SELECT on the table). */
   stateReadable: boolean;
 }
@@ -20,6 +22,7 @@ export async function versionAccess(
   const { rows } = await db.query<VersionAccess>(
     `SELECT to_regnamespace($1) IS NOT NULL AS "versionSchemaExists",
             coalesce(has_schema_privilege(to_regnamespace($1), 'USAGE'), false) AS "versionSchemaUsable",
+            to_regnamespace($2) IS NOT NULL AS "stateExists",
             coalesce(CASE WHEN has_schema_privilege(to_regnamespace($2), 'USAGE')
                           THEN has_table_privilege(to_regclass($3), 'SELECT') END, false) AS "stateReadable"`,
     [ident(versionSchema), ident(stateSchema), qualifiedName(stateSchema, 'migrations')],

@@ -10,6 +10,7 @@ export {
   type DrizzleSetup,
   drizzleSetup,
   type KnexAfterCreate,
+  type KnexConnection,
   type KnexPoolOptions,
   type KnexVersionConfig,
   type KyselyDialectConfig,

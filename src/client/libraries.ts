@@ -23,10 +23,14 @@ export interface KnexPoolOptions {
   [option: string]: unknown;
 }
 
+/** Knex's pg connection settings: node-postgres' ClientConfig, less `types` (knex types it
+ *  its own way). */
+export type KnexConnection = Omit<pg.ClientConfig, 'types'>;
+
 /** A Knex config for `knex(config)`. */
 export interface KnexVersionConfig {
   client: 'pg';
-  connection: pg.ClientConfig;
+  connection: KnexConnection;
   /** The version schema, then the application schema: knex sets it on each new connection. */
   searchPath: string[];
   pool: KnexPoolOptions & { afterCreate: KnexAfterCreate };
@@ -38,7 +42,7 @@ export interface KnexVersionConfig {
  */
 export function knexConfig(
   version: ClientVersion,
-  options: { connection?: pg.ClientConfig | string; pool?: KnexPoolOptions } = {},
+  options: { connection?: KnexConnection | string; pool?: KnexPoolOptions } = {},
 ): KnexVersionConfig {
   const connection =
     typeof options.connection === 'string'

@@ -102,9 +102,10 @@ export function versionLiveness(
 
 /**
  * Fails with VersionNotLiveError unless `version` is live and this session can use its schema.
- * Reads `<stateSchema>.migrations` when the role may; without that privilege it can only tell
- * whether the version schema exists: a version schema that is gone fails (never started, or
- * contracted: it cannot say which), and the base version, whose schema always exists, passes.
+ * Reads `<stateSchema>.migrations` when the role may (no state schema: nothing started); without
+ * that privilege it can only tell whether the version schema exists: a version schema that is
+ * gone fails (never started, or contracted: it cannot say which), and the base version, whose
+ * schema always exists, passes.
  * Run it outside a transaction or at its start: it only reads.
  */
 export async function assertVersionLive(db: Queryable, version: ClientVersion): Promise<void> {
@@ -112,8 +113,10 @@ export async function assertVersionLive(db: Queryable, version: ClientVersion): 
   const fail = (reason: NotLiveReason, message: string) => {
     throw new VersionNotLiveError(version, reason, message);
   };
-  if (access.stateReadable) {
-    const liveness = versionLiveness(version, await readRecords(db, version));
+  // Without a state schema tidal never ran here: no version but the base is started.
+  if (access.stateReadable || !access.stateExists) {
+    const records = access.stateReadable ? await readRecords(db, version) : [];
+    const liveness = versionLiveness(version, records);
     if (!liveness.live) fail(liveness.reason, liveness.message);
   } else if (!access.versionSchemaExists) {
     fail(
@@ -124,7 +127,9 @@ export async function assertVersionLive(db: Queryable, version: ClientVersion): 
   if (!access.versionSchemaUsable) {
     fail(
       'schema-unusable',
-      `version "${version.name}": this role may not use schema "${version.versionSchema}" (no USAGE), so its search_path would skip it: grant USAGE on the schema to the role`,
+      access.versionSchemaExists
+        ? `version "${version.name}": this role may not use schema "${version.versionSchema}" (no USAGE), so its search_path would skip it: grant the role privileges on the tables (tidal gives their views the same, and USAGE on the schema)`
+        : `version "${version.name}": its schema "${version.versionSchema}" does not exist although tidal's state records the version (dropped by hand?): run tidal status`,
     );
   }
 }
