@@ -4,7 +4,7 @@
 const layers = [
   ['pg', 'errors.ts'],
   ['catalog', 'migration'],
-  ['model'],
+  ['model', 'client'],
   ['techniques'],
   ['operations'],
   ['planner'],

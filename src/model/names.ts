@@ -43,11 +43,6 @@ export function syncFunctionName(schema: string, table: string): string {
   return prefixedName('sync_', `${table}_${hash}`);
 }
 
-/** The version schema of a version: `<schema>_<version>`. */
-export function versionSchemaName(schema: string, version: string): string {
-  return `${schema}_${version}`;
-}
-
 /**
  * The name PostgreSQL gives an index or constraint it names itself (makeObjectName and
  * ChooseRelationName): `<table>_<column>_<label>`, the longer of table and column cut first to

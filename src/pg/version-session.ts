@@ -27,6 +27,11 @@ export interface VersionSessionParameters {
   application_name: string;
 }
 
+/** The version schema of a version (a migration name or its `version_schema`): `<schema>_<version>`. */
+export function versionSchemaName(schema: string, version: string): string {
+  return `${schema}_${version}`;
+}
+
 const TAG_PREFIX = 'tidal:';
 /** PostgreSQL keeps at most NAMEDATALEN - 1 bytes of application_name. */
 const MAX_APPLICATION_NAME_BYTES = 63;

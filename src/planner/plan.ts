@@ -5,12 +5,7 @@ import { InputError } from '../errors.js';
 import type { Migration } from '../migration/schema.js';
 import { type CheckSetting, DatabaseChecks } from '../model/database-checks.js';
 import { parenthesize } from '../model/expressions.js';
-import {
-  NEEDS_BACKFILL_COLUMN,
-  SYNC_TRIGGER,
-  TIDAL_PREFIX,
-  versionSchemaName,
-} from '../model/names.js';
+import { NEEDS_BACKFILL_COLUMN, SYNC_TRIGGER, TIDAL_PREFIX } from '../model/names.js';
 import { CompleteStage, type CompleteStep } from '../model/operation.js';
 import { doBlock } from '../model/sql-fragments.js';
 import { type Step, tableStep, type Undoable } from '../model/step.js';
@@ -25,6 +20,7 @@ import {
 import { planOperation } from '../operations/index.js';
 import type { Queryable } from '../pg/queryable.js';
 import { ident, MAX_IDENTIFIER_BYTES, qualifiedName } from '../pg/quote.js';
+import { versionSchemaName } from '../pg/version-session.js';
 import { addColumnStep, dropColumnStep } from '../techniques/column-steps.js';
 import { mergeAlterColumns } from './alter-column-merge.js';
 import { ColumnLimit, catalogColumns } from './column-limit.js';

@@ -1,0 +1,150 @@
+/**
+ * Whether a version is live on the database, checked when a release connects. Live: the active
+ * migration's version, the newest completed migration's (its schema stays until the next
+ * complete), and the base version while no migration has completed.
+ */
+import { versionAccess } from '../catalog/version-access.js';
+import { OperationError } from '../errors.js';
+import type { Queryable } from '../pg/queryable.js';
+import { ident } from '../pg/quote.js';
+import type { ClientVersion } from './version.js';
+
+/** A migration as tidal's state records it, as far as liveness needs. */
+export interface VersionRecord {
+  name: string;
+  versionSchema: string;
+  phase: 'starting' | 'active' | 'completing' | 'completed' | 'rolling_back';
+}
+
+/** Why a version is not live. `unknown`: the version schema is gone and this role cannot read
+ *  tidal's state to tell whether it never started or was contracted. */
+export type NotLiveReason =
+  | 'not-started'
+  | 'starting'
+  | 'rolling-back'
+  | 'contracted'
+  | 'other-version-schema'
+  | 'schema-unusable'
+  | 'unknown';
+
+export type Liveness = { live: true } | { live: false; reason: NotLiveReason; message: string };
+
+/** Connecting to a version that is not live. */
+export class VersionNotLiveError extends OperationError {
+  override name = 'VersionNotLiveError';
+  constructor(
+    readonly version: ClientVersion,
+    readonly reason: NotLiveReason,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * The liveness of `version` from tidal's records of `version.schema`, completed ones oldest
+ * first (the order they completed in), then the one not completed, if any.
+ */
+export function versionLiveness(
+  version: ClientVersion,
+  records: readonly VersionRecord[],
+): Liveness {
+  const completed = records.filter((r) => r.phase === 'completed');
+  const newest = completed.at(-1);
+  const shown = `version "${version.name}"`;
+  const contractedBy = (next: VersionRecord): Liveness => ({
+    live: false,
+    reason: 'contracted',
+    message: `${shown}${version.base ? ' (the base version, before any migration)' : ''} was contracted when "${next.name}" completed: deploy a release built for "${newest?.name ?? next.name}" or newer, or run tidal url for the newest`,
+  });
+  if (version.base) {
+    const first = completed[0];
+    return first ? contractedBy(first) : { live: true };
+  }
+  const record = records.find((r) => r.versionSchema === version.versionSchema);
+  if (!record) {
+    const named = records.find((r) => r.name === version.name);
+    if (named) {
+      return {
+        live: false,
+        reason: 'other-version-schema',
+        message: `${shown}: migration "${named.name}" sets version_schema, so its version schema is "${named.versionSchema}", not "${version.versionSchema}": select version "${named.versionSchema}"`,
+      };
+    }
+    return {
+      live: false,
+      reason: 'not-started',
+      message: `${shown} is not started on this database: run tidal start migrations/${fileName(version)}.yaml first`,
+    };
+  }
+  switch (record.phase) {
+    case 'active':
+    case 'completing':
+      return { live: true };
+    case 'starting':
+      return {
+        live: false,
+        reason: 'starting',
+        message: `${shown} is not started on this database yet: tidal start migrations/${record.name}.yaml has not finished (its version schema comes last); wait for it`,
+      };
+    case 'rolling_back':
+      return {
+        live: false,
+        reason: 'rolling-back',
+        message: `${shown} is being rolled back: deploy the release built for ${newest ? `"${newest.name}"` : `the base version "${version.schema}"`}`,
+      };
+    case 'completed': {
+      const next = completed[completed.indexOf(record) + 1];
+      return next ? contractedBy(next) : { live: true };
+    }
+  }
+}
+
+/**
+ * Fails with VersionNotLiveError unless `version` is live and this session can use its schema.
+ * Reads `<stateSchema>.migrations` when the role may (no state schema: nothing started); without
+ * that privilege it can only tell whether the version schema exists: a version schema that is
+ * gone fails (never started, or contracted: it cannot say which), and the base version, whose
+ * schema always exists, passes.
+ * Run it outside a transaction or at its start: it only reads.
+ */
+export async function assertVersionLive(db: Queryable, version: ClientVersion): Promise<void> {
+  const access = await versionAccess(db, version.versionSchema, version.stateSchema);
+  const fail = (reason: NotLiveReason, message: string) => {
+    throw new VersionNotLiveError(version, reason, message);
+  };
+  // Without a state schema tidal never ran here: no version but the base is started.
+  if (access.stateReadable || !access.stateExists) {
+    const records = access.stateReadable ? await readRecords(db, version) : [];
+    const liveness = versionLiveness(version, records);
+    if (!liveness.live) fail(liveness.reason, liveness.message);
+  } else if (!access.versionSchemaExists) {
+    fail(
+      'unknown',
+      `version "${version.name}" is not started on this database, or was already contracted (its schema "${version.versionSchema}" does not exist, and this role cannot read ${ident(version.stateSchema)}.migrations to tell which): run tidal status, then tidal start migrations/${fileName(version)}.yaml or deploy a newer release`,
+    );
+  }
+  if (!access.versionSchemaUsable) {
+    fail(
+      'schema-unusable',
+      access.versionSchemaExists
+        ? `version "${version.name}": this role may not use schema "${version.versionSchema}" (no USAGE), so its search_path would skip it: grant the role privileges on the tables (tidal gives their views the same, and USAGE on the schema)`
+        : `version "${version.name}": its schema "${version.versionSchema}" does not exist although tidal's state records the version (dropped by hand?): run tidal status`,
+    );
+  }
+}
+
+async function readRecords(db: Queryable, version: ClientVersion): Promise<VersionRecord[]> {
+  const { rows } = await db.query<VersionRecord>(
+    `SELECT name, version_schema AS "versionSchema", phase FROM ${ident(version.stateSchema)}.migrations
+      WHERE schema = $1 ORDER BY phase <> 'completed', completed_at, started_at`,
+    [version.schema],
+  );
+  return rows;
+}
+
+/** The migration file a version most likely comes from (without its extension). */
+function fileName(version: ClientVersion): string {
+  const prefix = `${version.schema}_`;
+  return version.name.startsWith(prefix) ? version.name.slice(prefix.length) : version.name;
+}
