@@ -1,4 +1,6 @@
 import type pg from 'pg';
+import { versionUrl } from './client/node-postgres.js';
+import { tidalVersion } from './client/version.js';
 import { InputError, messageOf, OperationError } from './errors.js';
 import {
   type BackfillControlResult,
@@ -21,7 +23,7 @@ import {
 } from './lifecycle/status.js';
 import { type LiveVersion, resolveVersion } from './lifecycle/versions.js';
 import type { LoadedMigration } from './migration/load.js';
-import { connect, versionConnectionUrl } from './pg/connect.js';
+import { connect, urlOfEnvironment } from './pg/connect.js';
 import { ensureStateSchema } from './state/layout.js';
 import { withCommandLock } from './state/lock.js';
 import type { MigrationRecord } from './state/store.js';
@@ -126,11 +128,13 @@ export class Tidal {
     const live = await this.version(version);
     const { connectionString, schema } = this.session.settings;
     try {
-      return versionConnectionUrl(connectionString, {
+      const selected = tidalVersion({
+        version: live.versionSchema,
         schema,
-        versionSchema: live.versionSchema,
-        application: options.application,
+        stateSchema: this.session.settings.stateSchema,
+        ...(options.application ? { application: options.application } : {}),
       });
+      return versionUrl(selected, connectionString ?? urlOfEnvironment());
     } catch (error) {
       throw new InputError(messageOf(error));
     }

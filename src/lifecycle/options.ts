@@ -1,3 +1,4 @@
+import { DEFAULT_SCHEMA, DEFAULT_STATE_SCHEMA } from '../client/version.js';
 import { DEFAULT_LOCK_POLICY } from '../executor/run.js';
 import type { TidalEvent } from './events.js';
 
@@ -30,8 +31,8 @@ export interface TidalOptions {
 /** The options that have a default, and what leaving them out means (the CLI's help shows
  *  these too). */
 export const DEFAULT_OPTIONS = {
-  schema: 'public',
-  stateSchema: 'tidal',
+  schema: DEFAULT_SCHEMA,
+  stateSchema: DEFAULT_STATE_SCHEMA,
   lockTimeoutMs: DEFAULT_LOCK_POLICY.lockTimeoutMs,
   lockRetryDeadlineMs: DEFAULT_LOCK_POLICY.retryDeadlineMs,
   backfillBatchSize: 1000,

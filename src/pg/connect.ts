@@ -1,9 +1,4 @@
 import pg from 'pg';
-import {
-  libpqOptions,
-  type VersionSelection,
-  versionSessionParameters,
-} from './version-session.js';
 
 /** The `application_name` of tidal's own sessions: `tidal`, or `tidal <role>` (`tidal observer`).
  *  Reads of who is connected leave them out. */
@@ -31,46 +26,8 @@ export async function connect(
   return client;
 }
 
-/**
- * A libpq connection URL for a session of one version (`tidal url`): the database of
- * `connectionString` (or of the PG* variables), with `options` setting search_path and
- * tidal.version and `application_name` carrying the version's tag. Options the connection
- * string already has are kept, before the version's; an `application_name` it has becomes the
- * application's name in the tag unless `selection.application` gives one.
- */
-export function versionConnectionUrl(
-  connectionString: string | undefined,
-  selection: VersionSelection,
-): string {
-  const base = connectionString ?? urlOfEnvironment();
-  let url: URL;
-  try {
-    url = new URL(base);
-  } catch {
-    throw new Error(
-      'the connection string is not a URL (postgresql://user@host:port/database): a version URL is built from one',
-    );
-  }
-  const given = new URLSearchParams(url.search);
-  const { application_name: tag, ...settings } = versionSessionParameters({
-    ...selection,
-    application: selection.application ?? (given.get('application_name') || undefined),
-  });
-  const options = [given.get('options'), libpqOptions(settings)].filter(Boolean).join(' ');
-  given.delete('options');
-  given.delete('application_name');
-  url.search = '';
-  // Encoded by hand: URLSearchParams writes spaces as '+', which libpq does not decode.
-  const parameters = [
-    ...[...given].map(([name, value]) => [name, value] as const),
-    ['options', options] as const,
-    ['application_name', tag] as const,
-  ].map(([name, value]) => `${encodeURIComponent(name)}=${encodeURIComponent(value)}`);
-  return `${url.toString()}?${parameters.join('&')}`;
-}
-
 /** The URL libpq's PG* variables describe (the password stays in PGPASSWORD). */
-function urlOfEnvironment(): string {
+export function urlOfEnvironment(): string {
   const user = process.env.PGUSER ?? process.env.USER ?? 'postgres';
   const host = process.env.PGHOST ?? 'localhost';
   const port = process.env.PGPORT ?? '5432';

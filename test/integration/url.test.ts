@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { versionConnectionUrl } from '../../src/pg/connect.js';
+import { versionUrl } from '../../src/client/node-postgres.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 import { type CliResult, runCli } from '../helpers/tidal.js';
 
@@ -144,7 +144,10 @@ describe('tidal url', () => {
   it('odd schema names survive the options a server parses', async () => {
     const odd = 'Odd "v" 2, \\x';
     await db.query(`CREATE SCHEMA "${odd.replaceAll('"', '""')}"`);
-    const url = versionConnectionUrl(db.url, { schema: 'public', versionSchema: odd });
+    const url = versionUrl(
+      { name: odd, schema: 'public', versionSchema: odd, stateSchema: 'tidal', base: false },
+      db.url,
+    );
     const client = new pg.Client({ connectionString: url });
     await client.connect();
     try {
