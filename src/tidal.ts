@@ -82,14 +82,15 @@ export class Tidal {
     return planWithReport(this.session, loaded);
   }
 
-  /** Expand and backfill; with `complete`, also contract. */
+  /** Expand and backfill; with `complete`, also contract, which sees to the previous version's
+   *  sessions as `complete` does (`drain`). */
   async start(
     loaded: LoadedMigration,
-    options: { complete?: boolean } = {},
+    options: { complete?: boolean; drain?: DrainOptions } = {},
   ): Promise<MigrationRecord> {
     return this.locked(`start ${loaded.migration.name}`, async () => {
       const record = await startMigration(this.session, loaded);
-      if (options.complete) return completeMigration(this.session, record);
+      if (options.complete) return completeMigration(this.session, record, options.drain ?? {});
       return record;
     });
   }
@@ -147,7 +148,7 @@ export class Tidal {
    */
   async migrate(
     dir: string,
-    options: { complete?: boolean } = {},
+    options: { complete?: boolean; drain?: DrainOptions } = {},
   ): Promise<{ applied: string[]; active: string | null }> {
     const folder = await loadMigrationFolder(dir);
     return this.locked('migrate', () => migrateFolder(this.session, dir, folder, options));

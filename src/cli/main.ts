@@ -204,30 +204,35 @@ export function buildProgram(): Command {
       }),
     );
 
-  program
-    .command('start')
-    .description('validate FILE, expand and backfill; with --complete also contract')
-    .argument('<file>', 'migration file (.yaml, .yml or .json)')
-    .option('--complete', 'also complete the migration', false)
-    .action(async (file: string, commandOptions: { complete: boolean }) => {
-      const loaded = await loadMigrationFile(file);
-      await withTidal(program, async (tidal, _options, output) => {
-        const record = await tidal.start(loaded, { complete: commandOptions.complete });
-        const url = await tidal.versionUrl(record.name);
-        print(
-          output,
-          record.phase === 'completed'
-            ? `migration "${record.name}" completed; version schema ${record.versionSchema}\nconnect the new version with: ${url}`
-            : `migration "${record.name}" started; new version in schema ${record.versionSchema}\nconnect the new version with: ${url}\nrun \`tidal complete\` once no instance uses the previous version, or \`tidal rollback\``,
-          {
-            migration: record.name,
-            phase: record.phase,
-            versionSchema: record.versionSchema,
-            url,
-          },
-        );
+  addDrainOptions(
+    program
+      .command('start')
+      .description('validate FILE, expand and backfill; with --complete also contract')
+      .argument('<file>', 'migration file (.yaml, .yml or .json)')
+      .option('--complete', 'also complete the migration', false),
+    'the previous version (which --complete removes)',
+  ).action(async (file: string, commandOptions: DrainFlags & { complete: boolean }) => {
+    const loaded = await loadMigrationFile(file);
+    await withTidal(program, async (tidal, _options, output) => {
+      const record = await tidal.start(loaded, {
+        complete: commandOptions.complete,
+        drain: { waitMs: commandOptions.wait, force: commandOptions.force },
       });
+      const url = await tidal.versionUrl(record.name);
+      print(
+        output,
+        record.phase === 'completed'
+          ? `migration "${record.name}" completed; version schema ${record.versionSchema}\nconnect the new version with: ${url}`
+          : `migration "${record.name}" started; new version in schema ${record.versionSchema}\nconnect the new version with: ${url}\nrun \`tidal complete\` once no instance uses the previous version, or \`tidal rollback\``,
+        {
+          migration: record.name,
+          phase: record.phase,
+          versionSchema: record.versionSchema,
+          url,
+        },
+      );
     });
+  });
 
   program
     .command('plan')
@@ -336,21 +341,28 @@ export function buildProgram(): Command {
     .argument('<rows/s>', 'rows per second', positiveInteger)
     .action((rate: number) => control('rate', { rowsPerSecond: rate }));
 
-  program
-    .command('migrate')
-    .description('start (and complete) every migration in DIR not yet applied, in file-name order')
-    .argument('[dir]', 'directory of migration files', 'migrations')
-    .option('--complete', 'also complete the last migration', false)
-    .action((dir: string, commandOptions: { complete: boolean }) =>
-      withTidal(program, async (tidal, _options, output) => {
-        const result = await tidal.migrate(dir, { complete: commandOptions.complete });
-        const human =
-          result.applied.length === 0
-            ? 'nothing to migrate'
-            : `applied ${result.applied.join(', ')}${result.active ? `; "${result.active}" is active until \`tidal complete\`` : ''}`;
-        print(output, human, result);
-      }),
-    );
+  addDrainOptions(
+    program
+      .command('migrate')
+      .description(
+        'start (and complete) every migration in DIR not yet applied, in file-name order',
+      )
+      .argument('[dir]', 'directory of migration files', 'migrations')
+      .option('--complete', 'also complete the last migration', false),
+    'a version a complete removes',
+  ).action((dir: string, commandOptions: DrainFlags & { complete: boolean }) =>
+    withTidal(program, async (tidal, _options, output) => {
+      const result = await tidal.migrate(dir, {
+        complete: commandOptions.complete,
+        drain: { waitMs: commandOptions.wait, force: commandOptions.force },
+      });
+      const human =
+        result.applied.length === 0
+          ? 'nothing to migrate'
+          : `applied ${result.applied.join(', ')}${result.active ? `; "${result.active}" is active until \`tidal complete\`` : ''}`;
+      print(output, human, result);
+    }),
+  );
 
   program
     .command('url')

@@ -4,6 +4,7 @@ import { type PendingValidation, validatePending } from '../planner/pending.js';
 import { upgradeStateIfPresent } from '../state/layout.js';
 import type { MigrationRecord } from '../state/store.js';
 import { completeMigration } from './complete.js';
+import type { DrainOptions } from './drain.js';
 import { previousVersionSchema, type Session } from './session.js';
 import { startMigration } from './start.js';
 
@@ -23,7 +24,7 @@ export async function migrateFolder(
   session: Session,
   dir: string,
   folder: LoadedMigration[],
-  options: { complete?: boolean },
+  options: { complete?: boolean; drain?: DrainOptions },
 ): Promise<{ applied: string[]; active: string | null }> {
   const { client, settings, store } = session;
   const hasState = await upgradeStateIfPresent(client, settings.stateSchema);
@@ -37,7 +38,10 @@ export async function migrateFolder(
   const applied: string[] = [];
   const run = async (m: LoadedMigration, last: boolean) => {
     let record = await startMigration(session, m);
-    if (options.complete || !last) record = await completeMigration(session, record);
+    if (options.complete || !last) {
+      // Each complete removes a version: its sessions are seen to as `tidal complete` does.
+      record = await completeMigration(session, record, options.drain ?? {});
+    }
     applied.push(m.migration.name);
     return record;
   };

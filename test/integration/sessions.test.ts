@@ -209,4 +209,32 @@ describe('sessions per version', () => {
     expect(await activeMigration()).toBeNull();
     await close(v3.client);
   });
+
+  it("start --complete and migrate see to the previous version's sessions as complete does", async () => {
+    const v3 = await versionSession('03_age', 'v3');
+    const file = join(dir, '05_city.yaml');
+    await writeFile(
+      file,
+      'operations:\n  - add_column:\n      table: people\n      column:\n        name: city\n        type: text\n        nullable: true\n',
+    );
+    const refused = await tidal('start', file, '--complete');
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain(
+      'complete of "05_city" refused, nothing was changed: 1 session(s) of version "03_age"',
+    );
+    expect(refused.stderr).toContain(`pid ${v3.pid} "v3"`);
+    // Start ran; only its complete waits for the old release.
+    expect(await activeMigration()).toMatchObject({ name: '05_city', phase: 'active' });
+
+    // The rolled-back 04_nick is not part of this folder's history.
+    await rm(join(dir, '04_nick.yaml'));
+    const migrateRefused = await tidal('migrate', dir, '--complete');
+    expect(migrateRefused.code).toBe(1);
+    expect(migrateRefused.stderr).toContain('complete of "05_city" refused');
+    expect(await activeMigration()).toMatchObject({ name: '05_city', phase: 'active' });
+
+    expectOk(await tidal('migrate', dir, '--complete', '--force'));
+    expect(await activeMigration()).toBeNull();
+    await close(v3.client);
+  });
 });
