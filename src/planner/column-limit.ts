@@ -2,7 +2,6 @@ import type { TableInfo } from '../catalog/types.js';
 import { InputError } from '../errors.js';
 import { MAX_TABLE_COLUMNS } from '../migration/fields.js';
 import type { Step } from '../model/step.js';
-import { qualifiedName } from '../pg/quote.js';
 
 /** What a table holds before start adds to it: columns, and the dropped ones, which keep their
  *  attribute numbers until the table is made anew (VACUUM FULL keeps them). */
@@ -15,13 +14,11 @@ export function catalogColumns(info: TableInfo): TableColumns {
   return { live: info.attributes - info.droppedColumns, dropped: info.droppedColumns };
 }
 
-/** The table (by physical name) a step adds a column to, if it is an ADD COLUMN: each takes an
- *  attribute number for good. */
+/** The table (by physical name) a step adds a column to, if it makes one (techniques/column-steps
+ *  `addColumnStep`, which every ADD COLUMN of start goes through): each takes an attribute
+ *  number for good. */
 export function columnAddedTo(step: Step): string | undefined {
-  const table = step.table;
-  if (!table) return undefined;
-  const prefix = `ALTER TABLE ${qualifiedName(table.schema, table.name)} ADD COLUMN `;
-  return step.sql.startsWith(prefix) ? table.name : undefined;
+  return step.creates?.find((made) => made.kind === 'column')?.table;
 }
 
 /**
