@@ -31,6 +31,12 @@ export type {
 } from './migration/schema.js';
 export type { LockMode, Step, TableRef, Undoable } from './model/step.js';
 export type { BackfillSpec, OverlayColumn, VersionOverlay } from './model/version-model.js';
+// A throwaway PostgreSQL in a temporary directory, as `tidal demo`, the tests and examples/ use.
+export {
+  type EmbeddedOptions,
+  type EmbeddedServer,
+  startEmbeddedPostgres,
+} from './pg/embedded.js';
 export type {
   Obligation,
   ObligationConcerns,

@@ -29,6 +29,9 @@ export type NotLiveReason =
 
 export type Liveness = { live: true } | { live: false; reason: NotLiveReason; message: string };
 
+/** Phases of a migration not completed in which its version schema is there for sessions. */
+export const LIVE_PHASES: ReadonlySet<VersionRecord['phase']> = new Set(['active', 'completing']);
+
 /** Connecting to a version that is not live. */
 export class VersionNotLiveError extends OperationError {
   override name = 'VersionNotLiveError';
@@ -65,6 +68,9 @@ export function versionLiveness(
   if (!record) {
     const named = records.find((r) => r.name === version.name);
     if (named) {
+      // Named by its migration: contracted or not ready is said as for its own schema.
+      const own = versionLiveness({ ...version, versionSchema: named.versionSchema }, records);
+      if (!own.live) return own;
       return {
         live: false,
         reason: 'other-version-schema',
@@ -74,26 +80,24 @@ export function versionLiveness(
     return {
       live: false,
       reason: 'not-started',
-      message: `${shown} is not started on this database: run tidal start migrations/${fileName(version)}.yaml first`,
+      message: `${shown} is not started on this database: run tidal start migrations/${migrationFileName(version)}.yaml first`,
     };
   }
+  if (LIVE_PHASES.has(record.phase)) return { live: true };
   switch (record.phase) {
-    case 'active':
-    case 'completing':
-      return { live: true };
     case 'starting':
       return {
         live: false,
         reason: 'starting',
-        message: `${shown} is not started on this database yet: tidal start migrations/${record.name}.yaml has not finished (its version schema comes last); wait for it`,
+        message: `${shown} is not started on this database yet: tidal start migrations/${record.name}.yaml has not finished (its version schema comes last; if it was interrupted, running it again finishes it)`,
       };
     case 'rolling_back':
       return {
         live: false,
         reason: 'rolling-back',
-        message: `${shown} is being rolled back: deploy the release built for ${newest ? `"${newest.name}"` : `the base version "${version.schema}"`}`,
+        message: `${shown} is being rolled back (tidal rollback finishes it): deploy the release built for ${newest ? `"${newest.name}"` : `the base version "${version.schema}"`}`,
       };
-    case 'completed': {
+    default: {
       const next = completed[completed.indexOf(record) + 1];
       return next ? contractedBy(next) : { live: true };
     }
@@ -121,7 +125,7 @@ export async function assertVersionLive(db: Queryable, version: ClientVersion): 
   } else if (!access.versionSchemaExists) {
     fail(
       'unknown',
-      `version "${version.name}" is not started on this database, or was already contracted (its schema "${version.versionSchema}" does not exist, and this role cannot read ${ident(version.stateSchema)}.migrations to tell which): run tidal status, then tidal start migrations/${fileName(version)}.yaml or deploy a newer release`,
+      `version "${version.name}" is not started on this database, or was already contracted (its schema "${version.versionSchema}" does not exist, and this role cannot read ${ident(version.stateSchema)}.migrations to tell which): run tidal status, then tidal start migrations/${migrationFileName(version)}.yaml or deploy a newer release`,
     );
   }
   if (!access.versionSchemaUsable) {
@@ -144,7 +148,7 @@ async function readRecords(db: Queryable, version: ClientVersion): Promise<Versi
 }
 
 /** The migration file a version most likely comes from (without its extension). */
-function fileName(version: ClientVersion): string {
+export function migrationFileName(version: ClientVersion): string {
   const prefix = `${version.schema}_`;
   return version.name.startsWith(prefix) ? version.name.slice(prefix.length) : version.name;
 }

@@ -4,6 +4,8 @@
  * names. Live: the active migration's version once its start has finished, and the newest
  * completed one's (the base version while none has completed).
  */
+import { LIVE_PHASES, migrationFileName, versionLiveness } from '../client/live.js';
+import { tidalVersion } from '../client/version.js';
 import { InputError } from '../errors.js';
 import { stateExists } from '../state/layout.js';
 import type { MigrationRecord } from '../state/store.js';
@@ -28,9 +30,6 @@ export interface VersionHistory {
   completed: MigrationRecord[];
   active: MigrationRecord | undefined;
 }
-
-/** Phases of the active migration in which its version schema is there for sessions. */
-const LIVE_PHASES: ReadonlySet<MigrationRecord['phase']> = new Set(['active', 'completing']);
 
 /** Read only: before the state schema exists, the base version is all there is. */
 export async function versionHistory(session: Session): Promise<VersionHistory> {
@@ -72,48 +71,32 @@ export function versionOf(record: MigrationRecord): LiveVersion {
 
 /**
  * The live version `version` names (the newest when undefined). A version that is not live
- * is bad input: the message says why (contracted, rolled back, not started, not ready) and
- * what to run.
+ * is bad input: the message, the one a release connecting to it gets (client/live.ts), says
+ * why (contracted, rolled back, not started, not ready) and what to run.
  */
 export async function resolveVersion(session: Session, version?: string): Promise<LiveVersion> {
   const history = await versionHistory(session);
   const live = liveVersions(history);
   const newest = live.at(-1) as LiveVersion;
   if (version === undefined) return newest;
-  const names = (v: { name: string; versionSchema: string }) => namedBy(history.schema, v, version);
-  const found = live.find(names);
+  const found = live.find((v) => namedBy(history.schema, v, version));
   if (found) return found;
 
-  const forNewest = 'run tidal url for the newest';
-  const file = `migrations/${fileNameOf(history.schema, version)}.yaml`;
-  const { active, completed } = history;
-  if (active && names(active)) {
+  const { schema, stateSchema } = session.settings;
+  const records = [...history.completed, ...(history.active ? [history.active] : [])];
+  const asked = tidalVersion({ version, schema, stateSchema });
+  const liveness = versionLiveness(asked, records);
+  const why = liveness.live ? undefined : liveness;
+  if (
+    why?.reason === 'not-started' &&
+    (await stateExists(session.client, stateSchema)) &&
+    (await session.store.wasRolledBack(version))
+  ) {
     throw new InputError(
-      active.phase === 'rolling_back'
-        ? `version "${version}" is being rolled back: run tidal rollback to finish it, or ${forNewest}`
-        : `version "${version}" is not ready: its start has not finished (still running, or interrupted: tidal start ${file} finishes it); ${forNewest}`,
+      `version "${version}" was rolled back: run tidal start migrations/${migrationFileName(asked)}.yaml to start it again, or run tidal url for the newest`,
     );
   }
-  // The base version is contracted by the first complete, a completed one by the next.
-  const isBase = names({ name: history.schema, versionSchema: history.schema });
-  const at = isBase ? -1 : completed.findIndex(names);
-  const contractedBy = isBase || at >= 0 ? completed[at + 1] : undefined;
-  const last = completed.at(-1);
-  if (contractedBy && last) {
-    throw new InputError(
-      `version "${version}"${isBase ? ' (the base version)' : ''} was contracted when "${contractedBy.name}" completed: deploy a release built for "${last.name}" or newer, or ${forNewest}`,
-    );
-  }
-  if (await stateExists(session.client, session.settings.stateSchema)) {
-    if (await session.store.wasRolledBack(version)) {
-      throw new InputError(
-        `version "${version}" was rolled back: run tidal start ${file} to start it again, or ${forNewest}`,
-      );
-    }
-  }
-  throw new InputError(
-    `version "${version}" is not started on this database: run tidal start ${file} first`,
-  );
+  throw new InputError(why?.message ?? `version "${version}" is not live on this database`);
 }
 
 /** Whether `version` names `v`: its migration name, its version schema, or the version schema
@@ -126,9 +109,4 @@ function namedBy(
   return (
     v.name === version || v.versionSchema === version || v.versionSchema === `${schema}_${version}`
   );
-}
-
-/** The migration file a version given as a version schema would come from. */
-function fileNameOf(schema: string, version: string): string {
-  return version.startsWith(`${schema}_`) ? version.slice(schema.length + 1) : version;
 }

@@ -3,10 +3,15 @@
  * write at once (several connections each, through tidal/client), each writer keeping its own
  * record of what it committed; then the rows are checked against those records.
  *
+ * With TIDAL_ROLLING_FIGURES set to a file, each run appends its figures there as a JSON line
+ * (`npm run bench:rolling` prints them per library).
+ *
  * Two deploys on one database: `public` (the base) → `02_display` (renames `name` to
  * `display_name`, widens `score`), completed; then `02_display` → `03_nick` (renames it to
  * `nickname`, makes `score` NOT NULL), rolled back.
  */
+import { appendFile } from 'node:fs/promises';
+import { performance } from 'node:perf_hooks';
 import { expect } from 'vitest';
 import { type ClientVersion, tidalVersion } from '../../src/client/index.js';
 import { createTestDatabase, type TestDatabase } from './db.js';
@@ -98,8 +103,10 @@ class Writer {
         };
         const target = this.owned[round % this.owned.length] ?? inserted.id;
         const updated = { id: target, name: `${this.label} set ${round}`, score: 1000 + round };
+        const started = performance.now();
         try {
           await this.client.write(inserted, updated);
+          this.deploy.latenciesMs.push(performance.now() - started);
           this.transactions++;
           this.owned.push(inserted.id);
           this.deploy.expected.set(inserted.id, { name: inserted.name, score: inserted.score });
@@ -148,6 +155,11 @@ class Deploy {
   /** Name and score of every row, as the last committed write left it. */
   readonly expected = new Map<number, { name: string; score: number }>();
   readonly releases: Release[] = [];
+  /** How long each committed transaction took. */
+  readonly latenciesMs: number[] = [];
+  /** Rows found unlike the writers' records, over every check. */
+  wrongRows = 0;
+  readonly mismatches: { id: number; found: unknown; wanted: unknown }[] = [];
 
   constructor(
     readonly db: TestDatabase,
@@ -184,15 +196,23 @@ class Deploy {
     return release;
   }
 
-  /** Every transaction committed, and every row as the writers' records say. */
+  /** Transactions that failed, over every release so far. */
+  failures(): string[] {
+    return this.releases.flatMap((r) => r.writers.flatMap((w) => w.failures));
+  }
+
+  /** Counts the rows unlike the writers' records (the first few are kept, to show). */
   async check(nameColumn: ReleaseSpec['nameColumn']): Promise<void> {
-    const failures = this.releases.flatMap((r) => r.writers.flatMap((w) => w.failures));
-    expect(failures).toEqual([]);
     const { rows } = await this.db.query<{ id: number; name: string; score: number }>(
       `SELECT id, ${nameColumn} AS name, score::int AS score FROM public.users ORDER BY id`,
     );
-    const actual = Object.fromEntries(rows.map((r) => [r.id, { name: r.name, score: r.score }]));
-    expect(actual).toEqual(Object.fromEntries(this.expected));
+    const actual = new Map(rows.map((r) => [r.id, { name: r.name, score: r.score }]));
+    for (const id of new Set([...actual.keys(), ...this.expected.keys()])) {
+      const [found, wanted] = [actual.get(id), this.expected.get(id)];
+      if (JSON.stringify(found) === JSON.stringify(wanted)) continue;
+      this.wrongRows++;
+      if (this.mismatches.length < 10) this.mismatches.push({ id, found, wanted });
+    }
   }
 }
 
@@ -209,11 +229,43 @@ async function taggedSessions(db: TestDatabase): Promise<Record<string, number>>
 export interface DeployFigures {
   /** Transactions each release committed, by version. */
   transactions: Record<string, number>;
+  failures: number;
+  wrongRows: number;
+  /** Latency of the committed transactions. */
+  p50Ms: number;
+  p99Ms: number;
+  maxMs: number;
+}
+
+/** The value below which `q` of `sorted` lies. */
+function quantile(sorted: number[], q: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0;
+}
+
+function figuresOf(deploy: Deploy, transactions: Record<string, number>): DeployFigures {
+  const sorted = [...deploy.latenciesMs].sort((a, b) => a - b);
+  const ms = (value: number) => Math.round(value * 10) / 10;
+  return {
+    transactions,
+    failures: deploy.failures().length,
+    wrongRows: deploy.wrongRows,
+    p50Ms: ms(quantile(sorted, 0.5)),
+    p99Ms: ms(quantile(sorted, 0.99)),
+    maxMs: ms(sorted.at(-1) ?? 0),
+  };
+}
+
+/** Appends the run's figures to TIDAL_ROLLING_FIGURES, named by the test that ran it. */
+async function recordFigures(figures: DeployFigures): Promise<void> {
+  const file = process.env.TIDAL_ROLLING_FIGURES;
+  if (!file) return;
+  const test = expect.getState().currentTestName ?? 'unnamed';
+  await appendFile(file, `${JSON.stringify({ test, ...figures })}\n`);
 }
 
 /**
- * Runs both deploys with `open` on a fresh database and checks, after each, that no
- * transaction failed and every row is right.
+ * Runs both deploys with `open` on a fresh database and checks that no transaction failed and,
+ * after each deploy, every row is right.
  */
 export async function rollingDeploys(open: OpenRelease): Promise<DeployFigures> {
   const db = await createTestDatabase();
@@ -266,7 +318,11 @@ export async function rollingDeploys(open: OpenRelease): Promise<DeployFigures> 
     ] as const) {
       transactions[version] = release.writers.reduce((sum, w) => sum + w.transactions, 0);
     }
-    return { transactions };
+    const figures = figuresOf(deploy, transactions);
+    await recordFigures(figures);
+    expect(deploy.failures()).toEqual([]);
+    expect(deploy.mismatches).toEqual([]);
+    return figures;
   } finally {
     await db.dispose();
   }

@@ -116,7 +116,7 @@ describe('tidal url', () => {
     const base = await tidal('url', 'public');
     expect(base.code).toBe(2);
     expect(base.stderr).toContain(
-      'version "public" (the base version) was contracted when "01_email" completed: deploy a release built for "01_email" or newer, or run tidal url for the newest',
+      'version "public" (the base version, before any migration) was contracted when "01_email" completed: deploy a release built for "01_email" or newer, or run tidal url for the newest',
     );
   });
 
