@@ -28,6 +28,8 @@ import { loadMigrationFile, Tidal } from '../dist/index.js';
 import {
   benchDatabase,
   benchStarted,
+  bulkUpdateItems,
+  Checkpointer,
   cleanupOnExit,
   fmtInt,
   fmtSec,
@@ -35,7 +37,9 @@ import {
   machineLine,
   openClient,
   positiveInt,
+  postgresFacts,
   say,
+  seedItems,
   table,
 } from './common.mjs';
 
@@ -128,48 +132,21 @@ class Bench {
     this.tidal = tidal;
     this.dir = dir;
     this.events = events;
-    this.canCheckpoint = true;
+    this.checkpointer = new Checkpointer(db);
   }
 
-  /** Flushes dirty pages so a timed run does not pay for the previous step's writes. */
-  async checkpoint() {
-    if (!this.canCheckpoint) return;
-    try {
-      await this.db.query('CHECKPOINT');
-    } catch (error) {
-      this.canCheckpoint = false;
-      say(`CHECKPOINT not allowed (${/** @type {Error} */ (error).message}); timing without it`);
-    }
-  }
-
-  /** A fresh `table (id bigint primary key, payload text, n int)` of `rows` rows, vacuumed. */
-  async seed(/** @type {string} */ table, /** @type {number} */ rows) {
-    const started = performance.now();
-    say(`seeding ${table}: ${fmtInt(rows)} rows`);
-    await this.db.query(`DROP TABLE IF EXISTS ${table}`);
-    await this.db.query(`CREATE TABLE ${table} (id bigint NOT NULL, payload text, n int)`);
-    await this.db.query(
-      `INSERT INTO ${table} SELECT g, md5(g::text), (g % 1000)::int FROM generate_series(1, $1::bigint) g`,
-      [rows],
-    );
-    // The key after loading: one index build instead of two million inserts into it.
-    await this.db.query(`ALTER TABLE ${table} ADD PRIMARY KEY (id)`);
-    await this.db.query(`VACUUM ANALYZE ${table}`);
-    await this.checkpoint();
-    say(`seeded ${table} in ${seconds(started).toFixed(1)} s`);
+  /** A fresh `items`-shaped table of `rows` rows (see seedItems). */
+  seed(/** @type {string} */ table, /** @type {number} */ rows) {
+    return seedItems(this.db, table, rows, this.checkpointer);
   }
 
   /** The physical limit: one `UPDATE` of every row with the backfill's expression. */
-  async bulkUpdate(/** @type {string} */ table, /** @type {number} */ rows) {
-    await this.db.query(`ALTER TABLE ${table} ADD COLUMN n2 int`);
-    await this.checkpoint();
-    say(`bulk UPDATE ${table} SET n2 = n * 2 (${fmtInt(rows)} rows)`);
-    const started = performance.now();
-    const result = await this.db.query(`UPDATE ${table} SET n2 = n * 2`);
-    const elapsed = seconds(started);
-    if (result.rowCount !== rows) throw new Error(`bulk UPDATE touched ${result.rowCount} rows`);
-    say(`bulk UPDATE took ${elapsed.toFixed(2)} s`);
-    return { seconds: elapsed, rowsPerSecond: rows / elapsed };
+  bulkUpdate(/** @type {string} */ table, /** @type {number} */ rows) {
+    return bulkUpdateItems(this.db, table, rows, this.checkpointer);
+  }
+
+  checkpoint() {
+    return this.checkpointer.run();
   }
 
   /** tidal start of the `add_column` migration on `table`; the migration stays active. */
@@ -426,18 +403,9 @@ async function main() {
     cleanups.push(() => tidal.close());
     const bench = new Bench(db, tidal, dir, events);
 
-    const setting = async (/** @type {string} */ name) =>
-      (await db.query(`SELECT current_setting($1) AS v`, [name])).rows[0].v;
     const report = {
       machine: machineFacts(),
-      postgres: {
-        version: await setting('server_version'),
-        where,
-        sharedBuffers: await setting('shared_buffers'),
-        fsync: await setting('fsync'),
-        synchronousCommit: await setting('synchronous_commit'),
-        maxWalSize: await setting('max_wal_size'),
-      },
+      postgres: await postgresFacts(db, where),
       settings: {
         rows: options.rows,
         sizes: options.sizes,

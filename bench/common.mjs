@@ -1,5 +1,6 @@
 // @ts-check
-/** What the benches share: progress lines, flag parsing, and a throwaway database. */
+/** What the benches share: progress lines, flag parsing, a throwaway database, and the `items`
+ *  table the backfill benches seed and update in bulk. */
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
@@ -117,4 +118,81 @@ export function cleanupOnExit() {
     cleanup().finally(() => process.exit(130));
   });
   return { cleanups, cleanup };
+}
+
+/** CHECKPOINT before a timed step, so it does not pay for the previous step's writes; skipped
+ *  (once said) where the role may not. */
+export class Checkpointer {
+  constructor(/** @type {pg.Client} */ db) {
+    this.db = db;
+    this.allowed = true;
+  }
+
+  async run() {
+    if (!this.allowed) return;
+    try {
+      await this.db.query('CHECKPOINT');
+    } catch (error) {
+      this.allowed = false;
+      say(`CHECKPOINT not allowed (${/** @type {Error} */ (error).message}); timing without it`);
+    }
+  }
+}
+
+/**
+ * A fresh `table (id bigint primary key, payload text, n int)` of `rows` rows, vacuumed and
+ * analyzed as a long-lived table would be, then checkpointed.
+ * @param {pg.Client} db
+ * @param {string} table
+ * @param {number} rows
+ * @param {Checkpointer} checkpointer
+ */
+export async function seedItems(db, table, rows, checkpointer) {
+  const started = performance.now();
+  say(`seeding ${table}: ${fmtInt(rows)} rows`);
+  await db.query(`DROP TABLE IF EXISTS ${table}`);
+  await db.query(`CREATE TABLE ${table} (id bigint NOT NULL, payload text, n int)`);
+  await db.query(
+    `INSERT INTO ${table} SELECT g, md5(g::text), (g % 1000)::int FROM generate_series(1, $1::bigint) g`,
+    [rows],
+  );
+  // The key after loading: one index build instead of a row-by-row one.
+  await db.query(`ALTER TABLE ${table} ADD PRIMARY KEY (id)`);
+  await db.query(`VACUUM ANALYZE ${table}`);
+  await checkpointer.run();
+  say(`seeded ${table} in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+}
+
+/**
+ * The physical limit of a backfill: one `UPDATE table SET n2 = n * 2` of every row, after adding
+ * the column. Its time and rows/s.
+ * @param {pg.Client} db
+ * @param {string} table
+ * @param {number} rows
+ * @param {Checkpointer} checkpointer
+ */
+export async function bulkUpdateItems(db, table, rows, checkpointer) {
+  await db.query(`ALTER TABLE ${table} ADD COLUMN n2 int`);
+  await checkpointer.run();
+  say(`bulk UPDATE ${table} SET n2 = n * 2 (${fmtInt(rows)} rows)`);
+  const started = performance.now();
+  const result = await db.query(`UPDATE ${table} SET n2 = n * 2`);
+  const seconds = (performance.now() - started) / 1000;
+  if (result.rowCount !== rows) throw new Error(`bulk UPDATE touched ${result.rowCount} rows`);
+  say(`bulk UPDATE took ${seconds.toFixed(2)} s`);
+  return { seconds, rowsPerSecond: rows / seconds };
+}
+
+/** The server settings a backfill bench's figures depend on. */
+export async function postgresFacts(/** @type {pg.Client} */ db, /** @type {string} */ where) {
+  const setting = async (/** @type {string} */ name) =>
+    (await db.query(`SELECT current_setting($1) AS v`, [name])).rows[0].v;
+  return {
+    version: await setting('server_version'),
+    where,
+    sharedBuffers: await setting('shared_buffers'),
+    fsync: await setting('fsync'),
+    synchronousCommit: await setting('synchronous_commit'),
+    maxWalSize: await setting('max_wal_size'),
+  };
 }
