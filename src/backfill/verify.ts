@@ -39,11 +39,12 @@ export class VerificationError extends OperationError {
 }
 
 /**
- * One verification batch over a range: fills rows the fill has not reached (a location walk
- * can be passed by a row that VACUUM FULL moved), and counts rows the fill wrote whose new
- * columns differ from `up` of their old ones. Rows an application version wrote since are not
- * compared: the new version sets the new columns itself, and `up` need not undo `down`.
- * A plain read of the range: no row locks beyond those of the rows it fills.
+ * One verification batch over a range: counts rows the fill wrote whose new columns differ from
+ * `up` of their old ones, and fills rows the fill has not reached (a location walk can be passed
+ * by a row that VACUUM FULL moved). Rows an application version wrote since are not compared:
+ * the new version sets the new columns itself, and `up` need not undo `down`.
+ * The range is read once, with no row locks; only a range that holds unfilled rows (rare) is
+ * written, by a second statement bounded by the first's ends.
  */
 export async function verifyBatch(
   client: pg.Client,
@@ -55,30 +56,35 @@ export async function verifyBatch(
   from: WalkPosition | null,
   rows: number,
 ): Promise<VerifyFinding> {
-  const range = walk.range(from, rows);
   const differs =
     columns.length === 0
       ? 'false'
       : columns
           .map((c) => `${table}.${ident(c.column)} IS DISTINCT FROM ${parenthesize(c.expression)}`)
           .join(' OR ');
+  const scan = walk.scan(from, rows, [
+    `${walk.rowKey(table)} AS _tidal_key`,
+    `coalesce(${mark}, false) AS _tidal_missed`,
+    `(${mark} IS NULL AND (${differs})) AS _tidal_mismatched`,
+  ]);
   const { rows: result } = await client.query<VerifyFinding>(
-    `WITH bound AS MATERIALIZED (${range.bound}), missed AS (
-       UPDATE ${table} SET ${fill} FROM bound _tidal_b
-        WHERE ${range.inRange(table)} AND ${mark}
-       RETURNING 1
-     )
-     SELECT _tidal_b._tidal_seen AS seen, ${range.position} AS position,
-            (SELECT count(*) FROM missed)::int AS missed, checked.mismatched, checked.sample
-       FROM bound _tidal_b, LATERAL (
-         SELECT count(*)::int AS mismatched,
-                coalesce((array_agg(${walk.rowKey(table)}))[1:5], '{}') AS sample
-           FROM ${table}
-          WHERE ${range.inRange(table)} AND ${mark} IS NULL AND (${differs})
-       ) checked`,
-    range.values,
+    `SELECT ${scan.seen} AS seen, ${scan.position} AS position,
+            (count(*) FILTER (WHERE r._tidal_missed))::int AS missed,
+            (count(*) FILTER (WHERE r._tidal_mismatched))::int AS mismatched,
+            coalesce((array_agg(r._tidal_key) FILTER (WHERE r._tidal_mismatched))[1:5], '{}') AS sample
+       FROM (${scan.select}) r`,
+    scan.values,
   );
-  return result[0] ?? { seen: 0, position: null, missed: 0, mismatched: 0, sample: [] };
+  const finding = result[0] ?? { seen: 0, position: null, missed: 0, mismatched: 0, sample: [] };
+  if (finding.missed > 0 && finding.position) {
+    const range = walk.between(table, from, finding.position);
+    const filled = await client.query(
+      `UPDATE ${table} SET ${fill} WHERE ${range.where} AND ${mark}`,
+      range.values,
+    );
+    finding.missed = filled.rowCount ?? 0;
+  }
+  return finding;
 }
 
 /**

@@ -22,6 +22,25 @@ export interface WalkRange {
 }
 
 /**
+ * One batch's range of rows read in a single pass: `select` gives, in walk order, each row of
+ * the range with the columns the caller asked for (and what the walk itself needs); `seen` and
+ * `position` are aggregates over its rows, aliased `r`. Used where the batch only reads, so no
+ * second scan of the range is needed to find its end first.
+ */
+export interface WalkScan {
+  select: string;
+  seen: string;
+  position: string;
+  values: unknown[];
+}
+
+/** The rows of a range whose ends are known: a condition on `table`, and its parameters. */
+export interface WalkBetween {
+  where: string;
+  values: unknown[];
+}
+
+/**
  * How a backfill moves through a table, one short batch at a time, never rescanning what it has
  * passed: by a unique key (keyset pagination over its index), or, for a table without one, by
  * physical location (a TID range scan over a run of pages).
@@ -33,6 +52,11 @@ export interface TableWalk {
   rowKey(table: string): string;
   /** The range after `from` (null: from the start) holding about `rows` rows. */
   range(from: WalkPosition | null, rows: number): WalkRange;
+  /** The range after `from` holding about `rows` rows, read once, with `columns` (SQL over the
+   *  table's columns, each aliased) for each of its rows. */
+  scan(from: WalkPosition | null, rows: number, columns: string[]): WalkScan;
+  /** The rows of `table` after `from` up to `to`, a position a batch ended at. */
+  between(table: string, from: WalkPosition | null, to: WalkPosition): WalkBetween;
   /** Whether the table holds nothing past a batch that saw `seen` of the `rows` it asked for. */
   finished(position: WalkPosition | null, seen: number, rows: number): boolean;
   /** Learns from a finished batch (a location walk, how many rows a page holds). */
@@ -105,6 +129,38 @@ class KeyWalk implements TableWalk {
     };
   }
 
+  scan(from: WalkPosition | null, rows: number, columns: string[]): WalkScan {
+    const keyList = this.key.map(ident).join(', ');
+    const outer = this.key.map((k) => `r.${ident(k)}`);
+    // Rows come in key order: the range's last key is the greatest (max() takes no row).
+    const last =
+      this.key.length === 1
+        ? `CASE WHEN count(*) > 0 THEN json_build_array(max(${outer[0]})::text) END`
+        : `(array_agg(json_build_array(${outer.map((k) => `${k}::text`).join(', ')}) ORDER BY ${outer.map((k) => `${k} DESC`).join(', ')}))[1]`;
+    return {
+      select: `SELECT ${keyList}, ${columns.join(', ')} FROM ${this.table}
+                ${from ? `WHERE (${keyList}) > (${this.params(2)})` : ''}
+                ORDER BY ${keyList} LIMIT $1`,
+      seen: 'count(*)::int',
+      position: last,
+      values: from ? [rows, ...from] : [rows],
+    };
+  }
+
+  between(table: string, from: WalkPosition | null, to: WalkPosition): WalkBetween {
+    const tableKey = this.key.map((k) => `${table}.${ident(k)}`).join(', ');
+    const upper = from ? this.key.length + 1 : 1;
+    return {
+      where: `${from ? `(${tableKey}) > (${this.params(1)}) AND ` : ''}(${tableKey}) <= (${this.params(upper)})`,
+      values: [...(from ?? []), ...to],
+    };
+  }
+
+  /** The key's columns as parameters from `$first` on, cast to their types. */
+  private params(first: number): string {
+    return this.key.map((_, i) => `$${first + i}::${this.types[i]}`).join(', ');
+  }
+
   finished(_position: WalkPosition | null, seen: number, rows: number): boolean {
     return seen < rows;
   }
@@ -144,18 +200,40 @@ class LocationWalk implements TableWalk {
   }
 
   range(from: WalkPosition | null, rows: number): WalkRange {
-    const start = Number(from?.[0] ?? 0);
-    const last = this.lastPage(from);
-    const end = Math.min(last, start + Math.max(1, Math.ceil(rows / this.rowsPerPage)));
-    const page = (n: string) => `('(' || ${n} || ',0)')::tid`;
-    const inRange = (table: string) =>
-      `${table}.ctid >= ${page('$1::bigint')} AND ${table}.ctid < ${page('$2::bigint')}`;
+    const { start, end, last } = this.batchPages(from, rows);
+    const inRange = (table: string) => pageRange(table, '$1', '$2');
     return {
       bound: `SELECT count(*)::int AS _tidal_seen FROM ${this.table} WHERE ${inRange(this.table)} AND (${this.counted})`,
       inRange,
       position: 'json_build_array($2::bigint::text, $3::bigint::text)',
       values: [start, end, last],
     };
+  }
+
+  scan(from: WalkPosition | null, rows: number, columns: string[]): WalkScan {
+    const { start, end, last } = this.batchPages(from, rows);
+    return {
+      select: `SELECT (${this.counted}) AS _tidal_counted, ${columns.join(', ')} FROM ${this.table}
+                WHERE ${pageRange(this.table, '$1', '$2')}`,
+      seen: '(count(*) FILTER (WHERE r._tidal_counted))::int',
+      position: 'json_build_array($2::bigint::text, $3::bigint::text)',
+      values: [start, end, last],
+    };
+  }
+
+  between(table: string, from: WalkPosition | null, to: WalkPosition): WalkBetween {
+    return { where: pageRange(table, '$1', '$2'), values: [Number(from?.[0] ?? 0), Number(to[0])] };
+  }
+
+  /** The pages of the batch after `from` holding about `rows` rows, and the walk's end. */
+  private batchPages(
+    from: WalkPosition | null,
+    rows: number,
+  ): { start: number; end: number; last: number } {
+    const start = Number(from?.[0] ?? 0);
+    const last = this.lastPage(from);
+    const end = Math.min(last, start + Math.max(1, Math.ceil(rows / this.rowsPerPage)));
+    return { start, end, last };
   }
 
   finished(position: WalkPosition | null): boolean {
@@ -172,6 +250,12 @@ class LocationWalk implements TableWalk {
     const pages = Number(position?.[0] ?? 0) - Number(from?.[0] ?? 0);
     if (pages > 0 && seen > 0) this.rowsPerPage = 0.5 * this.rowsPerPage + 0.5 * (seen / pages);
   }
+}
+
+/** The rows of `table` on pages `from` (a parameter) up to, not including, `to`: a TID range. */
+function pageRange(table: string, from: string, to: string): string {
+  const page = (n: string) => `('(' || ${n}::bigint || ',0)')::tid`;
+  return `${table}.ctid >= ${page(from)} AND ${table}.ctid < ${page(to)}`;
 }
 
 async function keyTypes(

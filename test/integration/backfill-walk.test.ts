@@ -284,3 +284,40 @@ describe('verification', () => {
     }
   }, 60_000);
 });
+
+describe('the settings of a batch', () => {
+  it('runs without JIT, whatever the server says: compiling a batch costs more than running it', async () => {
+    const db = await createTestDatabase();
+    try {
+      await db.query('CREATE TABLE notes (id int PRIMARY KEY, body text)');
+      await db.query(`INSERT INTO notes SELECT g, 'note ' || g FROM generate_series(1, 500) g`);
+      // The server's own setting, which a batch must not inherit.
+      await db.query(`ALTER DATABASE ${db.name} SET jit = on`);
+      const { runner: tidal } = await runner(db);
+      try {
+        // `up` records the setting each batch ran with.
+        await tidal.start(
+          await migrationFromYaml(
+            'jit',
+            `operations:
+  - add_column:
+      table: notes
+      up: current_setting('jit')
+      column: {name: batch_jit, type: text, nullable: true}
+`,
+          ),
+        );
+      } finally {
+        await tidal.close();
+      }
+      expect(
+        await rows(
+          db.pool,
+          `SELECT _tidal_new_batch_jit AS jit, count(*)::int AS n FROM notes GROUP BY 1`,
+        ),
+      ).toEqual([{ jit: 'off', n: 500 }]);
+    } finally {
+      await db.dispose();
+    }
+  });
+});
