@@ -3,7 +3,7 @@
  * the ends that read found: by composite key and by location, batch after batch, every row is
  * seen once, unfilled rows are filled, and rows whose new column differs from `up` are counted.
  */
-import pg from 'pg';
+import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type VerifyFinding, verifyBatch } from '../../src/backfill/verify.js';
 import { type WalkPosition, walkFor } from '../../src/backfill/walk.js';
