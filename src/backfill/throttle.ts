@@ -1,6 +1,7 @@
 import pg from 'pg';
 import { activeSessionCount } from '../catalog/activity.js';
-import { replayLag, streamingStandbys } from '../catalog/replication.js';
+import { replayLag, streamingStandbys, walWritten } from '../catalog/replication.js';
+import { sleep } from '../pg/backoff.js';
 import type { Queryable } from '../pg/queryable.js';
 
 /** One thing the backfill must not push past, read before each batch. */
@@ -101,3 +102,34 @@ export function activeSessions(db: Queryable, limit: number): ThrottleSignal {
     },
   };
 }
+
+/**
+ * WAL the server writes per second, the backfill's and the application's, measured from one
+ * reading to the next. Past what checkpoints absorb (about max_wal_size per
+ * checkpoint_timeout) checkpoints are forced by WAL volume, and after each one the next change
+ * of every page writes the whole page to WAL again: the application pays for that too.
+ */
+export function walRate(db: Queryable, limitMBPerSecond: number): ThrottleSignal {
+  let last: { lsn: string; at: number } | undefined;
+  const reading = async () => {
+    const at = Date.now();
+    const { lsn, bytes } = await walWritten(db, last?.lsn ?? null);
+    const seconds = last ? (at - last.at) / 1000 : 0;
+    last = { lsn, at };
+    return seconds > 0 ? bytes / 2 ** 20 / seconds : 0;
+  };
+  return {
+    name: 'WAL rate',
+    async read() {
+      // The first reading has nothing to measure against: it measures a short window.
+      if (!last) {
+        await reading();
+        await sleep(FIRST_WINDOW_MS);
+      }
+      return { value: await reading(), limit: limitMBPerSecond, unit: 'MB/s' };
+    },
+  };
+}
+
+/** How long the first reading of the WAL rate watches the server. */
+const FIRST_WINDOW_MS = 250;

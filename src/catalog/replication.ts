@@ -1,4 +1,5 @@
-/** Reads of replication statistics: how far standbys are behind the primary. */
+/** Reads of replication statistics: how far standbys are behind the primary, and how much WAL
+ *  the primary writes. */
 import type { Queryable } from '../pg/queryable.js';
 
 /** A standby streaming from this primary, as pg_stat_replication shows it: `state` is null when
@@ -31,4 +32,18 @@ export async function replayLag(
   );
   const row = rows[0];
   return row && { standby: row.standby, lagMs: row.lag_ms };
+}
+
+/** The server's current WAL position, and the bytes written since `since` (0 without it). */
+export async function walWritten(
+  db: Queryable,
+  since: string | null,
+): Promise<{ lsn: string; bytes: number }> {
+  const { rows } = await db.query<{ lsn: string; bytes: string }>(
+    `SELECT pg_catalog.pg_current_wal_lsn()::text AS lsn,
+            coalesce(pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_current_wal_lsn(), $1::pg_lsn), 0)::float8 AS bytes`,
+    [since],
+  );
+  const row = rows[0];
+  return { lsn: row?.lsn ?? '0/0', bytes: Number(row?.bytes ?? 0) };
 }

@@ -24,6 +24,7 @@ interface GlobalOptions {
   metricsHost: string;
   replica?: string[];
   maxActiveSessions?: number;
+  maxWalRate?: number;
   backfillRate?: number;
   backfillVerify: boolean;
   json: boolean;
@@ -104,6 +105,7 @@ async function withTidal<T>(
     maxReplicaLagMs: options.maxReplicaLag,
     replicaUrls: options.replica,
     maxActiveSessions: options.maxActiveSessions,
+    maxWalRateMBps: options.maxWalRate,
     backfillRate: options.backfillRate,
     backfillVerify: options.backfillVerify,
     onEvent: (event) => {
@@ -175,6 +177,11 @@ export function buildProgram(): Command {
     .option(
       '--max-active-sessions <n>',
       'the backfill waits while more application sessions than this run a statement',
+      positiveInteger,
+    )
+    .option(
+      '--max-wal-rate <MB/s>',
+      "the backfill waits while the server writes more WAL than this per second (its own and the application's)",
       positiveInteger,
     )
     .option(

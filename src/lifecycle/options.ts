@@ -21,6 +21,9 @@ export interface TidalOptions {
   replicaUrls?: string[];
   /** Active application sessions above which the backfill waits (default: not watched). */
   maxActiveSessions?: number;
+  /** WAL the server writes, in MB per second, above which the backfill waits (default: not
+   *  watched). */
+  maxWalRateMBps?: number;
   /** Rows per second ceiling for the backfill. */
   backfillRate?: number;
   /** Check every backfilled row against `up` before start finishes (default true). */
@@ -50,6 +53,7 @@ type OptionalOnly =
   | 'connectionString'
   | 'replicaUrls'
   | 'maxActiveSessions'
+  | 'maxWalRateMBps'
   | 'backfillRate'
   | 'onEvent';
 

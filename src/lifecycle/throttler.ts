@@ -4,6 +4,7 @@ import {
   standbyLag,
   Throttler,
   type ThrottleSignal,
+  walRate,
 } from '../backfill/throttle.js';
 import type { Queryable } from '../pg/queryable.js';
 import type { Settings } from './options.js';
@@ -17,5 +18,6 @@ export function throttlerFor(db: Queryable, settings: Settings): Throttler {
     for (const url of settings.replicaUrls ?? []) signals.push(standbyLag(url, lagMs));
   }
   if (settings.maxActiveSessions) signals.push(activeSessions(db, settings.maxActiveSessions));
+  if (settings.maxWalRateMBps) signals.push(walRate(db, settings.maxWalRateMBps));
   return new Throttler(signals);
 }

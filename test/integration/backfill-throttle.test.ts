@@ -65,6 +65,47 @@ describe('backfill throttling', () => {
     }
   }, 60_000);
 
+  it('waits while the server writes more WAL than allowed, and goes on once it writes less', async () => {
+    const db = await seeded();
+    await db.query('CREATE TABLE junk (body text)');
+    const writer = await db.client();
+    let writing = true;
+    // About 5 MB of WAL per statement, back to back: far over 1 MB/s.
+    const writes = (async () => {
+      while (writing) {
+        await writer.query(
+          `INSERT INTO junk SELECT repeat(md5(g::text), 30) FROM generate_series(1, 5000) g`,
+        );
+      }
+    })();
+    const runner = await Tidal.connect({ connectionString: db.url, maxWalRateMBps: 1 });
+    let started: Promise<unknown> | undefined;
+    try {
+      started = runner.start(await migrationFromYaml('double', MIGRATION));
+      const held = await waitForThrottle(db, /^WAL rate \d+ MB\/s over 1 MB\/s$/);
+      expect(held.done).toBe(0);
+      const status = await runCli(['status', '--url', db.url]);
+      expect(status.stdout).toMatch(
+        /backfill items: 0\/\d+ rows .*WAL rate \d+ MB\/s over 1 MB\/s/,
+      );
+      writing = false;
+      await writes;
+      await started;
+      expect(
+        await rows(
+          db.pool,
+          'SELECT count(*)::int AS wrong FROM items WHERE _tidal_new_n2 IS DISTINCT FROM n * 2',
+        ),
+      ).toEqual([{ wrong: 0 }]);
+    } finally {
+      writing = false;
+      await writes;
+      await started?.catch(() => {});
+      await runner.close();
+      await db.dispose();
+    }
+  }, 60_000);
+
   it('waits, saying so, when a standby it was told to watch cannot be read', async () => {
     const db = await seeded();
     try {
