@@ -35,6 +35,7 @@ import {
   fmtSec,
   machineFacts,
   machineLine,
+  median,
   openClient,
   positiveInt,
   postgresFacts,
@@ -111,13 +112,6 @@ function parseOptions() {
 }
 
 const seconds = (/** @type {number} */ startedMs) => (performance.now() - startedMs) / 1000;
-
-function median(/** @type {number[]} */ values) {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  const upper = sorted[mid] ?? Number.NaN;
-  return sorted.length % 2 === 1 ? upper : ((sorted[mid - 1] ?? Number.NaN) + upper) / 2;
-}
 
 /** The bench: a database, a plain client on it, and a Tidal whose events land in `recorder`. */
 class Bench {

@@ -62,6 +62,14 @@ export async function benchDatabase(flagUrl, cleanups) {
   return { url: url.toString(), where };
 }
 
+/** The middle of `values` (the mean of the two middle ones for an even count). */
+export function median(/** @type {number[]} */ values) {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  const upper = sorted[mid] ?? Number.NaN;
+  return sorted.length % 2 === 1 ? upper : ((sorted[mid - 1] ?? Number.NaN) + upper) / 2;
+}
+
 export const fmtInt = (/** @type {number} */ n) => Math.round(n).toLocaleString('en-US');
 export const fmtSec = (/** @type {number} */ s) => s.toFixed(2);
 

@@ -16,6 +16,7 @@ import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { median, table } from './common.mjs';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const { values } = parseArgs({
@@ -62,11 +63,6 @@ function label(/** @type {string} */ test) {
     .replace(/: (no transaction fails|the same).*$/, '');
 }
 
-function median(/** @type {number[]} */ values) {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor((sorted.length - 1) / 2)] ?? 0;
-}
-
 /**
  * One line per library and way, over its runs: transactions, failed and wrong rows summed; the
  * median run's p50 and p99, the worst run's p99 and the slowest transaction.
@@ -101,14 +97,8 @@ function printTable(figures) {
       Math.max(...runs.map((r) => r.p99Ms)),
       Math.max(...runs.map((r) => r.maxMs)),
     ]);
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => String(r[i]).length)));
-  const line = (/** @type {unknown[]} */ cells) =>
-    cells
-      .map((c, i) => (i === 0 ? String(c).padEnd(widths[i]) : String(c).padStart(widths[i])))
-      .join('  ');
   process.stdout.write(
     'Rolling deploys (old and new release writing through start, both live, complete; again through rollback):\n',
   );
-  process.stdout.write(`${line(head)}\n`);
-  for (const row of rows) process.stdout.write(`${line(row)}\n`);
+  process.stdout.write(`${table([head, ...rows.map((row) => row.map(String))])}\n`);
 }

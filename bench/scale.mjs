@@ -112,13 +112,20 @@ class WalMeter {
 
   /** What was written between two readings. The bench's own CHECKPOINTs are not taken in
    *  between, so every checkpoint counted was forced by WAL volume. */
-  async since(/** @type {{ lsn: string, checkpoints: number }} */ from) {
-    const to = await this.read();
+  async between(
+    /** @type {{ lsn: string, checkpoints: number }} */ from,
+    /** @type {{ lsn: string, checkpoints: number }} */ to,
+  ) {
     const { rows } = await this.db.query('SELECT pg_wal_lsn_diff($1, $2)::bigint AS bytes', [
       to.lsn,
       from.lsn,
     ]);
     return { walBytes: Number(rows[0].bytes), checkpoints: to.checkpoints - from.checkpoints };
+  }
+
+  /** What was written since a reading. */
+  async since(/** @type {{ lsn: string, checkpoints: number }} */ from) {
+    return this.between(from, await this.read());
   }
 }
 
@@ -229,12 +236,7 @@ async function tidalStart(tidal, events, wal, file, rows) {
     if (!begin) return undefined;
     if (!to) return wal.since(begin);
     const end = await walAt[to];
-    if (!end) return undefined;
-    const { rows: diff } = await wal.db.query('SELECT pg_wal_lsn_diff($1, $2)::bigint AS b', [
-      end.lsn,
-      begin.lsn,
-    ]);
-    return { walBytes: Number(diff[0].b), checkpoints: end.checkpoints - begin.checkpoints };
+    return end && wal.between(begin, end);
   };
   const pass = async (/** @type {string} */ name, /** @type {string | undefined} */ next) => {
     const timeline = passes[name];

@@ -101,7 +101,7 @@ class KeyWalk implements TableWalk {
     // The range's columns get names of tidal's own, so `up` cannot mistake them for the table's.
     const bounds = this.key.map((_, i) => `_tidal_k${i}`);
     const descending = this.key.map((k) => `${ident(k)} DESC`).join(', ');
-    const params = this.key.map((_, i) => `$${i + 2}::${this.types[i]}`).join(', ');
+    const params = this.params(2);
     const row = (alias: string, names: string[]) => names.map((k) => `${alias}.${k}`).join(', ');
     // An index-only walk of at most `rows` keys finds the range's last key; the batch then reads
     // the range by index range scan, not by a join against a list of keys.

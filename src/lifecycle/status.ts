@@ -70,7 +70,10 @@ export async function migrationStatus(session: Session): Promise<MigrationStatus
       : null,
     applied: completed.length,
     leftovers: active ? [] : await tidalLookalikes(client, schema),
-    sessions: await sessionsByVersion(client, liveVersions({ schema, completed, active })),
+    sessions: await sessionsByVersion(
+      client,
+      liveVersions({ schema, completed, active, stateExists: true }),
+    ),
   };
 }
 

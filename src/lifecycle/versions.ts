@@ -29,18 +29,21 @@ export interface VersionHistory {
   /** Oldest first. */
   completed: MigrationRecord[];
   active: MigrationRecord | undefined;
+  /** Whether tidal's state schema exists: without it nothing was ever started here. */
+  stateExists: boolean;
 }
 
 /** Read only: before the state schema exists, the base version is all there is. */
 export async function versionHistory(session: Session): Promise<VersionHistory> {
   const { client, settings, store } = session;
   if (!(await stateExists(client, settings.stateSchema))) {
-    return { schema: settings.schema, completed: [], active: undefined };
+    return { schema: settings.schema, completed: [], active: undefined, stateExists: false };
   }
   return {
     schema: settings.schema,
     completed: await store.completed(),
     active: await store.active(),
+    stateExists: true,
   };
 }
 
@@ -89,7 +92,7 @@ export async function resolveVersion(session: Session, version?: string): Promis
   const why = liveness.live ? undefined : liveness;
   if (
     why?.reason === 'not-started' &&
-    (await stateExists(session.client, stateSchema)) &&
+    history.stateExists &&
     (await session.store.wasRolledBack(version))
   ) {
     throw new InputError(

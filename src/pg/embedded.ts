@@ -71,11 +71,7 @@ export async function startEmbeddedPostgres(
   options: EmbeddedOptions = {},
 ): Promise<EmbeddedServer> {
   const EmbeddedPostgres = await loadLibrary(options.major ?? 18);
-  const dir = await mkdtemp(join(tmpdir(), 'tidal-pg-'));
-  const isRoot = process.getuid?.() === 0;
-  // As root the library runs initdb and postgres as the `postgres` user (creating it if missing)
-  // and chowns the data directory; that user must be able to traverse our 0700 temp directory.
-  if (isRoot) await chmod(dir, 0o711);
+  const { dir, isRoot } = await serverDirectory('tidal-pg-');
 
   const password = randomBytes(18).toString('base64url');
   const logTail: string[] = [];
@@ -150,9 +146,7 @@ export async function startEmbeddedPostgres(
  */
 export async function startEmbeddedStandby(primary: EmbeddedServer): Promise<EmbeddedServer> {
   const EmbeddedPostgres = await loadLibrary(primary.major === 14 ? 14 : 18);
-  const dir = await mkdtemp(join(tmpdir(), 'tidal-pg-standby-'));
-  const isRoot = process.getuid?.() === 0;
-  if (isRoot) await chmod(dir, 0o711);
+  const { dir, isRoot } = await serverDirectory('tidal-pg-standby-');
   const dataDir = join(dir, 'data');
   const slot = `tidal_standby_${randomBytes(4).toString('hex')}`;
   const admin = new pg.Client({ connectionString: primary.url });
@@ -231,6 +225,18 @@ export async function startEmbeddedStandby(primary: EmbeddedServer): Promise<Emb
   } finally {
     await admin.end();
   }
+}
+
+/**
+ * A temporary directory to hold a server's data directory. As root the library runs initdb and
+ * postgres as the `postgres` user (creating it if missing) and chowns the data directory; that
+ * user must be able to traverse the 0700 temporary directory, so it is opened to it.
+ */
+async function serverDirectory(prefix: string): Promise<{ dir: string; isRoot: boolean }> {
+  const dir = await mkdtemp(join(tmpdir(), prefix));
+  const isRoot = process.getuid?.() === 0;
+  if (isRoot) await chmod(dir, 0o711);
+  return { dir, isRoot };
 }
 
 /** Waits until the standby at `url` answers and has replayed what `primary` has written. */
