@@ -12,8 +12,11 @@
  * PostgreSQL when neither is given; the database is dropped at the end. Imports the built
  * library from dist/ (the npm script builds it first).
  *
- * Flags: --rows N (default 10000000; the issue's scale is 100000000), --batch-size N and
- * --batch-ms N (tidal's defaults), --no-verify, --url URL, --json. Progress goes to stderr,
+ * tidal runs once for each entry of --workers (default `1,auto`), on a table seeded again for
+ * each, so one worker and several are compared in one run.
+ *
+ * Flags: --rows N (default 10000000; the issue's scale is 100000000), --workers LIST, --batch-size
+ * N and --batch-ms N (tidal's defaults), --no-verify, --url URL, --json. Progress goes to stderr,
  * figures to stdout.
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -42,6 +45,7 @@ import {
 
 const USAGE = `usage: npm run bench:scale -- [options]
   --rows N          rows of the table (10000000; 100000000 is the scale the targets are for)
+  --workers LIST    backfill workers of each tidal run, comma-separated numbers or auto (1,auto)
   --batch-size N    tidal's first backfill batch size (tidal's default)
   --batch-ms N      tidal's target milliseconds per batch (tidal's default)
   --no-verify       skip the verification pass
@@ -66,6 +70,7 @@ function parseOptions() {
   const { values } = parseArgs({
     options: {
       rows: { type: 'string', default: '10000000' },
+      workers: { type: 'string', default: '1,auto' },
       'batch-size': { type: 'string' },
       'batch-ms': { type: 'string' },
       'no-verify': { type: 'boolean', default: false },
@@ -83,6 +88,9 @@ function parseOptions() {
     v === undefined ? undefined : positiveInt(v, flag);
   return {
     rows: positiveInt(values.rows, '--rows'),
+    workers: values.workers
+      .split(',')
+      .map((w) => (w.trim() === 'auto' ? 'auto' : positiveInt(w.trim(), '--workers'))),
     batchSize: optional(values['batch-size'], '--batch-size'),
     batchMs: optional(values['batch-ms'], '--batch-ms'),
     verify: !values['no-verify'],
@@ -210,6 +218,7 @@ async function tidalStart(tidal, events, wal, file, rows) {
   /** @type {Record<string, Promise<{ lsn: string, checkpoints: number }>>} */
   const walAt = {};
   walAt.start = wal.read();
+  let workers = 0;
   events.onEvent = (event) => {
     const now = performance.now();
     if (event.type === 'phase' && event.phase === 'backfill') walAt.fill = wal.read();
@@ -220,6 +229,7 @@ async function tidalStart(tidal, events, wal, file, rows) {
       passes[event.pass] = new PassTimeline(rows, passes.fill?.endedAt ?? now);
     }
     passes[event.pass]?.progress(event.rowsDone, event.done, now);
+    workers = Math.max(workers, event.workers);
     if (event.done && event.pass === 'fill') walAt.verify = wal.read();
   };
   const memory = new MemoryPeak();
@@ -252,6 +262,7 @@ async function tidalStart(tidal, events, wal, file, rows) {
     };
   };
   return {
+    workers,
     startSeconds,
     fill: await pass('fill', passes.verify ? 'verify' : undefined),
     verify: await pass('verify', undefined),
@@ -266,7 +277,7 @@ const verdict = (/** @type {boolean} */ met) => (met ? 'met' : 'NOT met');
 
 /** @param {Record<string, any>} r */
 function render(r) {
-  const { bulk, tidal: t, rows } = r;
+  const { bulk, runs, rows } = r;
   const lines = ['tidal backfill at scale', '', machineLine(r.machine)];
   lines.push(
     `postgres    ${r.postgres.version} (${r.postgres.where}); shared_buffers ${r.postgres.sharedBuffers}, max_wal_size ${r.postgres.maxWalSize}, fsync ${r.postgres.fsync}`,
@@ -274,7 +285,16 @@ function render(r) {
     '',
   );
   const ratio = (/** @type {number} */ rps) => `${(rps / bulk.rowsPerSecond).toFixed(2)}x`;
-  const startRps = rows / t.startSeconds;
+  const label = (/** @type {Record<string, any>} */ t) =>
+    `${t.workers} worker${t.workers === 1 ? '' : 's'}${t.asked === 'auto' ? ' (auto)' : ''}`;
+  const passRow = (/** @type {string} */ name, /** @type {Record<string, any>} */ p) => [
+    name,
+    fmtSec(p.seconds),
+    fmtInt(p.rowsPerSecond),
+    ratio(p.rowsPerSecond),
+    gib(p.walBytes),
+    String(p.checkpoints ?? '-'),
+  ];
   lines.push(
     table([
       ['', 'seconds', 'rows/s', 'x bulk', 'WAL GiB', 'checkpoints forced'],
@@ -286,27 +306,18 @@ function render(r) {
         gib(bulk.walBytes),
         String(bulk.checkpoints),
       ],
-      ...[
-        ['tidal fill', t.fill],
-        ['tidal verification', t.verify],
-      ]
-        .filter(([, p]) => p)
-        .map(([name, p]) => [
-          name,
-          fmtSec(p.seconds),
-          fmtInt(p.rowsPerSecond),
-          ratio(p.rowsPerSecond),
-          gib(p.walBytes),
-          String(p.checkpoints ?? '-'),
-        ]),
-      [
-        'tidal start, whole',
-        fmtSec(t.startSeconds),
-        fmtInt(startRps),
-        ratio(startRps),
-        gib(t.whole?.walBytes),
-        String(t.whole?.checkpoints ?? '-'),
-      ],
+      ...runs.flatMap((/** @type {Record<string, any>} */ t) => [
+        passRow(`tidal fill, ${label(t)}`, t.fill),
+        ...(t.verify ? [passRow(`tidal verification, ${label(t)}`, t.verify)] : []),
+        [
+          `tidal start, whole, ${label(t)}`,
+          fmtSec(t.startSeconds),
+          fmtInt(rows / t.startSeconds),
+          ratio(rows / t.startSeconds),
+          gib(t.whole?.walBytes),
+          String(t.whole?.checkpoints ?? '-'),
+        ],
+      ]),
     ]),
     '',
   );
@@ -314,29 +325,34 @@ function render(r) {
   lines.push(
     table([
       ['', ...Array.from({ length: 10 }, (_, k) => `${k + 1}/10`), 'spread'],
-      ...[
-        ['fill', t.fill],
-        ['verification', t.verify],
-      ]
-        .filter(([, p]) => p)
-        .map(([name, p]) => [
-          name,
-          ...p.byTenth.map((/** @type {number} */ v) => fmtInt(v)),
-          `${(p.spread * 100).toFixed(0)}%`,
-        ]),
+      ...runs.flatMap((/** @type {Record<string, any>} */ t) =>
+        [
+          [`fill, ${label(t)}`, t.fill],
+          [`verification, ${label(t)}`, t.verify],
+        ]
+          .filter(([, p]) => p)
+          .map(([name, p]) => [
+            name,
+            ...p.byTenth.map((/** @type {number} */ v) => fmtInt(v)),
+            `${(p.spread * 100).toFixed(0)}%`,
+          ]),
+      ),
     ]),
     '',
   );
-  lines.push(
-    `targets     fill >= ${TARGETS.fill}x bulk: ${verdict(t.fill.rowsPerSecond / bulk.rowsPerSecond >= TARGETS.fill)}; ` +
-      (t.verify
-        ? `verification >= ${TARGETS.verifyOverFill}x fill: ${verdict(t.verify.rowsPerSecond >= TARGETS.verifyOverFill * t.fill.rowsPerSecond)}; `
-        : '') +
-      `start >= ${TARGETS.start}x bulk: ${verdict(startRps / bulk.rowsPerSecond >= TARGETS.start)}; ` +
-      `per-tenth spread <= ${TARGETS.flat * 100}%: ${verdict([t.fill, t.verify].every((p) => !p || p.spread <= TARGETS.flat))}`,
-    `memory      tidal's process peak: ${t.memory.rssMiB.toFixed(0)} MiB resident, ${t.memory.heapMiB.toFixed(0)} MiB heap`,
-    `total bench time ${r.totalSeconds.toFixed(0)} s`,
-  );
+  for (const t of runs) {
+    const startRps = rows / t.startSeconds;
+    lines.push(
+      `targets, ${label(t)}: fill >= ${TARGETS.fill}x bulk: ${verdict(t.fill.rowsPerSecond / bulk.rowsPerSecond >= TARGETS.fill)}; ` +
+        (t.verify
+          ? `verification >= ${TARGETS.verifyOverFill}x fill: ${verdict(t.verify.rowsPerSecond >= TARGETS.verifyOverFill * t.fill.rowsPerSecond)}; `
+          : '') +
+        `start >= ${TARGETS.start}x bulk: ${verdict(startRps / bulk.rowsPerSecond >= TARGETS.start)}; ` +
+        `per-tenth spread <= ${TARGETS.flat * 100}%: ${verdict([t.fill, t.verify].every((p) => !p || p.spread <= TARGETS.flat))}`,
+      `memory, ${label(t)}: tidal's process peak ${t.memory.rssMiB.toFixed(0)} MiB resident, ${t.memory.heapMiB.toFixed(0)} MiB heap`,
+    );
+  }
+  lines.push(`total bench time ${r.totalSeconds.toFixed(0)} s`);
   return lines.join('\n');
 }
 
@@ -353,14 +369,6 @@ async function main() {
     await writeFile(file, MIGRATION);
     /** @type {{ onEvent: ((event: import('../dist/index.js').TidalEvent) => void) | undefined }} */
     const events = { onEvent: undefined };
-    const tidal = await Tidal.connect({
-      connectionString: url,
-      backfillBatchSize: options.batchSize,
-      backfillBatchMs: options.batchMs,
-      backfillVerify: options.verify,
-      onEvent: (event) => events.onEvent?.(event),
-    });
-    cleanups.push(() => tidal.close());
     const checkpointer = new Checkpointer(db);
     const serverVersion = Number(
       (await db.query('SHOW server_version_num')).rows[0].server_version_num,
@@ -377,11 +385,30 @@ async function main() {
       ...(await bulkUpdateItems(db, TABLE, options.rows, checkpointer)),
       ...(await wal.since(walBefore)),
     };
-    await db.query(`DROP TABLE ${TABLE}`);
-    await seedItems(db, TABLE, options.rows, checkpointer);
-    const started = await tidalStart(tidal, events, wal, file, options.rows);
-    say('tidal rollback');
-    await tidal.rollback();
+    const runs = [];
+    for (const workers of options.workers) {
+      await db.query(`DROP TABLE ${TABLE}`);
+      await seedItems(db, TABLE, options.rows, checkpointer);
+      const tidal = await Tidal.connect({
+        connectionString: url,
+        backfillBatchSize: options.batchSize,
+        backfillBatchMs: options.batchMs,
+        backfillVerify: options.verify,
+        backfillWorkers: workers,
+        onEvent: (event) => events.onEvent?.(event),
+      });
+      try {
+        say(`tidal start, --backfill-workers ${workers}`);
+        runs.push({
+          asked: workers,
+          ...(await tidalStart(tidal, events, wal, file, options.rows)),
+        });
+        say('tidal rollback');
+        await tidal.rollback();
+      } finally {
+        await tidal.close();
+      }
+    }
 
     const report = {
       machine,
@@ -394,7 +421,7 @@ async function main() {
       rows: options.rows,
       tableBytes,
       bulk,
-      tidal: started,
+      runs,
       totalSeconds: (performance.now() - benchStarted) / 1000,
     };
     process.stdout.write(

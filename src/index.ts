@@ -4,6 +4,7 @@
 
 export type { BackfillPass } from './backfill/checkpoint.js';
 export type { BackfillProgress } from './backfill/run.js';
+export type { BackfillWorkers } from './backfill/workers.js';
 export type { Blocker, OpenTransaction } from './catalog/activity.js';
 export type { TableStatistics } from './catalog/statistics.js';
 export { BusyError, InputError, LockTimeoutError, OperationError, TidalError } from './errors.js';

@@ -5,7 +5,7 @@ import type { TidalEvent } from './tidal.js';
 
 /**
  * Prometheus metrics of a running tidal command, fed from its events: backfill rows done and
- * total, rows verified, rows/s, batch size and duration, whether and why it is throttled, lock retries, and
+ * total, rows verified, rows/s, batch size and duration, workers, whether and why it is throttled, lock retries, and
  * the phase each migration is in. `serve` exposes them at `/metrics`.
  */
 export class Metrics {
@@ -33,6 +33,11 @@ export class Metrics {
   private readonly batchSize = this.gauge(
     'tidal_backfill_batch_size',
     'Rows the next backfill batch takes',
+    ['table'],
+  );
+  private readonly workers = this.gauge(
+    'tidal_backfill_workers',
+    'Workers filling or verifying the table at once',
     ['table'],
   );
   private readonly throttled = this.gauge(
@@ -73,6 +78,7 @@ export class Metrics {
         }
         this.rowsPerSecond.set({ table }, event.rowsPerSecond);
         this.batchSize.set({ table }, event.batchSize);
+        this.workers.set({ table }, event.workers);
         if (event.lastBatchMs !== null)
           this.batchSeconds.observe({ table }, event.lastBatchMs / 1000);
         // A rate ceiling is a setting, not a hold: only waits count as throttled.

@@ -4,16 +4,8 @@ import { describeBlocker, type OpenConnection, WaitWatch } from '../executor/blo
 import { backoffDelay, sleep } from '../pg/backoff.js';
 import { ident } from '../pg/quote.js';
 import type { BatchSizer } from './batch-size.js';
-import type { BackfillControl } from './control.js';
-import type { Throttler } from './throttle.js';
+import type { BackfillGate } from './gate.js';
 
-/** How often a paused backfill looks for `tidal backfill resume`. */
-const PAUSE_POLL_MS = 250;
-/** How long a throttled backfill waits before it reads its signals again. */
-const THROTTLE_WAIT_MS = 1000;
-/** Control and throttle signals are read before a batch at most this often: each read is a
- *  round trip, and 250 ms keeps a pause or a lag spike obeyed well within a second. */
-const SIGNAL_INTERVAL_MS = 250;
 /** Lock timeouts and deadlocks a batch may hit in a row before the backfill gives up. */
 const MAX_RETRIES = 50;
 
@@ -24,30 +16,32 @@ export interface BatchLoop {
   /** The application schema: `up` expressions resolve unqualified names in it. */
   schema: string;
   table: string;
-  control: BackfillControl;
-  throttler?: Throttler;
+  /** Pause, throttle signals and the rows per second ceiling, shared by all workers. */
+  gate: BackfillGate;
+  /** How many workers share the ceiling: a batch takes at most a second of its share. */
+  workers: number;
   sizer: BatchSizer;
-  /** Rows per second ceiling; `tidal backfill rate` overrides it. */
-  rowsPerSecond?: number;
   lockTimeoutMs: number;
   /** A second connection to watch a waiting batch from, to name who holds its rows. */
   openObserver?: OpenConnection;
   /** Whether batches run with `session_replication_role = replica` (no user triggers). */
   quiet: boolean;
-  /** The backfill waits, and why (paused, throttled, rows locked and by whom); `recorded` is
-   *  what the state schema keeps for `tidal status`, null to keep nothing. */
-  onWait(reason: string, recorded: string | null): Promise<void>;
+  /** The batch waits for rows the application holds, and by whom; `recorded` is what the
+   *  state schema keeps for `tidal status`. */
+  onWait(reason: string, recorded: string): Promise<void>;
   /** One batch of about `rows` rows, inside its transaction; says whether the walk is over. */
   batch(rows: number, throttle: string | null): Promise<{ seen: number; finished: boolean }>;
   /** After each committed batch. */
   onBatch(seen: number, ms: number, finished: boolean, throttle: string | null): void;
+  /** Whether another worker failed: the loop stops before its next batch. */
+  stopped?: () => boolean;
 }
 
 /**
- * Runs batches until the walk is over, each in a short transaction of its own, obeying live
- * control (pause, rate) and throttle signals between them and retrying batches that wait on
- * the application's row locks, naming the transaction that holds them. Shared by the fill and
- * the verification pass.
+ * Runs batches until the walk is over, each in a short transaction of its own, passing the
+ * gate (pause, rate, throttle signals) before each and retrying batches that wait on the
+ * application's row locks, naming the transaction that holds them. Shared by the fill and the
+ * verification pass; each worker runs one at a time.
  */
 export async function runBatches(loop: BatchLoop): Promise<void> {
   const watch = new WaitWatch(
@@ -65,30 +59,14 @@ export async function runBatches(loop: BatchLoop): Promise<void> {
 }
 
 async function runBatchesWith(loop: BatchLoop, watch: WaitWatch): Promise<void> {
-  const { client, sizer } = loop;
-  let signalsReadAt = 0;
-  let rate = loop.rowsPerSecond;
-  for (let attempt = 0; ; ) {
-    if (Date.now() - signalsReadAt >= SIGNAL_INTERVAL_MS) {
-      const command = await loop.control.read();
-      if (command.paused) {
-        await loop.onWait('paused (tidal backfill resume continues)', 'paused');
-        await sleep(PAUSE_POLL_MS);
-        continue;
-      }
-      const held = await loop.throttler?.reason();
-      if (held) {
-        await loop.onWait(held, held);
-        await sleep(THROTTLE_WAIT_MS);
-        continue;
-      }
-      rate = command.rowsPerSecond ?? loop.rowsPerSecond;
-      signalsReadAt = Date.now();
-    }
-    // Under a ceiling, a batch is at most a second's worth, so a rate change is obeyed within
-    // about a second.
-    const rows = rate ? sizer.cap(rate) : sizer.next;
+  const { client, sizer, gate } = loop;
+  for (let attempt = 0; !loop.stopped?.(); ) {
+    const rate = await gate.admit();
+    // Under a ceiling, a batch is at most a second's worth of this worker's share, so a rate
+    // change is obeyed within about a second.
+    const rows = rate ? sizer.cap(rate / loop.workers) : sizer.next;
     const throttle = rate ? `rate ${rate} rows/s` : null;
+    await gate.pace(rows, rate);
     const started = Date.now();
     let result: { seen: number; finished: boolean };
     try {
@@ -116,10 +94,6 @@ async function runBatchesWith(loop: BatchLoop, watch: WaitWatch): Promise<void> 
     sizer.record(result.seen, spent);
     loop.onBatch(result.seen, spent, result.finished, throttle);
     if (result.finished) return;
-    if (rate) {
-      const minimumMs = (result.seen / rate) * 1000;
-      if (minimumMs > spent) await sleep(minimumMs - spent);
-    }
   }
 }
 

@@ -1,7 +1,7 @@
 import { estimatedRows } from '../catalog/statistics.js';
 import type { Queryable } from '../pg/queryable.js';
 import { qualifiedName } from '../pg/quote.js';
-import type { WalkPosition } from './walk.js';
+import type { WalkPosition, WalkSegment } from './walk.js';
 
 /** Which pass over the table: filling the new columns, or checking them afterwards. */
 export type BackfillPass = 'fill' | 'verify';
@@ -20,24 +20,43 @@ export interface PassState {
   done: boolean;
 }
 
-/** What a batch leaves in the checkpoint, in the batch's own transaction. */
-export interface BatchRecord {
+/** One segment of a pass as stored: its bounds, where its walk stands and the rows it has done. */
+export interface SegmentState {
+  index: number;
+  segment: WalkSegment;
+  /** Where the segment's walk resumes: its start until a batch of it commits. */
   position: WalkPosition | null;
   rows: number;
-  rowsTotal: number;
+  done: boolean;
+}
+
+/** What a batch leaves in the checkpoint, in the batch's own transaction. */
+export interface BatchRecord {
+  /** The segment the batch walked, and where its walk stands after the batch. */
+  segment: number;
+  position: WalkPosition | null;
+  /** Rows the batch's range held. */
+  seen: number;
+  /** Whether the segment is walked to its end. */
   done: boolean;
   batchSize: number;
+  /** The whole pass's rows per second over this run, all workers together. */
   rowsPerSecond: number | null;
   throttle: string | null;
+  workers: number;
 }
 
 /**
- * One table's row in the state schema's `backfills`: how far each pass has walked. Each batch
- * writes it in the batch's own transaction, so after a crash, a lost connection or a server
- * restart the pass resumes at the last committed batch, never from zero and never past a row.
+ * One table's checkpoint in the state schema: its row in `backfills` (the totals `tidal status`
+ * shows, and whether each pass is done) and, per pass, its segments in `backfill_segments`, each
+ * walked by one worker at a time. Each batch records its segment's position and adds its rows
+ * to the totals in the batch's own transaction, so after a crash, a lost connection or a server
+ * restart every segment resumes at its last committed batch, never from zero and never past a
+ * row, whatever number of workers runs it then.
  */
 export class BackfillCheckpoint {
   private readonly state: string;
+  private readonly segmentsTable: string;
   private readonly where = 'schema = $1 AND migration = $2 AND table_name = $3';
 
   constructor(
@@ -48,6 +67,7 @@ export class BackfillCheckpoint {
     private readonly table: string,
   ) {
     this.state = qualifiedName(stateSchema, 'backfills');
+    this.segmentsTable = qualifiedName(stateSchema, 'backfill_segments');
   }
 
   private get key(): string[] {
@@ -91,26 +111,114 @@ export class BackfillCheckpoint {
     };
   }
 
-  /** Records a batch of `pass`; run it inside the batch's transaction. */
-  async save(pass: BackfillPass, batch: BatchRecord): Promise<void> {
-    const [position, rows, done] =
-      pass === 'fill'
-        ? ['last_key', 'rows_done', 'done']
-        : ['verify_key', 'rows_verified', 'verified'];
+  /** The segments of `pass`, in walk order; none before the pass first began. */
+  async segments(pass: BackfillPass): Promise<SegmentState[]> {
+    const { rows } = await this.db.query<{
+      segment: number;
+      start_key: WalkPosition | null;
+      end_key: WalkPosition | null;
+      position: WalkPosition | null;
+      rows_done: string;
+      done: boolean;
+    }>(
+      `SELECT segment, start_key, end_key, position, rows_done, done FROM ${this.segmentsTable}
+        WHERE ${this.where} AND pass = $4 ORDER BY segment`,
+      [...this.key, pass],
+    );
+    return rows.map((r) => ({
+      index: r.segment,
+      segment: { start: r.start_key, end: r.end_key },
+      position: r.position,
+      rows: Number(r.rows_done),
+      done: r.done,
+    }));
+  }
+
+  /**
+   * Records the segments of `pass` as it first begins. `resumed` is how far a pass had walked
+   * before checkpoints had segments (an older tidal): it goes on as one segment from there.
+   */
+  async createSegments(
+    pass: BackfillPass,
+    segments: WalkSegment[],
+    resumed: PassState,
+  ): Promise<SegmentState[]> {
+    const planned = resumed.position
+      ? [
+          {
+            index: 0,
+            segment: { start: null, end: null },
+            position: resumed.position,
+            rows: resumed.rows,
+            done: false,
+          },
+        ]
+      : segments.map((segment, index) => ({
+          index,
+          segment,
+          position: segment.start,
+          rows: 0,
+          done: false,
+        }));
     await this.db.query(
-      `UPDATE ${this.state} SET ${position} = $4, ${rows} = $5, ${done} = $6, rows_total = $7,
-              batch_size = $8, rows_per_second = $9, throttle = $10, updated_at = now()
+      `INSERT INTO ${this.segmentsTable} (schema, migration, table_name, pass, segment, start_key, end_key, position, rows_done)
+       SELECT $1, $2, $3, $4, s.segment, s.start_key, s.end_key, s.position, s.rows_done
+         FROM jsonb_to_recordset($5::jsonb)
+           AS s(segment integer, start_key jsonb, end_key jsonb, position jsonb, rows_done bigint)`,
+      [
+        ...this.key,
+        pass,
+        JSON.stringify(
+          planned.map((s) => ({
+            segment: s.index,
+            start_key: s.segment.start,
+            end_key: s.segment.end,
+            position: s.position,
+            rows_done: s.rows,
+          })),
+        ),
+      ],
+    );
+    return planned;
+  }
+
+  /** Records a batch of `pass`: its segment's position, and its rows added to the pass's
+   *  totals. One statement, run inside the batch's transaction. */
+  async save(pass: BackfillPass, batch: BatchRecord): Promise<void> {
+    const rows = pass === 'fill' ? 'rows_done' : 'rows_verified';
+    await this.db.query(
+      `WITH segment AS (
+         UPDATE ${this.segmentsTable}
+            SET position = $5, rows_done = rows_done + $6, done = $7, updated_at = now()
+          WHERE ${this.where} AND pass = $4 AND segment = $8
+       )
+       UPDATE ${this.state}
+          SET ${rows} = ${rows} + $6, rows_total = greatest(rows_total, ${rows} + $6),
+              batch_size = $9, rows_per_second = $10, throttle = $11, workers = $12,
+              updated_at = now()
         WHERE ${this.where}`,
       [
         ...this.key,
+        pass,
         JSON.stringify(batch.position),
-        batch.rows,
+        batch.seen,
         batch.done,
-        batch.rowsTotal,
+        batch.segment,
         batch.batchSize,
         batch.rowsPerSecond,
         batch.throttle,
+        batch.workers,
       ],
+    );
+  }
+
+  /** Records that every segment of `pass` is done; a finished fill knows the table's rows. */
+  async finish(pass: BackfillPass): Promise<void> {
+    await this.db.query(
+      pass === 'fill'
+        ? `UPDATE ${this.state} SET done = true, rows_total = rows_done, throttle = NULL, updated_at = now() WHERE ${this.where}`
+        : `UPDATE ${this.state} SET verified = true, throttle = NULL, updated_at = now() WHERE ${this.where}`,
+      this.key,
     );
   }
 

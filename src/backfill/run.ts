@@ -8,9 +8,17 @@ import { BatchSizer } from './batch-size.js';
 import { canSilenceTriggers, runBatches } from './batches.js';
 import { BackfillCheckpoint, type BackfillPass, type PassState } from './checkpoint.js';
 import { BackfillControl } from './control.js';
+import { BackfillGate } from './gate.js';
 import type { Throttler } from './throttle.js';
 import { VerificationError, verifiableColumns, verifyBatch } from './verify.js';
 import { type TableWalk, type WalkPosition, walkFor } from './walk.js';
+import {
+  type BackfillWorkers,
+  segmentCount,
+  WorkerConnections,
+  walkSegments,
+  workersFor,
+} from './workers.js';
 
 export interface BackfillOptions {
   schema: string;
@@ -25,6 +33,10 @@ export interface BackfillOptions {
   lockTimeoutMs: number;
   /** Check every filled row against `up` after the fill (default true). */
   verify?: boolean;
+  /** Workers filling (and verifying) segments of the table at once (default 1). */
+  workers?: BackfillWorkers;
+  /** Opens a connection for a worker; without it one worker runs on `client`. */
+  openWorker?: OpenConnection;
   onProgress?: (progress: BackfillProgress) => void;
   onNotice?: (message: string) => void;
   /** Signals that hold the backfill (replica lag, busy primary). */
@@ -39,6 +51,14 @@ interface WalkBatchResult {
   position: WalkPosition | null;
 }
 
+/** One batch of a pass, on a worker's connection, over the walk of its segment. */
+type PassBatch = (
+  client: pg.Client,
+  walk: TableWalk,
+  from: WalkPosition | null,
+  rows: number,
+) => Promise<WalkBatchResult>;
+
 export interface BackfillProgress {
   table: string;
   /** `fill` writes the new columns; `verify` checks them afterwards. */
@@ -47,20 +67,24 @@ export interface BackfillProgress {
   rowsTotal: number;
   rowsPerSecond: number;
   done: boolean;
-  /** Rows the next batch takes. */
+  /** Rows the next batch takes (of the worker that reports). */
   batchSize: number;
   /** How long the last batch took, in milliseconds (null while none ran in this process). */
   lastBatchMs: number | null;
   /** Why the backfill is slowed or stopped right now, if it is. */
   throttle: string | null;
+  /** Workers running the pass. */
+  workers: number;
 }
 
 /**
  * Fills the new columns of one table's existing rows, one batch per short transaction, then
  * verifies them. Rows are walked by a unique key (keyset pagination, never OFFSET) or, without
- * one, by physical location. Each batch stores its position in the state schema in the same
- * transaction, so an interrupted backfill resumes where it stopped. Rows any version wrote
- * since the triggers went in have their mark cleared and are skipped.
+ * one, by physical location. Each pass is split into segments, which one or more workers take
+ * in turn; each batch stores its segment's position in the state schema in the same
+ * transaction, so an interrupted backfill resumes where it stopped, with any number of
+ * workers. Rows any version wrote since the triggers went in have their mark cleared and are
+ * skipped.
  */
 export async function runBackfill(
   client: pg.Client,
@@ -94,13 +118,24 @@ export async function runBackfill(
 
   const pass = async (
     name: BackfillPass,
-    progress: PassState,
-    walker: TableWalk,
-    batch: (from: WalkPosition | null, rows: number) => Promise<WalkBatchResult>,
+    resumed: PassState,
+    passWalk: TableWalk,
+    batch: PassBatch,
   ) => {
-    const sizer = new BatchSizer(options.batchSize, options.batchTargetMs);
-    let position = progress.position;
-    let rows = progress.rows;
+    const requested = await workersFor(client, options.workers ?? 1, rowsTotal);
+    const stored = await checkpoint.segments(name);
+    const segments =
+      stored.length > 0
+        ? stored
+        : await checkpoint.createSegments(
+            name,
+            await passWalk.split(client, segmentCount(rowsTotal, requested)),
+            resumed,
+          );
+    let left = segments.filter((s) => !s.done).length;
+    const clients = await connections.take(Math.min(requested, left));
+    const workers = clients.length;
+    let rows = resumed.rows;
     let rowsThisRun = 0;
     let lastBatchMs: number | null = null;
     const started = Date.now();
@@ -108,7 +143,7 @@ export async function runBackfill(
       const elapsed = (Date.now() - started) / 1000;
       return elapsed > 0 ? rowsThisRun / elapsed : 0;
     };
-    const report = (done: boolean, throttle: string | null) =>
+    const report = (done: boolean, throttle: string | null, batchSize: number) =>
       options.onProgress?.({
         table: spec.table,
         pass: name,
@@ -116,60 +151,80 @@ export async function runBackfill(
         rowsTotal: done ? rows : Math.max(rowsTotal, rows),
         rowsPerSecond: rate(),
         done,
-        batchSize: sizer.next,
+        batchSize,
         lastBatchMs,
         throttle,
+        workers,
       });
-    await runBatches({
-      client,
-      schema,
-      table: spec.table,
-      control: new BackfillControl(client, stateSchema, schema, migration),
-      throttler: options.throttler,
-      sizer,
-      rowsPerSecond: options.rowsPerSecond,
-      lockTimeoutMs: options.lockTimeoutMs,
-      openObserver: options.openObserver,
-      quiet,
-      async onWait(reason, recorded) {
-        report(false, reason);
-        if (recorded) await checkpoint.recordThrottle(recorded);
-      },
-      async batch(size, throttle) {
-        const from = position;
-        const result = await batch(from, size);
-        const next = result.position ?? from;
-        walker.record(from, next, result.seen);
-        const finished = walker.finished(next, result.seen, size);
-        const rowsAfter = rows + result.seen;
-        rowsTotal = Math.max(rowsTotal, rowsAfter);
-        await checkpoint.save(name, {
-          position: next,
-          rows: rowsAfter,
-          rowsTotal: finished && name === 'fill' ? rowsAfter : rowsTotal,
-          done: finished,
-          batchSize: size,
-          rowsPerSecond: rate(),
-          throttle,
-        });
-        // Only once the batch is sure to commit (a retried batch counts nothing).
-        position = next;
-        rows = rowsAfter;
-        rowsThisRun += result.seen;
-        return { seen: result.seen, finished };
-      },
-      onBatch(_seen, ms, finished, throttle) {
-        lastBatchMs = ms;
-        if (finished && name === 'fill') rowsTotal = rows;
-        report(finished, throttle);
-      },
+    const onWait = async (reason: string, recorded: string) => {
+      report(false, reason, options.batchSize);
+      await checkpoint.recordThrottle(recorded);
+    };
+    const gate = new BackfillGate(
+      new BackfillControl(client, stateSchema, schema, migration),
+      options.throttler,
+      options.rowsPerSecond,
+      onWait,
+    );
+    // Each worker sizes its own batches: a segment costs what its rows cost.
+    const sizers = clients.map(() => new BatchSizer(options.batchSize, options.batchTargetMs));
+    await walkSegments(clients, segments, async (worker, segment, stopped) => {
+      const segmentWalk = passWalk.within(segment.segment);
+      const saved = new BackfillCheckpoint(worker, stateSchema, schema, migration, spec.table);
+      const sizer = sizers[clients.indexOf(worker)] as BatchSizer;
+      let position = segment.position;
+      await runBatches({
+        client: worker,
+        schema,
+        table: spec.table,
+        gate,
+        workers,
+        sizer,
+        lockTimeoutMs: options.lockTimeoutMs,
+        openObserver: options.openObserver,
+        quiet,
+        onWait,
+        stopped,
+        async batch(size, throttle) {
+          const from = position;
+          const result = await batch(worker, segmentWalk, from, size);
+          const next = result.position ?? from;
+          segmentWalk.record(from, next, result.seen);
+          const finished = segmentWalk.finished(next, result.seen, size);
+          await saved.save(name, {
+            segment: segment.index,
+            position: next,
+            seen: result.seen,
+            done: finished,
+            batchSize: size,
+            rowsPerSecond: rate(),
+            throttle,
+            workers,
+          });
+          // Only once the batch is sure to commit (a retried batch counts nothing).
+          position = next;
+          if (finished) left--;
+          rows += result.seen;
+          rowsTotal = Math.max(rowsTotal, rows);
+          rowsThisRun += result.seen;
+          return { seen: result.seen, finished };
+        },
+        onBatch(_seen, ms, _finished, throttle) {
+          lastBatchMs = ms;
+          // The pass's last batch is reported as the pass done, once that is recorded.
+          if (left > 0) report(false, throttle, sizer.next);
+        },
+      });
     });
+    await checkpoint.finish(name);
+    if (name === 'fill') rowsTotal = rows;
+    report(true, null, options.batchSize);
   };
 
-  if (!state.fill.done) {
-    await pass('fill', state.fill, walk, async (from, rows) => {
-      const range = walk.range(from, rows);
-      const { rows: result } = await client.query<WalkBatchResult>(
+  const fill = () =>
+    pass('fill', state.fill, walk, async (worker, segmentWalk, from, rows) => {
+      const range = segmentWalk.range(from, rows);
+      const { rows: result } = await worker.query<WalkBatchResult>(
         `WITH bound AS MATERIALIZED (${range.bound}), filled AS (
            UPDATE ${table} SET ${set} FROM bound _tidal_b
             WHERE ${range.inRange(table)} AND ${mark}
@@ -179,34 +234,42 @@ export async function runBackfill(
       );
       return result[0] ?? { seen: 0, position: null };
     });
-  }
-  if (options.verify === false) return;
 
-  // A new walk: a location walk covers the pages the fill added to the table.
-  const verifyWalk = await walkFor(client, schema, spec.table, spec.key);
-  const columns = await verifiableColumns(client, schema, spec.table, spec.set);
-  for (const { column, reason } of columns.skipped) {
-    options.onNotice?.(`verification of "${spec.table}" skips column "${column}": ${reason}`);
-  }
-  let missed = 0;
-  await pass('verify', state.verify, verifyWalk, async (from, rows) => {
-    const finding = await verifyBatch(
-      client,
-      verifyWalk,
-      table,
-      set,
-      mark,
-      columns.checked,
-      from,
-      rows,
-    );
-    missed += finding.missed;
-    if (finding.mismatched > 0) throw new VerificationError(spec.table, finding);
-    return finding;
-  });
-  if (missed > 0) {
-    options.onNotice?.(
-      `verification of "${spec.table}" filled ${missed} rows the fill had not reached (moved during the walk, e.g. by VACUUM FULL or CLUSTER)`,
-    );
+  const verify = async () => {
+    // A new walk: a location walk covers the pages the fill added to the table.
+    const verifyWalk = await walkFor(client, schema, spec.table, spec.key);
+    const columns = await verifiableColumns(client, schema, spec.table, spec.set);
+    for (const { column, reason } of columns.skipped) {
+      options.onNotice?.(`verification of "${spec.table}" skips column "${column}": ${reason}`);
+    }
+    let missed = 0;
+    await pass('verify', state.verify, verifyWalk, async (worker, segmentWalk, from, rows) => {
+      const finding = await verifyBatch(
+        worker,
+        segmentWalk,
+        table,
+        set,
+        mark,
+        columns.checked,
+        from,
+        rows,
+      );
+      missed += finding.missed;
+      if (finding.mismatched > 0) throw new VerificationError(spec.table, finding);
+      return finding;
+    });
+    if (missed > 0) {
+      options.onNotice?.(
+        `verification of "${spec.table}" filled ${missed} rows the fill had not reached (moved during the walk, e.g. by VACUUM FULL or CLUSTER)`,
+      );
+    }
+  };
+
+  const connections = new WorkerConnections(client, options.openWorker, options.onNotice);
+  try {
+    if (!state.fill.done) await fill();
+    if (options.verify !== false) await verify();
+  } finally {
+    await connections.close();
   }
 }

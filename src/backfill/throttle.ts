@@ -2,6 +2,7 @@ import pg from 'pg';
 import { activeSessionCount } from '../catalog/activity.js';
 import { replayLag, streamingStandbys, walWritten } from '../catalog/replication.js';
 import { sleep } from '../pg/backoff.js';
+import { TIDAL_APPLICATION_NAME } from '../pg/connect.js';
 import type { Queryable } from '../pg/queryable.js';
 
 /** One thing the backfill must not push past, read before each batch. */
@@ -93,12 +94,17 @@ export function standbyLag(url: string, limitMs: number): ThrottleSignal {
   };
 }
 
-/** Sessions running a statement in this database right now: a busy primary gets room first. */
+/** Sessions running a statement in this database right now, tidal's own left out: a busy
+ *  primary gets room first. */
 export function activeSessions(db: Queryable, limit: number): ThrottleSignal {
   return {
     name: 'active sessions',
     async read() {
-      return { value: await activeSessionCount(db), limit, unit: 'sessions' };
+      return {
+        value: await activeSessionCount(db, TIDAL_APPLICATION_NAME),
+        limit,
+        unit: 'sessions',
+      };
     },
   };
 }

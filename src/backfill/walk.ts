@@ -41,6 +41,16 @@ export interface WalkBetween {
 }
 
 /**
+ * A part of a walk that one worker takes at a time: from `start`, a position (null: the
+ * table's start), to `end`, the last key it holds (null: the table's end; a location walk's
+ * position carries its own end). The segments of a walk cover the whole table, in order.
+ */
+export interface WalkSegment {
+  start: WalkPosition | null;
+  end: WalkPosition | null;
+}
+
+/**
  * How a backfill moves through a table, one short batch at a time, never rescanning what it has
  * passed: by a unique key (keyset pagination over its index), or, for a table without one, by
  * physical location (a TID range scan over a run of pages).
@@ -61,7 +71,16 @@ export interface TableWalk {
   finished(position: WalkPosition | null, seen: number, rows: number): boolean;
   /** Learns from a finished batch (a location walk, how many rows a page holds). */
   record(from: WalkPosition | null, position: WalkPosition | null, seen: number): void;
+  /** Splits the walk into about `parts` segments of about equal rows, in walk order (fewer when
+   *  the table has fewer rows). */
+  split(client: pg.Client, parts: number): Promise<WalkSegment[]>;
+  /** The walk of one segment: it finishes at the segment's end. */
+  within(segment: WalkSegment): TableWalk;
 }
+
+/** How many pages a split reads at most (a sample of them, TABLESAMPLE SYSTEM): enough for
+ *  segments of about equal size, few enough to take well under a second on any table. */
+const SPLIT_SAMPLE_PAGES = 1000;
 
 /**
  * The walk for `table`: by `key` when it has columns, else by location. A location walk counts
@@ -88,8 +107,27 @@ class KeyWalk implements TableWalk {
     private readonly table: string,
     private readonly key: string[],
     private readonly types: string[],
+    /** The last key of the segment walked; undefined: the whole table. */
+    private readonly end?: WalkPosition,
   ) {
     this.description = `by key (${key.join(', ')})`;
+  }
+
+  /** The walk's condition on the key after `from` and up to its end, its parameters from
+   *  `$first` on. */
+  private after(from: WalkPosition | null, first: number): { where: string; values: unknown[] } {
+    const keyList = this.key.map(ident).join(', ');
+    const conditions: string[] = [];
+    const values: unknown[] = [];
+    if (from) {
+      conditions.push(`(${keyList}) > (${this.params(first)})`);
+      values.push(...from);
+    }
+    if (this.end) {
+      conditions.push(`(${keyList}) <= (${this.params(first + values.length)})`);
+      values.push(...this.end);
+    }
+    return { where: conditions.length > 0 ? `WHERE ${conditions.join(' AND ')}` : '', values };
   }
 
   rowKey(table: string): string {
@@ -113,10 +151,10 @@ class KeyWalk implements TableWalk {
         : this.key.map(
             (k, i) => `(array_agg(${ident(k)} ORDER BY ${descending}))[1] AS ${bounds[i]}`,
           );
+    const after = this.after(from, 2);
     const bound = `
       SELECT count(*)::int AS _tidal_seen, ${last.join(', ')}
-        FROM (SELECT ${keyList} FROM ${this.table}
-               ${from ? `WHERE (${keyList}) > (${params})` : ''}
+        FROM (SELECT ${keyList} FROM ${this.table} ${after.where}
                ORDER BY ${keyList} LIMIT $1) keys`;
     return {
       bound,
@@ -125,7 +163,7 @@ class KeyWalk implements TableWalk {
         return `${from ? `(${tableKey}) > (${params}) AND ` : ''}(${tableKey}) <= (${row('_tidal_b', bounds)})`;
       },
       position: `CASE WHEN _tidal_b._tidal_seen > 0 THEN json_build_array(${bounds.map((k) => `_tidal_b.${k}::text`).join(', ')}) END`,
-      values: from ? [rows, ...from] : [rows],
+      values: [rows, ...after.values],
     };
   }
 
@@ -137,13 +175,13 @@ class KeyWalk implements TableWalk {
       this.key.length === 1
         ? `CASE WHEN count(*) > 0 THEN json_build_array(max(${outer[0]})::text) END`
         : `(array_agg(json_build_array(${outer.map((k) => `${k}::text`).join(', ')}) ORDER BY ${outer.map((k) => `${k} DESC`).join(', ')}))[1]`;
+    const after = this.after(from, 2);
     return {
-      select: `SELECT ${keyList}, ${columns.join(', ')} FROM ${this.table}
-                ${from ? `WHERE (${keyList}) > (${this.params(2)})` : ''}
+      select: `SELECT ${keyList}, ${columns.join(', ')} FROM ${this.table} ${after.where}
                 ORDER BY ${keyList} LIMIT $1`,
       seen: 'count(*)::int',
       position: last,
-      values: from ? [rows, ...from] : [rows],
+      values: [rows, ...after.values],
     };
   }
 
@@ -166,6 +204,34 @@ class KeyWalk implements TableWalk {
   }
 
   record(): void {}
+
+  async split(client: pg.Client, parts: number): Promise<WalkSegment[]> {
+    const keyList = this.key.map(ident).join(', ');
+    const descending = this.key.map((k) => `${ident(k)} DESC`).join(', ');
+    // The last key of each of `parts` runs of a sample of the table's pages, in key order: rows
+    // on a page are as likely to be anywhere in key order as the table's rows are.
+    const { rows } = await client.query<{ last: WalkPosition }>(
+      `SELECT (array_agg(json_build_array(${this.key.map((k) => `${ident(k)}::text`).join(', ')}) ORDER BY ${descending}))[1] AS last
+         FROM (SELECT ${keyList}, ntile($2) OVER (ORDER BY ${keyList}) AS _tidal_part
+                 FROM ${this.table} TABLESAMPLE SYSTEM ($1) REPEATABLE (0)) sample
+        GROUP BY _tidal_part ORDER BY _tidal_part`,
+      [await samplePercent(client, this.table), Math.max(1, parts)],
+    );
+    const ends = rows.slice(0, -1).map((r) => r.last);
+    return [...ends, null].map((end, i) => ({ start: ends[i - 1] ?? null, end }));
+  }
+
+  within(segment: WalkSegment): TableWalk {
+    return segment.end
+      ? new KeyWalk(this.table, this.key, this.types, segment.end)
+      : new KeyWalk(this.table, this.key, this.types);
+  }
+}
+
+/** What percent of a table's pages a split samples. */
+async function samplePercent(client: pg.Client, table: string): Promise<number> {
+  const pages = (await tablePages(client, table))?.pages ?? 0;
+  return pages <= SPLIT_SAMPLE_PAGES ? 100 : (100 * SPLIT_SAMPLE_PAGES) / pages;
 }
 
 /**
@@ -249,6 +315,20 @@ class LocationWalk implements TableWalk {
   record(from: WalkPosition | null, position: WalkPosition | null, seen: number): void {
     const pages = Number(position?.[0] ?? 0) - Number(from?.[0] ?? 0);
     if (pages > 0 && seen > 0) this.rowsPerPage = 0.5 * this.rowsPerPage + 0.5 * (seen / pages);
+  }
+
+  /** Runs of pages of equal length; a segment's start position carries where it ends. */
+  async split(_client: pg.Client, parts: number): Promise<WalkSegment[]> {
+    const count = Math.max(1, Math.min(parts, this.pages));
+    const edge = (i: number) => Math.round((i * this.pages) / count);
+    return Array.from({ length: count }, (_, i) => ({
+      start: [String(edge(i)), String(edge(i + 1))],
+      end: null,
+    }));
+  }
+
+  within(): TableWalk {
+    return this;
   }
 }
 

@@ -142,12 +142,21 @@ export async function backendPid(db: Queryable): Promise<number | undefined> {
   return rows[0]?.pid;
 }
 
-/** Client sessions of this database, other than this one, running a statement right now. */
-export async function activeSessionCount(db: Queryable): Promise<number> {
+/** Not a session of tidal's own: its application_name is not `$1`, nor `$1` followed by a
+ *  space and a role (`tidal backfill`). */
+const NOT_OWN = `a.application_name <> $1 AND left(a.application_name, length($1) + 1) <> $1 || ' '`;
+
+/** Client sessions of this database running a statement right now, other than this one and
+ *  tidal's own (its backfill workers among them). */
+export async function activeSessionCount(
+  db: Queryable,
+  ownApplicationName: string,
+): Promise<number> {
   const { rows } = await db.query<{ n: number }>(
-    `SELECT count(*)::int AS n FROM pg_catalog.pg_stat_activity
-      WHERE state = 'active' AND backend_type = 'client backend' AND pid <> pg_backend_pid()
-        AND datname = current_database()`,
+    `SELECT count(*)::int AS n FROM pg_catalog.pg_stat_activity a
+      WHERE a.state = 'active' AND a.backend_type = 'client backend' AND a.pid <> pg_backend_pid()
+        AND a.datname = current_database() AND ${NOT_OWN}`,
+    [ownApplicationName],
   );
   return rows[0]?.n ?? 0;
 }
@@ -201,10 +210,25 @@ export async function clientSessions(
             host(a.client_addr) AS "clientAddress", a.backend_start::text AS "backendStart", a.state
        FROM pg_catalog.pg_stat_activity a
       WHERE a.backend_type = 'client backend' AND a.datname = current_database()
-        AND a.pid <> pg_backend_pid()
-        AND a.application_name <> $1 AND left(a.application_name, length($1) + 1) <> $1 || ' '
+        AND a.pid <> pg_backend_pid() AND ${NOT_OWN}
       ORDER BY a.backend_start, a.pid`,
     [ownApplicationName],
   );
   return rows;
+}
+
+/** What bounds the sessions tidal may add for parallel work: how many processes the server lets
+ *  one query use (1 + max_parallel_workers_per_gather, the DBA's word on parallelism), and the
+ *  connections left before max_connections (less those reserved for superusers). */
+export async function sessionRoom(
+  db: Queryable,
+): Promise<{ processesPerQuery: number; connectionsFree: number }> {
+  const { rows } = await db.query<{ per_query: number; free: number }>(
+    `SELECT 1 + current_setting('max_parallel_workers_per_gather')::int AS per_query,
+            (current_setting('max_connections')::int
+              - current_setting('superuser_reserved_connections')::int
+              - (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend'))::int AS free`,
+  );
+  const row = rows[0];
+  return { processesPerQuery: row?.per_query ?? 1, connectionsFree: row?.free ?? 0 };
 }

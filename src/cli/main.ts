@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { type BackfillWorkers, MAX_BACKFILL_WORKERS } from '../backfill/workers.js';
 import { renderDemoReport, runDemo } from '../demo/run.js';
 import { InputError, messageOf, OperationError, TidalError } from '../errors.js';
 import type { BackfillRequest } from '../lifecycle/backfill-control.js';
@@ -19,6 +20,7 @@ interface GlobalOptions {
   lockRetryDeadline: number;
   backfillBatchSize: number;
   backfillBatchMs: number;
+  backfillWorkers: BackfillWorkers;
   maxReplicaLag: number;
   metricsPort?: number;
   metricsHost: string;
@@ -34,6 +36,16 @@ interface GlobalOptions {
 function positiveInteger(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError('expected a positive integer');
+  return n;
+}
+
+function workerCount(value: string): BackfillWorkers {
+  if (value === 'auto') return value;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > MAX_BACKFILL_WORKERS)
+    throw new InvalidArgumentError(
+      `expected auto or a number of workers from 1 to ${MAX_BACKFILL_WORKERS}`,
+    );
   return n;
 }
 
@@ -102,6 +114,7 @@ async function withTidal<T>(
     lockRetryDeadlineMs: options.lockRetryDeadline,
     backfillBatchSize: options.backfillBatchSize,
     backfillBatchMs: options.backfillBatchMs,
+    backfillWorkers: options.backfillWorkers,
     maxReplicaLagMs: options.maxReplicaLag,
     replicaUrls: options.replica,
     maxActiveSessions: options.maxActiveSessions,
@@ -158,7 +171,17 @@ export function buildProgram(): Command {
       positiveInteger,
       DEFAULT_OPTIONS.backfillBatchMs,
     )
-    .option('--backfill-rate <rows/s>', 'backfill rows per second ceiling', positiveInteger)
+    .option(
+      '--backfill-workers <n|auto>',
+      'workers filling and verifying parts of a table at once, each on its own connection (auto: one under a million rows, else up to 1 + max_parallel_workers_per_gather, at most 4)',
+      workerCount,
+      DEFAULT_OPTIONS.backfillWorkers,
+    )
+    .option(
+      '--backfill-rate <rows/s>',
+      'backfill rows per second ceiling, all workers together',
+      positiveInteger,
+    )
     .option(
       '--no-backfill-verify',
       'skip the pass that checks every backfilled row against up before start finishes',

@@ -105,7 +105,7 @@ export function eventRenderer(output: Output): (event: TidalEvent) => void {
           event.rowsPerSecond > 0
             ? (total - event.rowsDone) / event.rowsPerSecond
             : Number.POSITIVE_INFINITY;
-        const line = `  ${event.pass === 'verify' ? 'verify' : 'backfill'} ${event.table}: ${event.rowsDone}/${total} rows (${percent.toFixed(1)}%), ${formatRate(event.rowsPerSecond)}${event.done ? ', done' : `, ETA ${formatDuration(eta)}`}${!event.done && event.throttle ? ` (${event.throttle})` : ''}`;
+        const line = `  ${event.pass === 'verify' ? 'verify' : 'backfill'} ${event.table}: ${event.rowsDone}/${total} rows (${percent.toFixed(1)}%), ${formatRate(event.rowsPerSecond)}${event.workers > 1 ? ` (${event.workers} workers)` : ''}${event.done ? ', done' : `, ETA ${formatDuration(eta)}`}${!event.done && event.throttle ? ` (${event.throttle})` : ''}`;
         if (isTty()) {
           process.stderr.write(`\r\x1b[2K${line}`);
           progressLineOpen = true;
@@ -133,7 +133,9 @@ export function renderStatus(status: MigrationStatus): string {
       const total = Math.max(b.rowsTotal ?? 0, done);
       const percent = total > 0 ? Math.min(100, (100 * done) / total).toFixed(1) : '100.0';
       const running = !b.done || verifying;
-      const rate = running && b.rowsPerSecond ? `, ${Math.round(b.rowsPerSecond)} rows/s` : '';
+      const workers = (b.workers ?? 1) > 1 ? ` (${b.workers} workers)` : '';
+      const rate =
+        running && b.rowsPerSecond ? `, ${Math.round(b.rowsPerSecond)} rows/s${workers}` : '';
       const throttle = running && b.throttle ? `, ${b.throttle}` : '';
       const state = !b.done
         ? ''

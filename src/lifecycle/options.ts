@@ -1,3 +1,4 @@
+import type { BackfillWorkers } from '../backfill/workers.js';
 import { DEFAULT_SCHEMA, DEFAULT_STATE_SCHEMA } from '../client/version.js';
 import { DEFAULT_LOCK_POLICY } from '../executor/run.js';
 import type { TidalEvent } from './events.js';
@@ -15,6 +16,10 @@ export interface TidalOptions {
   backfillBatchSize?: number;
   /** How long one backfill batch should take; batch sizes follow (default 100 ms). */
   backfillBatchMs?: number;
+  /** Workers filling and verifying segments of a table at once, each on a connection of its
+   *  own (default `auto`: one under a million rows, else up to 1 +
+   *  max_parallel_workers_per_gather, at most four). */
+  backfillWorkers?: BackfillWorkers;
   /** Replay lag of a standby above which the backfill waits (default 10 s; 0: do not watch). */
   maxReplicaLagMs?: number;
   /** Standbys to watch besides those streaming from the primary. */
@@ -40,6 +45,7 @@ export const DEFAULT_OPTIONS = {
   lockRetryDeadlineMs: DEFAULT_LOCK_POLICY.retryDeadlineMs,
   backfillBatchSize: 1000,
   backfillBatchMs: 100,
+  backfillWorkers: 'auto',
   maxReplicaLagMs: 10_000,
   backfillVerify: true,
 } as const satisfies Required<Omit<TidalOptions, OptionalOnly>>;
@@ -71,6 +77,7 @@ export function withDefaults(options: TidalOptions): Settings {
     lockRetryDeadlineMs: options.lockRetryDeadlineMs ?? DEFAULT_OPTIONS.lockRetryDeadlineMs,
     backfillBatchSize: options.backfillBatchSize ?? DEFAULT_OPTIONS.backfillBatchSize,
     backfillBatchMs: options.backfillBatchMs ?? DEFAULT_OPTIONS.backfillBatchMs,
+    backfillWorkers: options.backfillWorkers ?? DEFAULT_OPTIONS.backfillWorkers,
     maxReplicaLagMs: options.maxReplicaLagMs ?? DEFAULT_OPTIONS.maxReplicaLagMs,
     backfillVerify: options.backfillVerify ?? DEFAULT_OPTIONS.backfillVerify,
   };

@@ -8,6 +8,7 @@ import {
   OperationError,
 } from '../errors.js';
 import type { LoadedMigration } from '../migration/load.js';
+import { connect } from '../pg/connect.js';
 import { type MigrationPlan, planMigration } from '../planner/plan.js';
 import { missingPrivileges } from '../planner/privileges.js';
 import { versionSchemaStepsAtStart } from '../planner/versions.js';
@@ -192,6 +193,8 @@ async function backfillAll(
         migration,
         batchSize: settings.backfillBatchSize,
         batchTargetMs: settings.backfillBatchMs,
+        workers: settings.backfillWorkers,
+        openWorker: () => connect(settings.connectionString, 'tidal backfill'),
         rowsPerSecond: settings.backfillRate,
         verify: settings.backfillVerify,
         lockTimeoutMs: settings.lockTimeoutMs,

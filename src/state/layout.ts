@@ -73,6 +73,25 @@ function upgrades(s: string): string[][] {
          ADD COLUMN rows_verified bigint NOT NULL DEFAULT 0,
          ADD COLUMN verified boolean NOT NULL DEFAULT false`,
     ],
+    [
+      // Parallel backfill workers: each pass split into segments, each with its own checkpoint
+      // (a batch records its segment's position), taken by one worker at a time.
+      `CREATE TABLE ${s}.backfill_segments (
+         schema text NOT NULL,
+         migration text NOT NULL,
+         table_name text NOT NULL,
+         pass text NOT NULL CHECK (pass IN ('fill', 'verify')),
+         segment integer NOT NULL,
+         start_key jsonb,
+         end_key jsonb,
+         position jsonb,
+         rows_done bigint NOT NULL DEFAULT 0,
+         done boolean NOT NULL DEFAULT false,
+         updated_at timestamptz NOT NULL DEFAULT now(),
+         PRIMARY KEY (schema, migration, table_name, pass, segment)
+       )`,
+      `ALTER TABLE ${s}.backfills ADD COLUMN workers integer`,
+    ],
   ];
 }
 

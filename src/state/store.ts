@@ -48,6 +48,8 @@ export interface BackfillRecord {
   /** Rows the verification pass has checked, and whether it has checked them all. */
   rowsVerified: number;
   verified: boolean;
+  /** Workers the last batch ran beside (null before a batch of this tidal ran). */
+  workers: number | null;
 }
 
 type BigintColumn = 'rowsDone' | 'rowsTotal' | 'rowsVerified';
@@ -170,7 +172,7 @@ export class StateStore {
   }
 
   async clearBackfills(name: string): Promise<void> {
-    for (const table of ['backfills', 'backfill_control']) {
+    for (const table of ['backfills', 'backfill_segments', 'backfill_control']) {
       await this.db.query(`DELETE FROM ${this.s}.${table} WHERE schema = $1 AND migration = $2`, [
         this.schema,
         name,
@@ -190,7 +192,7 @@ export class StateStore {
       `SELECT table_name AS "table", rows_done AS "rowsDone", rows_total AS "rowsTotal", done,
               updated_at::text AS "updatedAt", batch_size AS "batchSize",
               rows_per_second AS "rowsPerSecond", throttle,
-              rows_verified AS "rowsVerified", verified
+              rows_verified AS "rowsVerified", verified, workers
          FROM ${this.s}.backfills WHERE schema = $1 AND migration = $2 ORDER BY table_name`,
       [this.schema, name],
     );

@@ -232,6 +232,14 @@ describe('usage errors exit 2', () => {
     const timeout = await runCli(['status', '--lock-timeout', 'soon'], { DATABASE_URL: db.url });
     expect(timeout.code).toBe(2);
     expect(timeout.stderr).toMatch(/lock-timeout/);
+    for (const workers of ['0', 'many', '33']) {
+      const result = await runCli(['status', '--backfill-workers', workers], {
+        DATABASE_URL: db.url,
+      });
+      expect(result.code).toBe(2);
+      expect(result.stderr).toMatch(/--backfill-workers/);
+      expect(result.stderr).toMatch(/expected auto or a number of workers from 1 to 32/);
+    }
   });
 
   it('an unknown option', async () => {

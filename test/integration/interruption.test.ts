@@ -15,6 +15,8 @@ let ordersFile: string;
 let eventsFile: string;
 let ledgerFile: string;
 let logsFile: string;
+let workersFile: string;
+let heapFile: string;
 
 function addUpperColumn(table: string): string {
   return `operations:
@@ -58,12 +60,25 @@ beforeAll(async () => {
   await writeFile(ledgerFile, addUpperColumn('ledger'));
   logsFile = join(dir, 'logs_upper.yaml');
   await writeFile(logsFile, addUpperColumn('logs'));
+  // For several workers: a key, and none (an id column the test writes by, but no key).
+  await db.query('CREATE TABLE workers (id int PRIMARY KEY, name text NOT NULL)');
+  await db.query('CREATE TABLE heap (id int NOT NULL, name text NOT NULL)');
+  for (const table of ['workers', 'heap']) {
+    await db.query(
+      `INSERT INTO ${table} SELECT g, 'item ' || g FROM generate_series(1, ${ROWS}) g`,
+    );
+  }
+  await db.query('ANALYZE workers, heap');
+  workersFile = join(dir, 'workers_upper.yaml');
+  await writeFile(workersFile, addUpperColumn('workers'));
+  heapFile = join(dir, 'heap_upper.yaml');
+  await writeFile(heapFile, addUpperColumn('heap'));
 });
 afterAll(() => db.dispose());
 
 /** Starts `tidal start` with a slow backfill and kills it with SIGKILL once it is under way
- *  (once `afterRows` more rows are done than when it started). */
-async function killMidBackfill(file: string, afterRows = 1000): Promise<void> {
+ *  (once `afterRows` more rows are done than when it started), with `args` added. */
+async function killMidBackfill(file: string, afterRows = 1000, args: string[] = []): Promise<void> {
   const { child, exited } = startCli([
     'start',
     file,
@@ -73,6 +88,7 @@ async function killMidBackfill(file: string, afterRows = 1000): Promise<void> {
     '100',
     '--backfill-rate',
     '2000',
+    ...args,
   ]);
   const done = async () => {
     const { rows } = await db
@@ -200,7 +216,10 @@ describe('interrupted start', () => {
       for (let kill = 0; kill < 5; kill++) {
         await killMidBackfill(file(), 50 + Math.floor(Math.random() * 400));
         const { rows } = await db.query<{ done: number; position: string }>(
-          `SELECT rows_done::int AS done, last_key::text AS position FROM tidal.backfills WHERE migration = $1`,
+          `SELECT rows_done::int AS done,
+                  (SELECT string_agg(position::text, ' ' ORDER BY segment) FROM tidal.backfill_segments s
+                    WHERE s.migration = b.migration AND s.pass = 'fill') AS position
+             FROM tidal.backfills b WHERE migration = $1`,
           [`${table}_upper`],
         );
         positions.push(rows[0]?.position ?? '');
@@ -223,6 +242,66 @@ describe('interrupted start', () => {
       expect(rows).toEqual([{ n: ROWS, wrong: 0 }]);
     },
     60_000,
+  );
+
+  it.each([
+    ['a primary key, the application writing', 'workers', () => workersFile, true],
+    ['no key (walked by location)', 'heap', () => heapFile, false],
+  ])(
+    'with several workers and %s, killed and resumed with other numbers of workers, it fills every row once',
+    async (_shape, table, file, writes) => {
+      let writing = writes;
+      let inserted = 0;
+      const writer = (async () => {
+        for (let id = ROWS + 1; writing; id++) {
+          await db.query(`INSERT INTO ${table} VALUES ($1, $2)`, [id, `item ${id}`]);
+          await db.query(`UPDATE ${table} SET name = name || '!' WHERE id = $1`, [1 + (id % ROWS)]);
+          inserted++;
+        }
+      })();
+      const segments = () =>
+        db.query<{ segment: number; position: string; done: boolean; rows: number }>(
+          `SELECT segment, position::text, done, rows_done::int AS rows FROM tidal.backfill_segments
+            WHERE migration = $1 AND pass = 'fill' ORDER BY segment`,
+          [`${table}_upper`],
+        );
+      const walked: number[] = [];
+      try {
+        for (const workers of [3, 1, 4, 2]) {
+          await killMidBackfill(file(), 300 + Math.floor(Math.random() * 600), [
+            '--backfill-workers',
+            String(workers),
+          ]);
+          const { rows } = await segments();
+          walked.push(rows.reduce((sum, s) => sum + s.rows, 0));
+        }
+      } finally {
+        writing = false;
+        await writer;
+      }
+      // Planned once, by the first run: four segments for each of its three workers.
+      expect((await segments()).rows.map((s) => s.segment)).toEqual([...Array(12).keys()]);
+      // Each run went on from where the runs before it had stopped.
+      expect(walked).toEqual([...walked].sort((a, b) => a - b));
+      expect(new Set(walked).size).toBe(walked.length);
+      const resumed = await runCli(['start', file(), '--url', db.url, '--backfill-workers', '3']);
+      expect(resumed.code, resumed.stderr).toBe(0);
+      const { rows: after } = await db.query<{ done: number; finished: boolean }>(
+        `SELECT rows_done::int AS done, done AS finished FROM tidal.backfills WHERE migration = $1`,
+        [`${table}_upper`],
+      );
+      expect(after[0]?.finished).toBe(true);
+      expect((await segments()).rows.every((s) => s.done)).toBe(true);
+      // Every row that existed at start once, and at most the rows inserted behind a worker.
+      expect(after[0]?.done).toBeGreaterThanOrEqual(ROWS);
+      expect(after[0]?.done).toBeLessThanOrEqual(ROWS + inserted);
+      expect((await runCli(['complete', '--url', db.url])).code).toBe(0);
+      const { rows } = await db.query(
+        `SELECT count(*)::int AS n, count(*) FILTER (WHERE shout IS DISTINCT FROM upper(name))::int AS wrong FROM ${table}`,
+      );
+      expect(rows).toEqual([{ n: ROWS + inserted, wrong: 0 }]);
+    },
+    90_000,
   );
 
   it('rolls back to exactly the schema before after a SIGKILL mid-backfill', async () => {

@@ -36,6 +36,7 @@ describe('metrics', () => {
       const text = await scrape();
       expect(text).toContain('tidal_backfill_rows_done{table="items"} 3000');
       expect(text).toContain('tidal_backfill_rows_total{table="items"} 3000');
+      expect(text).toContain('tidal_backfill_workers{table="items"} 1');
       expect(text).toContain('tidal_phase{migration="double",phase="active"} 1');
       expect(text).not.toMatch(/tidal_phase\{migration="double",phase="backfill"\} 1/);
       expect(text).toContain('tidal_backfill_throttled{table="items",reason=""} 0');

@@ -33,6 +33,7 @@ function status(phase: 'starting' | 'active', backfill: Partial<BackfillRecord>)
           throttle: null,
           rowsVerified: 0,
           verified: false,
+          workers: null,
           ...backfill,
         },
       ],
@@ -51,6 +52,12 @@ describe('status of a backfill', () => {
   it('while filling: rows filled of the total, rows/s and what holds it', () => {
     expect(line(status('starting', { throttle: 'replica lag 12000 ms over 10000 ms' }))).toBe(
       '  backfill items: 400/1000 rows (40.0%), 250 rows/s, replica lag 12000 ms over 10000 ms, updated 2026-11-26 10:01:00+00',
+    );
+  });
+
+  it('with several workers: how many, beside the rows/s they make together', () => {
+    expect(line(status('starting', { workers: 3 }))).toBe(
+      '  backfill items: 400/1000 rows (40.0%), 250 rows/s (3 workers), updated 2026-11-26 10:01:00+00',
     );
   });
 
