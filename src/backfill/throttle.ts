@@ -1,6 +1,11 @@
 import pg from 'pg';
 import { activeSessionCount } from '../catalog/activity.js';
-import { replayLag, streamingStandbys, walWritten } from '../catalog/replication.js';
+import {
+  replayLag,
+  streamingStandbys,
+  walSinceCheckpoint,
+  walWritten,
+} from '../catalog/replication.js';
 import { sleep } from '../pg/backoff.js';
 import { TIDAL_APPLICATION_NAME } from '../pg/connect.js';
 import type { Queryable } from '../pg/queryable.js';
@@ -133,6 +138,23 @@ export function walRate(db: Queryable, limitMBPerSecond: number): ThrottleSignal
         await sleep(FIRST_WINDOW_MS);
       }
       return { value: await reading(), limit: limitMBPerSecond, unit: 'MB/s' };
+    },
+  };
+}
+
+/**
+ * How far the WAL written since the last checkpoint has gone toward forcing the next one by
+ * volume, in percent. Holding the backfill past a limit below 100 lets the next timed
+ * checkpoint come first: the backfill then adds no checkpoints of its own, and none of the
+ * full-page writes that follow each.
+ */
+export function checkpointWal(db: Queryable, limitPercent: number): ThrottleSignal {
+  return {
+    name: 'WAL toward a forced checkpoint',
+    async read() {
+      const { bytes, forcingBytes } = await walSinceCheckpoint(db);
+      if (forcingBytes <= 0) return { unreadable: 'max_wal_size could not be read' };
+      return { value: (100 * bytes) / forcingBytes, limit: limitPercent, unit: '%' };
     },
   };
 }

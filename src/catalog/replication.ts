@@ -47,3 +47,21 @@ export async function walWritten(
   const row = rows[0];
   return { lsn: row?.lsn ?? '0/0', bytes: Number(row?.bytes ?? 0) };
 }
+
+/**
+ * WAL written since the last checkpoint began (its redo point), and how much forces the next
+ * one by volume: PostgreSQL starts a checkpoint once max_wal_size / (1 +
+ * checkpoint_completion_target) has been written since the last.
+ */
+export async function walSinceCheckpoint(
+  db: Queryable,
+): Promise<{ bytes: number; forcingBytes: number }> {
+  const { rows } = await db.query<{ bytes: number; forcing: number }>(
+    `SELECT pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_current_wal_lsn(), c.redo_lsn)::float8 AS bytes,
+            (pg_catalog.pg_size_bytes(pg_catalog.current_setting('max_wal_size'))
+              / (1 + pg_catalog.current_setting('checkpoint_completion_target')::float8))::float8 AS forcing
+       FROM pg_catalog.pg_control_checkpoint() c`,
+  );
+  const row = rows[0];
+  return { bytes: Number(row?.bytes ?? 0), forcingBytes: Number(row?.forcing ?? 0) };
+}

@@ -27,6 +27,7 @@ interface GlobalOptions {
   replica?: string[];
   maxActiveSessions?: number;
   maxWalRate?: number;
+  maxCheckpointWal?: number;
   backfillRate?: number;
   backfillVerify: boolean;
   json: boolean;
@@ -46,6 +47,13 @@ function workerCount(value: string): BackfillWorkers {
     throw new InvalidArgumentError(
       `expected auto or a number of workers from 1 to ${MAX_BACKFILL_WORKERS}`,
     );
+  return n;
+}
+
+function percent(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > 100)
+    throw new InvalidArgumentError('expected a percent from 1 to 100');
   return n;
 }
 
@@ -119,6 +127,7 @@ async function withTidal<T>(
     replicaUrls: options.replica,
     maxActiveSessions: options.maxActiveSessions,
     maxWalRateMBps: options.maxWalRate,
+    maxCheckpointWalPercent: options.maxCheckpointWal,
     backfillRate: options.backfillRate,
     backfillVerify: options.backfillVerify,
     onEvent: (event) => {
@@ -206,6 +215,11 @@ export function buildProgram(): Command {
       '--max-wal-rate <MB/s>',
       "the backfill waits while the server writes more WAL than this per second (its own and the application's)",
       positiveInteger,
+    )
+    .option(
+      '--max-checkpoint-wal <percent>',
+      'the backfill waits for the next checkpoint while the WAL written since the last is more than this percent of what forces one by volume',
+      percent,
     )
     .option(
       '--metrics-port <port>',

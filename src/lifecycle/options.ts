@@ -29,6 +29,10 @@ export interface TidalOptions {
   /** WAL the server writes, in MB per second, above which the backfill waits (default: not
    *  watched). */
   maxWalRateMBps?: number;
+  /** Percent of the WAL that forces a checkpoint (max_wal_size / (1 +
+   *  checkpoint_completion_target)) written since the last one, above which the backfill waits
+   *  for the next checkpoint (default: not watched). */
+  maxCheckpointWalPercent?: number;
   /** Rows per second ceiling for the backfill. */
   backfillRate?: number;
   /** Check every backfilled row against `up` before start finishes (default true). */
@@ -60,6 +64,7 @@ type OptionalOnly =
   | 'replicaUrls'
   | 'maxActiveSessions'
   | 'maxWalRateMBps'
+  | 'maxCheckpointWalPercent'
   | 'backfillRate'
   | 'onEvent';
 

@@ -1,5 +1,6 @@
 import {
   activeSessions,
+  checkpointWal,
   primaryReplicaLag,
   standbyLag,
   Throttler,
@@ -19,5 +20,7 @@ export function throttlerFor(db: Queryable, settings: Settings): Throttler {
   }
   if (settings.maxActiveSessions) signals.push(activeSessions(db, settings.maxActiveSessions));
   if (settings.maxWalRateMBps) signals.push(walRate(db, settings.maxWalRateMBps));
+  if (settings.maxCheckpointWalPercent)
+    signals.push(checkpointWal(db, settings.maxCheckpointWalPercent));
   return new Throttler(signals);
 }

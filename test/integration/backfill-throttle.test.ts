@@ -105,6 +105,39 @@ describe('backfill throttling', () => {
     }
   }, 60_000);
 
+  it('waits while the WAL since the last checkpoint nears forcing the next, and goes on after a checkpoint', async () => {
+    const db = await seeded();
+    // 1% of what forces a checkpoint (5 MB with the defaults): about 16 MB of WAL is over it.
+    await db.query(
+      'CREATE TABLE junk AS SELECT repeat(md5(g::text), 30) AS body FROM generate_series(1, 16000) g',
+    );
+    const runner = await Tidal.connect({ connectionString: db.url, maxCheckpointWalPercent: 1 });
+    let started: Promise<unknown> | undefined;
+    let checkpointing = false;
+    let checkpoints: Promise<void> | undefined;
+    try {
+      started = runner.start(await migrationFromYaml('double', MIGRATION));
+      const held = await waitForThrottle(db, /^WAL toward a forced checkpoint \d+ % over 1 %$/);
+      expect(held.done).toBe(0);
+      // Checkpoints (other tests write WAL too) until the backfill is through.
+      checkpointing = true;
+      checkpoints = (async () => {
+        while (checkpointing) {
+          await db.query('CHECKPOINT');
+          await sleep(300);
+        }
+      })();
+      await started;
+      expect(await wrongRows(db)).toBe(0);
+    } finally {
+      checkpointing = false;
+      await checkpoints;
+      await started?.catch(() => {});
+      await runner.close();
+      await db.dispose();
+    }
+  }, 60_000);
+
   it('waits, saying so, when a standby it was told to watch cannot be read', async () => {
     const db = await seeded();
     try {
