@@ -8,7 +8,10 @@
  *      expression (an `add_column` with `up: n * 2`), on the same freshly seeded table.
  *   2. tidal's backfill rows/s on tables of several sizes, and the spread between them.
  *   3. A bulk `UPDATE ... SET payload = payload || 'x'` over a range of rows, rolled back, with
- *      no migration active and with the migration active (dual-write trigger installed).
+ *      no migration active, and with the migration active: with its dual-write trigger and,
+ *      the baseline of the trigger's own cost, on the same table with the trigger disabled in
+ *      the rolled-back transaction (the migration's two new columns then cost both runs alike).
+ *      `npm run bench:trigger` breaks the trigger's cost down further.
  *
  * Runs against a fresh database on the server of DATABASE_URL (or --url), or on an embedded
  * PostgreSQL when neither is given; the database is dropped at the end. Imports the built
@@ -25,7 +28,10 @@ import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { loadMigrationFile, Tidal } from '../dist/index.js';
+import { SYNC_TRIGGER } from '../dist/model/names.js';
+import { ident } from '../dist/pg/quote.js';
 import {
+  addN2Migration,
   benchDatabase,
   benchStarted,
   bulkUpdateItems,
@@ -39,6 +45,7 @@ import {
   openClient,
   positiveInt,
   postgresFacts,
+  rolledBackRun,
   say,
   seedItems,
   table,
@@ -54,17 +61,6 @@ const USAGE = `usage: npm run bench:backfill -- [options]
                     the option (backfillBatchMs; tidal's default when not given)
   --url URL         server to create the bench database on (default DATABASE_URL, else embedded)
   --json            print the figures as JSON instead of tables`;
-
-/** The migration every measurement runs, on a table of the `items` shape. */
-const migrationYaml = (/** @type {string} */ table) => `operations:
-  - add_column:
-      table: ${table}
-      up: n * 2
-      column:
-        name: n2
-        type: int
-        nullable: true
-`;
 
 const TARGET_RATIO = 0.8;
 const TARGET_SPREAD = 0.2;
@@ -146,7 +142,7 @@ class Bench {
   /** tidal start of the `add_column` migration on `table`; the migration stays active. */
   async startMigration(/** @type {string} */ table, /** @type {number} */ rows) {
     const file = join(this.dir, `bench_${table}.yaml`);
-    await writeFile(file, migrationYaml(table));
+    await writeFile(file, addN2Migration(table));
     const loaded = await loadMigrationFile(file);
     await this.checkpoint();
     const recorder = new Recorder(rows);
@@ -189,37 +185,30 @@ class Bench {
 
   /**
    * `UPDATE table SET payload = payload || 'x'` over the first `rows` ids, rolled back, `repeat`
-   * times. Each run starts from a compacted table (VACUUM FULL) and a checkpoint, so runs with
-   * and without a migration find the heap in the same shape.
+   * times for each case, the cases in turn; a case's `setup` runs first in its transaction.
+   * Each run starts from a compacted table and a checkpoint (rolledBackRun).
+   * @param {string} table
+   * @param {number} rows
+   * @param {number} repeat
+   * @param {{ label: string, setup?: string[] }[]} cases
    */
-  async rolledBackUpdates(
-    /** @type {string} */ table,
-    /** @type {number} */ rows,
-    /** @type {number} */ repeat,
-    /** @type {string} */ label,
-  ) {
-    /** @type {number[]} */
-    const times = [];
+  async rolledBackUpdates(table, rows, repeat, cases) {
+    const times = cases.map(() => /** @type {number[]} */ ([]));
     for (let i = 0; i < repeat; i++) {
-      await this.db.query(`VACUUM FULL ${table}`);
-      await this.checkpoint();
-      await this.db.query('BEGIN');
-      try {
-        const started = performance.now();
-        const result = await this.db.query(
-          `UPDATE ${table} SET payload = payload || 'x' WHERE id <= $1::bigint`,
-          [rows],
+      for (const [c, { label, setup }] of cases.entries()) {
+        const run = await rolledBackRun(this.db, this.checkpointer, table, {
+          setup,
+          statement: `UPDATE ${table} SET payload = payload || 'x' WHERE id <= $1::bigint`,
+          params: [rows],
+        });
+        if (run.rows !== rows) throw new Error(`UPDATE touched ${run.rows} rows`);
+        times[c]?.push(run.seconds);
+        say(
+          `UPDATE ${fmtInt(rows)} rows ${label}, run ${i + 1}/${repeat}: ${fmtSec(run.seconds)} s`,
         );
-        times.push(seconds(started));
-        if (result.rowCount !== rows) throw new Error(`UPDATE touched ${result.rowCount} rows`);
-      } finally {
-        await this.db.query('ROLLBACK');
       }
-      say(
-        `UPDATE ${fmtInt(rows)} rows ${label}, run ${i + 1}/${repeat}: ${times.at(-1)?.toFixed(2)} s`,
-      );
     }
-    return { runs: times, median: median(times) };
+    return times.map((runs) => ({ runs, median: median(runs) }));
   }
 }
 
@@ -360,6 +349,12 @@ function render(r) {
         o.without.runs.map(fmtSec).join(' '),
       ],
       [
+        'migration active, trigger disabled',
+        fmtSec(o.disabled.median),
+        fmtInt(o.rows / o.disabled.median),
+        o.disabled.runs.map(fmtSec).join(' '),
+      ],
+      [
         'migration active',
         fmtSec(o.with.median),
         fmtInt(o.rows / o.with.median),
@@ -368,7 +363,8 @@ function render(r) {
     ]),
   );
   lines.push(
-    `  slowdown (active / none): ${o.ratio.toFixed(2)}x   target < ${TARGET_OVERHEAD}x: ${verdict(o.ratio < TARGET_OVERHEAD)}`,
+    `  the trigger's cost (active / trigger disabled, same table): ${o.triggerRatio.toFixed(2)}x   target < ${TARGET_OVERHEAD}x: ${verdict(o.triggerRatio < TARGET_OVERHEAD)}`,
+    `  slowdown against the table before the migration (active / none, its new columns included): ${o.ratio.toFixed(2)}x`,
   );
   lines.push('');
   lines.push(`total bench time ${r.totalSeconds.toFixed(0)} s`);
@@ -422,12 +418,9 @@ async function main() {
     await bench.seed('items', options.rows);
     const bulk = await bench.bulkUpdate('items', options.rows);
     await bench.seed('items', options.rows);
-    const without = await bench.rolledBackUpdates(
-      'items',
-      options.updateRows,
-      options.repeat,
-      'without migration',
-    );
+    const [without] = await bench.rolledBackUpdates('items', options.updateRows, options.repeat, [
+      { label: 'without migration' },
+    ]);
     // Back to the shape a fresh seed has: compact heap, fresh statistics, visibility map set.
     await db.query('VACUUM FULL items');
     await db.query('VACUUM ANALYZE items');
@@ -438,18 +431,27 @@ async function main() {
       backfill,
       ratio: backfill.rowsPerSecond / bulk.rowsPerSecond,
     };
-    const active = await bench.rolledBackUpdates(
+    const [active, disabled] = await bench.rolledBackUpdates(
       'items',
       options.updateRows,
       options.repeat,
-      'with the migration active',
+      [
+        { label: 'with the migration active' },
+        {
+          label: 'with the migration active, its trigger disabled',
+          setup: [`ALTER TABLE items DISABLE TRIGGER ${ident(SYNC_TRIGGER)}`],
+        },
+      ],
     );
+    if (!without || !active || !disabled) throw new Error('a trigger-overhead run is missing');
     report.triggerOverhead = {
       rows: options.updateRows,
       repeat: options.repeat,
       without,
       with: active,
+      disabled,
       ratio: active.median / without.median,
+      triggerRatio: active.median / disabled.median,
     };
     await bench.rollback();
     await db.query('DROP TABLE items');

@@ -191,6 +191,50 @@ export async function bulkUpdateItems(db, table, rows, checkpointer) {
   return { seconds, rowsPerSecond: rows / seconds };
 }
 
+/** The migration the backfill and trigger benches start on an `items`-shaped table: a column
+ *  `n2` that the backfill and the dual-write trigger fill with `up: n * 2`. */
+export const addN2Migration = (/** @type {string} */ table) => `operations:
+  - add_column:
+      table: ${table}
+      up: n * 2
+      column:
+        name: n2
+        type: int
+        nullable: true
+`;
+
+/**
+ * `statement` timed in a transaction that is rolled back, after `setup` in the same
+ * transaction (a trigger disabled or replaced, say): its seconds, its row count, and the first
+ * row of `check`, a query run after it in the transaction. `table` is compacted first (VACUUM
+ * FULL) and a checkpoint taken, so every run finds it in the same shape and pays for no earlier
+ * run's writes.
+ * @param {pg.Client} db
+ * @param {Checkpointer} checkpointer
+ * @param {string} table
+ * @param {{ setup?: string[], statement: string, params?: unknown[], check?: string }} run
+ */
+export async function rolledBackRun(
+  db,
+  checkpointer,
+  table,
+  { setup = [], statement, params, check },
+) {
+  await db.query(`VACUUM FULL ${table}`);
+  await checkpointer.run();
+  await db.query('BEGIN');
+  try {
+    for (const sql of setup) await db.query(sql);
+    const started = performance.now();
+    const result = await db.query(statement, params);
+    const seconds = (performance.now() - started) / 1000;
+    const checked = check === undefined ? undefined : (await db.query(check)).rows[0];
+    return { seconds, rows: result.rowCount ?? 0, checked };
+  } finally {
+    await db.query('ROLLBACK');
+  }
+}
+
 /** The server settings a backfill bench's figures depend on. */
 export async function postgresFacts(/** @type {pg.Client} */ db, /** @type {string} */ where) {
   const setting = async (/** @type {string} */ name) =>

@@ -50,6 +50,7 @@ export async function readSchema(db: Queryable, schema: string): Promise<SchemaI
       constraints: [],
       indexes: [],
       triggers: [],
+      beforeUpdateTriggers: [],
       replicaIdentity: row.replica_identity,
       owner: row.owner,
       rowSecurity: row.row_security,
@@ -150,6 +151,22 @@ export async function readSchema(db: Queryable, schema: string): Promise<SchemaI
   );
   for (const { table_oid, ...trigger } of triggers.rows) {
     byOid.get(table_oid)?.triggers.push(trigger);
+  }
+
+  // tgtype bits: 1 row, 2 before, 16 update. Partitions through pg_inherits, which takes no lock.
+  const beforeUpdate = await db.query<{ table_oid: number; name: string }>(
+    `WITH RECURSIVE tree(root, relid) AS (
+       SELECT oid, oid FROM unnest($1::oid[]) AS oid
+       UNION ALL
+       SELECT tree.root, i.inhrelid FROM pg_inherits i JOIN tree ON i.inhparent = tree.relid)
+     SELECT DISTINCT tree.root::int AS table_oid, t.tgname AS name
+       FROM tree JOIN pg_trigger t ON t.tgrelid = tree.relid
+      WHERE NOT t.tgisinternal AND (t.tgtype & 19) = 19
+      ORDER BY 1, 2`,
+    [oids],
+  );
+  for (const { table_oid, name } of beforeUpdate.rows) {
+    byOid.get(table_oid)?.beforeUpdateTriggers.push(name);
   }
   return result;
 }

@@ -73,6 +73,10 @@ export interface TableInfo {
   constraints: ConstraintInfo[];
   indexes: IndexInfo[];
   triggers: TriggerInfo[];
+  /** The row-level BEFORE UPDATE triggers on it and on its partitions, by name: PostgreSQL
+   *  fires an `UPDATE OF` trigger by the columns a statement writes, not by what such a trigger
+   *  changes in the row. */
+  beforeUpdateTriggers: string[];
   replicaIdentity: string;
   /** The table's owner. */
   owner: string;

@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import { type MissingValueRow, missingValueQuery } from '../catalog/temporary.js';
-import { InputError, messageOf } from '../errors.js';
+import { InputError, isConnectionLost, messageOf } from '../errors.js';
 import { ident } from '../pg/quote.js';
+import type { DatabaseChecks } from './database-checks.js';
 import { identifiersIn, parenthesize, qualifiesWith } from './expressions.js';
 import type { PlanContext } from './operation.js';
 
@@ -129,4 +130,32 @@ export async function defaultIsVolatile(
       });
     return !(probe[3]?.rows[0] as MissingValueRow | undefined)?.missing;
   });
+}
+
+/**
+ * Whether an expression over `columns` gives the same value for the same columns every time:
+ * nothing like now(), random(), a subquery or a setting in it. PostgreSQL decides, as it does
+ * for a generated column (the backfill's verification asks the same), on a temporary table of
+ * the columns, rolled back; once per expression and columns in a plan. A probe that fails for
+ * any other reason (a type raw SQL of the migration makes) answers false too: not known to be.
+ */
+export async function isImmutableOver(
+  checks: DatabaseChecks,
+  expression: string,
+  columns: readonly { name: string; type: string }[],
+): Promise<boolean> {
+  const definitions = [
+    ...columns.map((c) => `${ident(c.name)} ${c.type}`),
+    `${ident('_tidal_probe')} boolean GENERATED ALWAYS AS (${parenthesize(expression)} IS NULL) STORED`,
+  ];
+  const probe = `CREATE TEMPORARY TABLE ${ident('_tidal_immutable_probe')} (${definitions.join(', ')}) ON COMMIT DROP`;
+  return checks.answer(probe, () =>
+    checks.rolledBack([probe]).then(
+      () => true,
+      (error: unknown) => {
+        if (isConnectionLost(error)) throw error;
+        return false;
+      },
+    ),
+  );
 }

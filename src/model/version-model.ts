@@ -90,6 +90,10 @@ export interface SyncAssignment {
   /** Set when the two versions hold the column in different types (a copy with a new type): a
    *  value one version writes may not fit the other's column, and the trigger says so. */
   typeChange?: { name: string; oldType: string; newType: string };
+  /** Set when `expression` is the column's default, not an `up`: the column gets it only while
+   *  a row has none (an insert, or a row the backfill has not reached), so an update by the
+   *  old version never overwrites what the new version wrote. */
+  defaultOnly?: boolean;
 }
 
 /** Per table: what the dual-write trigger computes. Expressions use the writing version's names. */

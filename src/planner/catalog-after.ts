@@ -78,6 +78,7 @@ export async function catalogAfter(
       constraints: constraints.sort(byName),
       indexes: indexes.sort(byName),
       triggers: before?.triggers.filter((t) => t.name !== SYNC_TRIGGER) ?? [],
+      beforeUpdateTriggers: before?.beforeUpdateTriggers.filter((t) => t !== SYNC_TRIGGER) ?? [],
       replicaIdentity: before?.replicaIdentity ?? 'd',
       owner: before?.owner ?? role,
       rowSecurity: table.rowSecurity ?? false,

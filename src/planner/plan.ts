@@ -226,7 +226,6 @@ export async function planMigration(
   if (over !== undefined) throw columnLimit.refusal(over);
   await checks.run();
 
-  const backfilled = new Set(backfills.map((b) => b.table));
   const byPhysical = new Map(model.versionTables().map((t) => [t.physical, t]));
   // Every table whose writes the trigger must see: expressions to compute, or marks to clear.
   const synced = new Map<string, SyncSpec>();
@@ -238,18 +237,20 @@ export async function planMigration(
   const syncRemove: Step[] = [];
   const restoreDefaults: Step[] = [];
   const rollbackDefaults: Step[] = [];
+  const walkKeys = new Map(backfills.map((b) => [b.table, b.key]));
+  const rawSqlFirst = migration.operations.some((o) => o.kind === 'sql' && !o.options.onComplete);
   for (const [physical, spec] of synced) {
     const table = byPhysical.get(physical);
     if (!table) continue;
     const defaults = defaultsToViews(schema, table, spec);
-    const [fn, trigger] = await installSyncSteps(
-      schema,
-      stateSchema,
-      table,
-      spec,
-      version,
-      backfilled.has(physical),
-    );
+    const [fn, trigger] = await installSyncSteps(schema, stateSchema, table, spec, version, {
+      walkKey: walkKeys.get(physical),
+      userTriggers: (catalog.tables.get(physical)?.beforeUpdateTriggers ?? []).filter(
+        (name) => name !== SYNC_TRIGGER,
+      ),
+      rawSqlFirst,
+      checks,
+    });
     syncInstall.push(fn as Step, withDefaultsMoved(trigger as Step, defaults?.move));
     syncRemove.push(...removeSyncSteps(schema, stateSchema, physical));
     if (defaults) {
@@ -316,7 +317,11 @@ function defaultsToViews(
   for (const column of columns) {
     column.viewDefault ??= column.default;
     if (!spec.up.some((u) => u.column === column.physical))
-      spec.up.push({ column: column.physical, expression: column.default as string });
+      spec.up.push({
+        column: column.physical,
+        expression: column.default as string,
+        defaultOnly: true,
+      });
   }
   const ref = { schema, name: table.physical };
   const t = qualifiedName(schema, table.physical);

@@ -1,4 +1,6 @@
 import type { ColumnInfo } from '../catalog/types.js';
+import { isImmutableOver } from '../model/checks.js';
+import type { DatabaseChecks } from '../model/database-checks.js';
 import { identifiersIn, isColumnItself, parenthesize } from '../model/expressions.js';
 import { NEEDS_BACKFILL_COLUMN, SYNC_TRIGGER, syncFunctionName } from '../model/names.js';
 import { catalogStep, type Step, tableStep, type Undoable } from '../model/step.js';
@@ -40,6 +42,7 @@ const FROM_NEW = '_tidal_from_new';
 interface RowVariable {
   name: string;
   physical: string;
+  type: string;
 }
 
 function declareRow(schema: string, table: string, row: RowVariable[]): string {
@@ -71,23 +74,56 @@ interface Direction {
   writer: 'old' | 'new';
 }
 
-/** The assignments of one direction; `onlyIfUnchanged` sets only columns the write left alone. */
+/** The variables of the writer's row that `items`' expressions name: only these are declared,
+ *  copying every column of a wide row into a variable on every write is most of what a trigger
+ *  like this costs. */
+async function variablesNamedBy(
+  direction: Direction,
+  items: readonly SyncAssignment[],
+): Promise<RowVariable[]> {
+  const names = new Set<string>();
+  for (const { expression } of items)
+    for (const name of await identifiersIn(expression)) names.add(name);
+  return direction.row.filter((v) => names.has(v.name));
+}
+
+/** Each direction of a table's trigger: `up` over the old version's row, `down` over the new's. */
+function directionsOf(table: PlannedTable, spec: SyncSpec): { up: Direction; down: Direction } {
+  const oldRow: RowVariable[] = table.oldColumns.map((c) => ({
+    name: c.name,
+    physical: c.name,
+    type: c.type,
+  }));
+  const newNames = new Set(table.columns.map((c) => c.name));
+  const newRow: RowVariable[] = [
+    ...table.columns.map((c) => ({ name: c.name, physical: c.physical, type: c.type })),
+    // Columns the new version no longer shows keep their current value under their own name.
+    ...table.oldColumns
+      .filter((c) => !newNames.has(c.name) && !table.columns.some((n) => n.physical === c.name))
+      .map((c) => ({ name: c.name, physical: c.name, type: c.type })),
+  ];
+  return {
+    up: { items: spec.up, row: oldRow, writer: 'old' },
+    down: { items: spec.down, row: newRow, writer: 'new' },
+  };
+}
+
+/** The assignments of one direction. `onlyIfUnchanged` sets only columns the write left
+ *  alone; otherwise a column given only its default is set only while the row has no value of
+ *  it yet (`unset`), never over one the new version wrote. */
 async function assignments(
   direction: Direction,
   version: VersionName,
   table: PlannedTable,
-  onlyIfUnchanged = false,
+  { onlyIfUnchanged = false, unset }: { onlyIfUnchanged?: boolean; unset?: string } = {},
 ): Promise<string> {
   const lines: string[] = [];
   for (const item of direction.items) {
     let assign = `NEW.${ident(item.column)} := ${parenthesize(item.expression)};`;
     if (await mayNotFit(item, direction.writer))
       assign = explainedAssignment(assign, item, direction.writer, version, table);
-    lines.push(
-      onlyIfUnchanged
-        ? `        IF ${unchanged([item.column])} THEN ${assign} END IF;`
-        : `        ${assign}`,
-    );
+    const guard = onlyIfUnchanged ? unchanged([item.column]) : item.defaultOnly ? unset : undefined;
+    lines.push(guard ? `        IF ${guard} THEN ${assign} END IF;` : `        ${assign}`);
   }
   return lines.join('\n');
 }
@@ -140,8 +176,9 @@ function explainedAssignment(
  *   session that says nothing counts as the old version.
  * So a write through a version schema's view is that version's, however the table is named.
  *
- * With a backfill running, every write clears the row's needs-backfill mark, and an update
- * through the new version of a row the backfill has not reached fills what it left alone.
+ * With a backfill running, every write the trigger sees clears the row's needs-backfill mark,
+ * and an update through the new version of a row the backfill has not reached fills what it
+ * left alone. (An update the trigger does not see leaves the mark: see updatesThatFire.)
  */
 export async function syncFunctionSql(
   schema: string,
@@ -152,34 +189,22 @@ export async function syncFunctionSql(
   backfilled: boolean,
 ): Promise<string> {
   const { newOnly, oldOnly } = versionOnlyColumns(table);
-  const oldRow: RowVariable[] = table.oldColumns.map((c) => ({ name: c.name, physical: c.name }));
-  const newNames = new Set(table.columns.map((c) => c.name));
-  const newRow: RowVariable[] = [
-    ...table.columns.map((c) => ({ name: c.name, physical: c.physical })),
-    // Columns the new version no longer shows keep their current value under their own name.
-    ...table.oldColumns
-      .filter((c) => !newNames.has(c.name) && !table.columns.some((n) => n.physical === c.name))
-      .map((c) => ({ name: c.name, physical: c.name })),
-  ];
-  const up: Direction = { items: spec.up, row: oldRow, writer: 'old' };
-  const down: Direction = { items: spec.down, row: newRow, writer: 'new' };
-  // Only the columns the expressions name become variables: copying every column of a wide
-  // row into a variable on every write is most of what a trigger like this costs.
+  const { up, down } = directionsOf(table, spec);
   const block = async (direction: Direction, lines: string) => {
     if (direction.items.length === 0) return '';
-    const names = new Set<string>();
-    for (const { expression } of direction.items)
-      for (const name of await identifiersIn(expression)) names.add(name);
-    const row = direction.row.filter((v) => names.has(v.name));
+    const row = await variablesNamedBy(direction, direction.items);
     return `    DECLARE\n${declareRow(schema, table.physical, row)}\n    BEGIN\n${lines}\n    END;`;
   };
   const mark = ident(NEEDS_BACKFILL_COLUMN);
   const claim = `coalesce(${claimsNewVersion(version)}, false)`;
-  const upBlock = await block(up, await assignments(up, version, table));
+  // A row has no value of a new column yet while being inserted, or (with a backfill) until
+  // the backfill reaches it.
+  const unset = backfilled ? `TG_OP = 'INSERT' OR OLD.${mark}` : `TG_OP = 'INSERT'`;
+  const upBlock = await block(up, await assignments(up, version, table, { unset }));
   const downBlock = await block(down, await assignments(down, version, table));
   const catchUp =
     backfilled && spec.up.length > 0
-      ? `    IF TG_OP = 'UPDATE' AND OLD.${mark} THEN\n${await block(up, await assignments(up, version, table, true))}\n    END IF;`
+      ? `    IF TG_OP = 'UPDATE' AND OLD.${mark} THEN\n${await block(up, await assignments(up, version, table, { onlyIfUnchanged: true }))}\n    END IF;`
       : '';
   const newOnlyNames = newOnly
     .map((c) => (c.physical === c.name ? ident(c.name) : `${ident(c.physical)} (its "${c.name}")`))
@@ -263,6 +288,81 @@ function syncObjects(schema: string, physicalTable: string): { fn: Undoable; tri
   };
 }
 
+/** What decides which UPDATEs must fire a table's dual-write trigger (see updatesThatFire). */
+export interface TriggerSetting {
+  /** The key the backfill walks the table by (empty: by physical location); undefined when the
+   *  table has no backfill. */
+  walkKey: string[] | undefined;
+  /** The application's own row-level BEFORE UPDATE triggers on the table. */
+  userTriggers: readonly string[];
+  /** The migration runs raw SQL before the trigger goes in. */
+  rawSqlFirst: boolean;
+  checks: DatabaseChecks;
+}
+
+/** The UPDATEs that fire the trigger: those that write one of `columns`, or all (`all` says why). */
+type UpdateFiring = { columns: string[] } | { all: string };
+
+/**
+ * Which UPDATEs must fire the trigger. One that writes none of the columns the trigger reads,
+ * writes or compares leaves the row as it was for the trigger's purpose: a row the backfill has
+ * not reached keeps its mark and is filled later; a row filled keeps values that still follow
+ * from its columns (or that the new version gave it). So the trigger fires only for those
+ * columns (`UPDATE OF`), and for the key the backfill walks by. Where that does not hold it
+ * fires on every UPDATE, and says why (each reason below). An INSERT always fires it.
+ */
+async function updatesThatFire(
+  table: PlannedTable,
+  spec: SyncSpec,
+  setting: TriggerSetting,
+): Promise<UpdateFiring> {
+  // Any update can move a row to a page the walk has passed.
+  if (setting.walkKey?.length === 0)
+    return { all: 'the backfill walks the table by physical location' };
+  // PostgreSQL fires an `UPDATE OF` trigger by the columns a statement writes, whatever another
+  // BEFORE trigger then changes in the row.
+  const users = setting.userTriggers;
+  if (users.length > 0)
+    return {
+      all: `the table's own BEFORE UPDATE trigger${users.length > 1 ? 's' : ''} ${users.map((t) => `"${t}"`).join(', ')} may change what it syncs`,
+    };
+  // Raw SQL runs before the trigger goes in, and tidal cannot see what it makes.
+  if (setting.rawSqlFirst) return { all: 'raw SQL of the migration may add such triggers' };
+  const { up, down } = directionsOf(table, spec);
+  // An expression that is not a function of the row alone (now(), random(), a subquery) is
+  // computed again on every write, as before: skipping writes would change what `up` means.
+  for (const direction of [up, down]) {
+    for (const item of direction.items) {
+      // A default is given to a row once, when it has no value yet: how often is no matter.
+      if (item.defaultOnly) continue;
+      const row = await variablesNamedBy(direction, [item]);
+      if (await isImmutableOver(setting.checks, item.expression, row)) continue;
+      const name = table.columns.find((c) => c.physical === item.column)?.name ?? item.column;
+      return {
+        all: `the ${direction.writer === 'old' ? 'up' : 'down'} of "${name}" is not immutable`,
+      };
+    }
+  }
+  const { newOnly, oldOnly } = versionOnlyColumns(table);
+  const read = [
+    ...(await variablesNamedBy(up, up.items)),
+    ...(await variablesNamedBy(down, down.items)),
+  ];
+  const columns = new Set([
+    // A row whose key changes moves in the walk's order, perhaps behind it.
+    ...(setting.walkKey ?? []),
+    // What `up` and `down` read, and what they set.
+    ...read.map((v) => v.physical),
+    ...[...spec.up, ...spec.down].map((item) => item.column),
+    // What tells the versions apart.
+    ...newOnly.map((c) => c.physical),
+    ...oldOnly.map((c) => c.name),
+  ]);
+  if (columns.size === 0) return { all: 'it syncs no column' };
+  const order = [...table.oldColumns.map((c) => c.name), ...table.columns.map((c) => c.physical)];
+  return { columns: [...columns].sort((a, b) => order.indexOf(a) - order.indexOf(b)) };
+}
+
 /** Steps that install a table's dual-write trigger (idempotent, so a resumed start reruns them). */
 export async function installSyncSteps(
   schema: string,
@@ -270,10 +370,20 @@ export async function installSyncSteps(
   table: PlannedTable,
   spec: SyncSpec,
   version: VersionName,
-  backfilled: boolean,
+  setting: TriggerSetting,
 ): Promise<Step[]> {
   const fn = qualifiedName(stateSchema, syncFunctionName(schema, table.physical));
   const made = syncObjects(schema, table.physical);
+  const backfilled = setting.walkKey !== undefined;
+  const firing = await updatesThatFire(table, spec, setting);
+  const events =
+    'columns' in firing
+      ? `INSERT OR UPDATE OF ${firing.columns.map(ident).join(', ')}`
+      : 'INSERT OR UPDATE';
+  const fired =
+    'columns' in firing
+      ? `fired by INSERT and by UPDATE of ${firing.columns.map((c) => `"${c}"`).join(', ')}`
+      : `fired by every INSERT and UPDATE: ${firing.all}`;
   return [
     catalogStep(
       await syncFunctionSql(schema, stateSchema, table, spec, version, backfilled),
@@ -286,8 +396,8 @@ export async function installSyncSteps(
       'ShareRowExclusive',
       // The backfill writes the new columns itself; the condition is checked without calling
       // the function, which is most of what the trigger costs a write.
-      `CREATE OR REPLACE TRIGGER ${ident(SYNC_TRIGGER)} BEFORE INSERT OR UPDATE ON ${qualifiedName(schema, table.physical)} FOR EACH ROW WHEN (${BACKFILL_OFF}) EXECUTE FUNCTION ${fn}()`,
-      `install the dual-write trigger on "${table.name}"`,
+      `CREATE OR REPLACE TRIGGER ${ident(SYNC_TRIGGER)} BEFORE ${events} ON ${qualifiedName(schema, table.physical)} FOR EACH ROW WHEN (${BACKFILL_OFF}) EXECUTE FUNCTION ${fn}()`,
+      `install the dual-write trigger on "${table.name}", ${fired}`,
       { creates: [made.trigger] },
     ),
   ];

@@ -1,4 +1,5 @@
 /** A comparable picture of a database's schema, for "the catalog is exactly as before" checks. */
+import { SYNC_TRIGGER } from '../../src/model/names.js';
 import type { Queryable } from '../../src/pg/queryable.js';
 import { rows } from './cycle.js';
 
@@ -128,4 +129,18 @@ export async function indexesOf(db: Queryable, table: string) {
       WHERE i.indrelid = $1::regclass ORDER BY c.relname`,
     [table],
   );
+}
+
+/** The columns whose UPDATE fires tidal's dual-write trigger on the table (pg_trigger.tgattr),
+ *  in the trigger's order; empty when every UPDATE fires it. */
+export async function syncTriggerColumns(db: Queryable, table: string): Promise<string[]> {
+  const columns = await rows<{ name: string }>(
+    db,
+    `SELECT a.attname AS name
+       FROM pg_trigger t CROSS JOIN unnest(t.tgattr::int2[]) WITH ORDINALITY AS k(attnum, i)
+       JOIN pg_attribute a ON a.attrelid = t.tgrelid AND a.attnum = k.attnum
+      WHERE t.tgrelid = $1::regclass AND t.tgname = $2 ORDER BY k.i`,
+    [table, SYNC_TRIGGER],
+  );
+  return columns.map((c) => c.name);
 }

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import type { BackfillProgress } from '../../src/backfill/run.js';
 import { VerificationError } from '../../src/backfill/verify.js';
 import { Tidal } from '../../src/tidal.js';
+import { syncTriggerColumns } from '../helpers/catalog.js';
 import { rows } from '../helpers/cycle.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 import { migrationFromYaml, versionClient, withTidal } from '../helpers/tidal.js';
@@ -24,13 +25,14 @@ interface Run {
   runner: Tidal;
 }
 
-async function runner(db: TestDatabase, rate?: number): Promise<Run> {
+async function runner(db: TestDatabase, rate?: number, verify = true): Promise<Run> {
   const progress: BackfillProgress[] = [];
   const notices: string[] = [];
   const tidal = await Tidal.connect({
     connectionString: db.url,
     backfillBatchSize: 200,
     backfillRate: rate,
+    backfillVerify: verify,
     onEvent: (e) => {
       if (e.type === 'backfill') progress.push(e);
       if (e.type === 'notice') notices.push(e.message);
@@ -93,6 +95,8 @@ describe('a table without a primary key or unique key', () => {
         await tidal.close();
       }
       expect(notices.some((m) => m.includes('by physical location'))).toBe(true);
+      // Any update can move a row behind the walk: every one fires the trigger.
+      expect(await syncTriggerColumns(db.pool, 'notes')).toEqual([]);
       expect(inserted).toBeGreaterThan(0);
       expect(updated).toBeGreaterThan(0);
       // Many batches, each a run of pages; the progress never passed its total.
@@ -155,6 +159,59 @@ describe('a table without a primary key or unique key', () => {
           `SELECT count(*)::int AS n, count(*) FILTER (WHERE _tidal_new_shout IS DISTINCT FROM upper(body))::int AS wrong FROM notes`,
         ),
       ).toEqual([{ n: 20_000, wrong: 0 }]);
+    } finally {
+      await db.dispose();
+    }
+  }, 60_000);
+});
+
+describe('rows the application writes ahead of the walk', () => {
+  it('a row whose key moves behind the walk is filled by the trigger; one written elsewhere keeps its mark for the walk', async () => {
+    const db = await createTestDatabase();
+    try {
+      await db.query('CREATE TABLE notes (id int PRIMARY KEY, body text, tag text)');
+      await db.query(
+        `INSERT INTO notes SELECT g, 'note ' || g, NULL FROM generate_series(1, 3000) g`,
+      );
+      // No verification pass: it would fill what the walk missed.
+      const { runner: tidal } = await runner(db, 5000, false);
+      try {
+        const started = tidal.start(await migrationFromYaml('shout', SHOUT));
+        await until(
+          '500 rows filled',
+          async () => ((await checkpoint(db))?.done ?? 0) >= 500,
+          WAIT_MS,
+        );
+        await pause(db, true);
+        expect(await syncTriggerColumns(db.pool, 'notes')).toEqual([
+          'id',
+          'body',
+          '_tidal_new_shout',
+        ]);
+        // Through the old version, on rows the walk has not reached: 3000 moves behind it.
+        await db.query('UPDATE notes SET id = -1 WHERE id = 3000');
+        await db.query(`UPDATE notes SET tag = 'seen' WHERE id = 2999`);
+        expect(
+          await rows(
+            db.pool,
+            'SELECT id, _tidal_needs_backfill AS mark FROM notes WHERE id IN (-1, 2999) ORDER BY id',
+          ),
+        ).toEqual([
+          { id: -1, mark: false },
+          { id: 2999, mark: true },
+        ]);
+        await pause(db, false);
+        await started;
+      } finally {
+        await tidal.close();
+      }
+      await withTidal(db.url, (t) => t.complete());
+      expect(
+        await rows(
+          db.pool,
+          `SELECT count(*)::int AS n, count(*) FILTER (WHERE shout IS DISTINCT FROM upper(body))::int AS wrong FROM notes`,
+        ),
+      ).toEqual([{ n: 3000, wrong: 0 }]);
     } finally {
       await db.dispose();
     }

@@ -58,8 +58,10 @@ describe('complete refuses what start made that is gone', () => {
     expect(text).toMatch(
       /changed by hand since start.*\n\s+column "_tidal_new_v" of table "t" is gone/,
     );
+    // The dual-write trigger fires on UPDATE of the column: CASCADE dropped it too.
     expect((json.active as { drift: string[] }).drift).toEqual([
       expect.stringMatching(/column "_tidal_new_v" of table "t" is gone/),
+      expect.stringMatching(/the dual-write trigger of table "t" is gone/),
     ]);
     // Rollback still brings back the old version.
     expect((await runCli(['--url', db.url, 'rollback'])).code).toBe(0);

@@ -3,7 +3,12 @@
 
 import { describe, expect, it } from 'vitest';
 import { InputError } from '../../src/errors.js';
-import { columnOf, constraintsOf, snapshotCatalog } from '../helpers/catalog.js';
+import {
+  columnOf,
+  constraintsOf,
+  snapshotCatalog,
+  syncTriggerColumns,
+} from '../helpers/catalog.js';
 import { rows, runCycle } from '../helpers/cycle.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 import { migrationFromYaml, withTidal } from '../helpers/tidal.js';
@@ -456,6 +461,72 @@ operations:
         expect(await rows(next, email, [100 + pass])).toEqual([{ email: 'B@X' }]);
       },
     });
+  });
+
+  // PostgreSQL fires an `UPDATE OF` trigger by the columns a statement writes, not by what a
+  // BEFORE trigger then changes in the row: with one of the user's, tidal's fires on every UPDATE.
+  it("a user BEFORE UPDATE trigger that changes a column up reads: every update fires tidal's, the new column follows", async () => {
+    await runCycle({
+      setup: [
+        'CREATE TABLE posts (id int PRIMARY KEY, body text, words int)',
+        `CREATE FUNCTION count_words() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN NEW.words := cardinality(string_to_array(NEW.body, ' ')); RETURN NEW; END$$`,
+        'CREATE TRIGGER posts_words BEFORE UPDATE ON posts FOR EACH ROW EXECUTE FUNCTION count_words()',
+        `INSERT INTO posts VALUES (1, 'a b', 2)`,
+      ],
+      migration:
+        'operations:\n  - add_column: {table: posts, up: words * 10, column: {name: score, type: int, nullable: true}}\n',
+      async whileActive({ db, old, next, pass }) {
+        expect(await syncTriggerColumns(db.pool, 'posts')).toEqual([]);
+        // The old version writes body only; its trigger counts the words.
+        await old.query(`UPDATE posts SET body = body || ' c' WHERE id = 1`);
+        expect(await rows(next, 'SELECT words, score FROM posts WHERE id = 1')).toEqual([
+          { words: 2 + pass, score: (2 + pass) * 10 },
+        ]);
+      },
+      async afterComplete(db) {
+        expect(await rows(db.pool, 'SELECT words, score FROM posts')).toEqual([
+          { words: 4, score: 40 },
+        ]);
+      },
+    });
+  });
+
+  it("a BEFORE UPDATE trigger on one partition only counts as the table's", async () => {
+    const db = await createTestDatabase();
+    try {
+      await db.query(
+        'CREATE TABLE events (id int PRIMARY KEY, n int, note text) PARTITION BY RANGE (id)',
+      );
+      await db.query('CREATE TABLE events_low PARTITION OF events FOR VALUES FROM (0) TO (100)');
+      await db.query('CREATE TABLE events_high PARTITION OF events FOR VALUES FROM (100) TO (200)');
+      await db.query(
+        `CREATE FUNCTION bump() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN NEW.n := NEW.n + 1; RETURN NEW; END$$`,
+      );
+      await db.query(
+        'CREATE TRIGGER events_bump BEFORE UPDATE ON events_high FOR EACH ROW EXECUTE FUNCTION bump()',
+      );
+      await db.query('INSERT INTO events SELECT g, g FROM generate_series(1, 199) g');
+      const migration = await migrationFromYaml(
+        'm1',
+        'operations:\n  - add_column: {table: events, up: n * 2, column: {name: n2, type: int, nullable: true}}\n',
+      );
+      const { plan } = await withTidal(db.url, (t) => t.plan(migration));
+      expect(plan.start.map((step) => step.summary)).toContain(
+        `install the dual-write trigger on "events", fired by every INSERT and UPDATE: the table's own BEFORE UPDATE trigger "events_bump" may change what it syncs`,
+      );
+      await withTidal(db.url, (t) => t.start(migration));
+      expect(await syncTriggerColumns(db.pool, 'events')).toEqual([]);
+      await db.query(`UPDATE events SET note = 'seen' WHERE id IN (50, 150)`);
+      await withTidal(db.url, (t) => t.complete());
+      expect(
+        await rows(db.pool, 'SELECT id, n, n2 FROM events WHERE id IN (50, 150) ORDER BY id'),
+      ).toEqual([
+        { id: 50, n: 50, n2: 100 },
+        { id: 150, n: 151, n2: 302 },
+      ]);
+    } finally {
+      await db.dispose();
+    }
   });
 });
 

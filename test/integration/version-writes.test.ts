@@ -15,6 +15,7 @@ import {
 import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { syncTriggerColumns } from '../helpers/catalog.js';
 import { rows } from '../helpers/cycle.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 import { migrationFromYaml, withTidal } from '../helpers/tidal.js';
@@ -220,6 +221,113 @@ operations:
        WHERE d.adrelid = 'users'::regclass AND a.attname = 'level'`,
     );
     expect(defaults).toEqual([{ default: '7' }]);
+  });
+});
+
+describe('which updates fire the dual-write trigger', () => {
+  const addShout = `
+operations:
+  - add_column:
+      table: users
+      up: upper(name)
+      column: {name: shout, type: text, nullable: true}
+`;
+
+  /** The trigger step of the plan: what it runs, and what plan says of it. */
+  async function triggerStep(yaml: string) {
+    const loaded = await migrationFromYaml('v2', yaml);
+    const { plan } = await withTidal(db.url, (t) => t.plan(loaded));
+    return plan.start.find((step) => step.sql.startsWith('CREATE OR REPLACE TRIGGER'));
+  }
+
+  it('only an UPDATE of a column it reads, writes or compares, or of the key: another leaves the row as it was', async () => {
+    expect((await triggerStep(addShout))?.summary).toBe(
+      'install the dual-write trigger on "users", fired by INSERT and by UPDATE of "id", "name", "_tidal_new_shout"',
+    );
+    await withTidal(db.url, async (t) => t.start(await migrationFromYaml('v2', addShout)));
+    expect(await syncTriggerColumns(db.pool, 'users')).toEqual(['id', 'name', '_tidal_new_shout']);
+    const app = await defaultSession();
+    const next = await db.client('app v2');
+    await next.query(`SET search_path = public_v2, public`);
+    // The new version's own value stays when the old version then writes a column up does not
+    // read: up is computed again only from a change of what it reads.
+    await next.query(`UPDATE users SET shout = 'MINE' WHERE id = 1`);
+    await app.query(`UPDATE users SET score = 100 WHERE id = 1`);
+    await app.query(`UPDATE users SET name = 'renamed' WHERE id = 2`);
+    await app.query(`UPDATE users SET score = 300 WHERE id = 3`);
+    await app.query(`UPDATE users SET id = 40 WHERE id = 4`);
+    await next.end();
+    await app.end();
+    await withTidal(db.url, (t) => t.complete());
+    expect(
+      await rows(
+        db.pool,
+        'SELECT id, name, score, shout FROM users WHERE id <= 4 OR id = 40 ORDER BY id',
+      ),
+    ).toEqual([
+      { id: 1, name: 'user 1', score: 100, shout: 'MINE' },
+      { id: 2, name: 'renamed', score: 2, shout: 'RENAMED' },
+      { id: 3, name: 'user 3', score: 300, shout: 'USER 3' },
+      { id: 40, name: 'user 4', score: 4, shout: 'USER 4' },
+    ]);
+  });
+
+  it('a column given only a default keeps what the new version wrote when the old version updates the row', async () => {
+    const withStatus = `${addShout}  - add_column:
+      table: users
+      column: {name: status, type: text, default: "'new'"}
+`;
+    await withTidal(db.url, async (t) => t.start(await migrationFromYaml('v2', withStatus)));
+    const app = await defaultSession();
+    const next = await db.client('app v2');
+    await next.query(`SET search_path = public_v2, public`);
+    await next.query(`UPDATE users SET status = 'shipped' WHERE id IN (1, 2)`);
+    // These fire the trigger (up reads name; id is the key): the default is not given again.
+    await app.query(`UPDATE users SET name = 'renamed' WHERE id = 1`);
+    await app.query(`UPDATE users SET id = 22 WHERE id = 2`);
+    // A row the old version inserts gets the default, as one the new version inserts does.
+    await app.query(`INSERT INTO users (id, name) VALUES (21, 'old')`);
+    await next.query(`INSERT INTO users (id, name) VALUES (23, 'next')`);
+    await next.end();
+    await app.end();
+    await withTidal(db.url, (t) => t.complete());
+    expect(
+      await rows(
+        db.pool,
+        'SELECT id, shout, status FROM users WHERE id IN (1, 3, 21, 22, 23) ORDER BY id',
+      ),
+    ).toEqual([
+      { id: 1, shout: 'RENAMED', status: 'shipped' },
+      { id: 3, shout: 'USER 3', status: 'new' },
+      { id: 21, shout: 'OLD', status: 'new' },
+      { id: 22, shout: 'USER 2', status: 'shipped' },
+      { id: 23, shout: null, status: 'new' },
+    ]);
+  });
+
+  it('every UPDATE when an expression is not immutable: it is computed again on each write, as before', async () => {
+    const stamp = `
+operations:
+  - add_column:
+      table: users
+      up: clock_timestamp()
+      column: {name: seen_at, type: timestamptz, nullable: true}
+`;
+    expect((await triggerStep(stamp))?.summary).toMatch(
+      /fired by every INSERT and UPDATE: the up of "seen_at" is not immutable$/,
+    );
+    await withTidal(db.url, async (t) => t.start(await migrationFromYaml('v2', stamp)));
+    expect(await syncTriggerColumns(db.pool, 'users')).toEqual([]);
+    const seen = async () =>
+      (
+        await rows<{ at: string }>(
+          db.pool,
+          'SELECT _tidal_new_seen_at::text AS at FROM users WHERE id = 1',
+        )
+      )[0]?.at;
+    const before = await seen();
+    await db.query(`UPDATE users SET score = 100 WHERE id = 1`);
+    expect(await seen()).not.toBe(before);
   });
 });
 
