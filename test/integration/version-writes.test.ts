@@ -61,6 +61,13 @@ async function defaultSession(): Promise<pg.Client> {
   return client;
 }
 
+/** A session of the new version, selected by search_path as tidal url gives it. */
+async function newVersionSession(): Promise<pg.Client> {
+  const client = await db.client('app v2');
+  await client.query('SET search_path = public_v2, public');
+  return client;
+}
+
 describe('schema-qualified writes through the new version', () => {
   it('UPDATE, INSERT, INSERT ... ON CONFLICT and RETURNING count as the new version, and survive complete', async () => {
     await startWiden();
@@ -125,8 +132,7 @@ describe('schema-qualified writes through the new version', () => {
 
   it('a write through the new version by its search_path still counts as new; the session setting wins over both', async () => {
     await startWiden();
-    const next = await db.client('app v2');
-    await next.query(`SET search_path = public_v2, public`);
+    const next = await newVersionSession();
     await next.query(`UPDATE users SET name = 'renamed' WHERE id = 7`);
     await next.query(`UPDATE users SET score = 77 WHERE id = 7`);
     const old = await db.client('app v1 by setting');
@@ -247,8 +253,7 @@ operations:
     await withTidal(db.url, async (t) => t.start(await migrationFromYaml('v2', addShout)));
     expect(await syncTriggerColumns(db.pool, 'users')).toEqual(['id', 'name', '_tidal_new_shout']);
     const app = await defaultSession();
-    const next = await db.client('app v2');
-    await next.query(`SET search_path = public_v2, public`);
+    const next = await newVersionSession();
     // The new version's own value stays when the old version then writes a column up does not
     // read: up is computed again only from a change of what it reads.
     await next.query(`UPDATE users SET shout = 'MINE' WHERE id = 1`);
@@ -279,8 +284,7 @@ operations:
 `;
     await withTidal(db.url, async (t) => t.start(await migrationFromYaml('v2', withStatus)));
     const app = await defaultSession();
-    const next = await db.client('app v2');
-    await next.query(`SET search_path = public_v2, public`);
+    const next = await newVersionSession();
     await next.query(`UPDATE users SET status = 'shipped' WHERE id IN (1, 2)`);
     // These fire the trigger (up reads name; id is the key): the default is not given again.
     await app.query(`UPDATE users SET name = 'renamed' WHERE id = 1`);
@@ -334,8 +338,7 @@ operations:
 describe('what the trigger says and refuses', () => {
   it('a new-version value the old column cannot hold fails naming the column and why', async () => {
     await startWiden();
-    const next = await db.client('app v2');
-    await next.query(`SET search_path = public_v2, public`);
+    const next = await newVersionSession();
     const error = await next
       .query(`UPDATE users SET score = 3000000000 WHERE id = 1`)
       .catch((e: Error) => e);
