@@ -222,6 +222,23 @@ export class BackfillCheckpoint {
     );
   }
 
+  /**
+   * Forgets the segments of `pass`, so that it begins again from the table's start (its walk's
+   * positions no longer hold: the table was rewritten). A verification counts its rows again; a
+   * fill keeps the rows it has written, which are not counted again.
+   */
+  async restart(pass: BackfillPass): Promise<void> {
+    await this.db.query(
+      `WITH segments AS (
+         DELETE FROM ${this.segmentsTable} WHERE ${this.where} AND pass = $4
+       )
+       UPDATE ${this.state}
+          SET ${pass === 'fill' ? 'last_key = NULL' : 'verify_key = NULL, rows_verified = 0'}, updated_at = now()
+        WHERE ${this.where}`,
+      [...this.key, pass],
+    );
+  }
+
   /** Records why the backfill waits, for `tidal status` on any machine. */
   async recordThrottle(throttle: string): Promise<void> {
     await this.db.query(

@@ -6,12 +6,23 @@ import type { BackfillSpec } from '../model/version-model.js';
 import { ident, qualifiedName } from '../pg/quote.js';
 import { BatchSizer } from './batch-size.js';
 import { canSilenceTriggers, runBatches } from './batches.js';
-import { BackfillCheckpoint, type BackfillPass, type PassState } from './checkpoint.js';
+import {
+  BackfillCheckpoint,
+  type BackfillPass,
+  type PassState,
+  type SegmentState,
+} from './checkpoint.js';
 import { BackfillControl } from './control.js';
 import { BackfillGate } from './gate.js';
 import type { Throttler } from './throttle.js';
-import { VerificationError, verifiableColumns, verifyBatch } from './verify.js';
-import { type TableWalk, type WalkPosition, walkFor } from './walk.js';
+import { VerificationError, type VerifyTarget, verifiableColumns, verifyBatch } from './verify.js';
+import {
+  TableRewritten,
+  type TableWalk,
+  type WalkPosition,
+  walkByLocation,
+  walkFor,
+} from './walk.js';
 import {
   type BackfillWorkers,
   segmentCount,
@@ -59,6 +70,10 @@ type PassBatch = (
   rows: number,
 ) => Promise<WalkBatchResult>;
 
+/** The walk a pass takes, given the segments stored for it (none when it first begins) and
+ *  where it resumes. */
+type OpenPassWalk = (stored: SegmentState[], resumed: PassState) => Promise<TableWalk>;
+
 export interface BackfillProgress {
   table: string;
   /** `fill` writes the new columns; `verify` checks them afterwards. */
@@ -98,7 +113,8 @@ export async function runBackfill(
   const table = qualifiedName(schema, spec.table);
   const mark = `${table}.${ident(NEEDS_BACKFILL_COLUMN)}`;
   // Rows the fill has written (NULL mark) may sit ahead of a location walk: not counted again.
-  const walk = await walkFor(client, schema, spec.table, spec.key, `${mark} IS NOT NULL`);
+  const counted = `${mark} IS NOT NULL`;
+  const walk = await walkFor(client, schema, spec.table, spec.key, counted);
   const quiet = await canSilenceTriggers(client);
   if (!state.fill.done) {
     options.onNotice?.(
@@ -116,14 +132,34 @@ export async function runBackfill(
   ].join(', ');
   let rowsTotal = state.rowsTotal;
 
+  // A pass begins again from the start when a location walk finds the table rewritten.
   const pass = async (
     name: BackfillPass,
     resumed: PassState,
-    passWalk: TableWalk,
+    openWalk: OpenPassWalk,
+    batch: PassBatch,
+  ) => {
+    for (let from = resumed; ; ) {
+      try {
+        return await walkPass(name, from, openWalk, batch);
+      } catch (error) {
+        if (!(error instanceof TableRewritten)) throw error;
+        options.onNotice?.(`${error.message}: the ${name} pass walks it again from the start`);
+        await checkpoint.restart(name);
+        from = (await checkpoint.open())[name];
+      }
+    }
+  };
+
+  const walkPass = async (
+    name: BackfillPass,
+    resumed: PassState,
+    openWalk: OpenPassWalk,
     batch: PassBatch,
   ) => {
     const requested = await workersFor(client, options.workers ?? 1, rowsTotal);
     const stored = await checkpoint.segments(name);
+    const passWalk = await openWalk(stored, resumed);
     const segments =
       stored.length > 0
         ? stored
@@ -222,42 +258,57 @@ export async function runBackfill(
   };
 
   const fill = () =>
-    pass('fill', state.fill, walk, async (worker, segmentWalk, from, rows) => {
-      const range = segmentWalk.range(from, rows);
-      const { rows: result } = await worker.query<WalkBatchResult>(
-        `WITH bound AS MATERIALIZED (${range.bound}), filled AS (
-           UPDATE ${table} SET ${set} FROM bound _tidal_b
-            WHERE ${range.inRange(table)} AND ${mark}
-         )
-         SELECT _tidal_b._tidal_seen AS seen, ${range.position} AS position FROM bound _tidal_b`,
-        range.values,
-      );
-      return result[0] ?? { seen: 0, position: null };
-    });
+    pass(
+      'fill',
+      state.fill,
+      // Opened for each start of the pass: after a rewrite, a location walk of the new file.
+      () => walkFor(client, schema, spec.table, spec.key, counted),
+      async (worker, segmentWalk, from, rows) => {
+        const range = segmentWalk.range(from, rows);
+        const { rows: result } = await worker.query<WalkBatchResult & { intact: boolean }>(
+          `WITH bound AS MATERIALIZED (${range.bound}), filled AS (
+             UPDATE ${table} SET ${set} FROM bound _tidal_b
+              WHERE ${range.inRange(table)} AND ${mark}
+           )
+           SELECT _tidal_b._tidal_seen AS seen, ${range.position} AS position, ${range.intact} AS intact
+             FROM bound _tidal_b`,
+          range.values,
+        );
+        if (result[0] && !result[0].intact) throw new TableRewritten(spec.table);
+        return result[0] ?? { seen: 0, position: null };
+      },
+    );
 
   const verify = async () => {
-    // A new walk: a location walk covers the pages the fill added to the table.
-    const verifyWalk = await walkFor(client, schema, spec.table, spec.key);
     const columns = await verifiableColumns(client, schema, spec.table, spec.set);
     for (const { column, reason } of columns.skipped) {
       options.onNotice?.(`verification of "${spec.table}" skips column "${column}": ${reason}`);
     }
+    const target: VerifyTarget = {
+      table,
+      fill: set,
+      mark,
+      columns: columns.checked,
+      sampleKey: walk.rowKey(table),
+    };
     let missed = 0;
-    await pass('verify', state.verify, verifyWalk, async (worker, segmentWalk, from, rows) => {
-      const finding = await verifyBatch(
-        worker,
-        segmentWalk,
-        table,
-        set,
-        mark,
-        columns.checked,
-        from,
-        rows,
-      );
-      missed += finding.missed;
-      if (finding.mismatched > 0) throw new VerificationError(spec.table, finding);
-      return finding;
-    });
+    await pass(
+      'verify',
+      state.verify,
+      // By location, each page read once (a new walk: it covers the pages the fill added). A
+      // pass an older tidal began by key goes on by key: its segments start at no key.
+      (stored, resumed) =>
+        stored.some((s) => s.segment.start === null) || (stored.length === 0 && resumed.position)
+          ? walkFor(client, schema, spec.table, spec.key)
+          : walkByLocation(client, schema, spec.table),
+      async (worker, segmentWalk, from, rows) => {
+        const finding = await verifyBatch(worker, segmentWalk, target, from, rows);
+        if (!finding.intact) throw new TableRewritten(spec.table);
+        missed += finding.missed;
+        if (finding.mismatched > 0) throw new VerificationError(spec.table, finding);
+        return finding;
+      },
+    );
     if (missed > 0) {
       options.onNotice?.(
         `verification of "${spec.table}" filled ${missed} rows the fill had not reached (moved during the walk, e.g. by VACUUM FULL or CLUSTER)`,

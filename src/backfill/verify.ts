@@ -24,6 +24,9 @@ export interface VerifyFinding {
   mismatched: number;
   /** Keys of up to five mismatched rows. */
   sample: unknown[][];
+  /** False when the table was rewritten since the walk began: the rest of the finding means
+   *  nothing, and the batch filled nothing. */
+  intact: boolean;
 }
 
 /** Verification found rows whose new columns are not what `up` gives for the old ones. */
@@ -38,6 +41,19 @@ export class VerificationError extends OperationError {
   }
 }
 
+/** What a verification pass checks in each row, as SQL over the table. */
+export interface VerifyTarget {
+  /** The table, quoted and qualified. */
+  table: string;
+  /** The fill's assignments, for rows it has not reached. */
+  fill: string;
+  /** The backfill mark column, qualified. */
+  mark: string;
+  columns: FilledColumn[];
+  /** A JSON array naming a row in messages (its key, or its ctid when it has none). */
+  sampleKey: string;
+}
+
 /**
  * One verification batch over a range: counts rows the fill wrote whose new columns differ from
  * `up` of their old ones, and fills rows the fill has not reached (a location walk can be passed
@@ -49,13 +65,11 @@ export class VerificationError extends OperationError {
 export async function verifyBatch(
   client: pg.Client,
   walk: TableWalk,
-  table: string,
-  fill: string,
-  mark: string,
-  columns: FilledColumn[],
+  target: VerifyTarget,
   from: WalkPosition | null,
   rows: number,
 ): Promise<VerifyFinding> {
+  const { table, mark, columns } = target;
   const differs =
     columns.length === 0
       ? 'false'
@@ -63,23 +77,31 @@ export async function verifyBatch(
           .map((c) => `${table}.${ident(c.column)} IS DISTINCT FROM ${parenthesize(c.expression)}`)
           .join(' OR ');
   const scan = walk.scan(from, rows, [
-    `${walk.rowKey(table)} AS _tidal_key`,
+    `${target.sampleKey} AS _tidal_key`,
     `coalesce(${mark}, false) AS _tidal_missed`,
     `(${mark} IS NULL AND (${differs})) AS _tidal_mismatched`,
   ]);
   const { rows: result } = await client.query<VerifyFinding>(
-    `SELECT ${scan.seen} AS seen, ${scan.position} AS position,
+    `SELECT ${scan.seen} AS seen, ${scan.position} AS position, ${scan.intact} AS intact,
             (count(*) FILTER (WHERE r._tidal_missed))::int AS missed,
             (count(*) FILTER (WHERE r._tidal_mismatched))::int AS mismatched,
             coalesce((array_agg(r._tidal_key) FILTER (WHERE r._tidal_mismatched))[1:5], '{}') AS sample
        FROM (${scan.select}) r`,
     scan.values,
   );
-  const finding = result[0] ?? { seen: 0, position: null, missed: 0, mismatched: 0, sample: [] };
+  const finding = result[0] ?? {
+    seen: 0,
+    position: null,
+    missed: 0,
+    mismatched: 0,
+    sample: [],
+    intact: true,
+  };
+  if (!finding.intact) return finding;
   if (finding.missed > 0 && finding.position) {
     const range = walk.between(table, from, finding.position);
     const filled = await client.query(
-      `UPDATE ${table} SET ${fill} WHERE ${range.where} AND ${mark}`,
+      `UPDATE ${table} SET ${target.fill} WHERE ${range.where} AND ${mark}`,
       range.values,
     );
     finding.missed = filled.rowCount ?? 0;

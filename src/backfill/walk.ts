@@ -1,12 +1,25 @@
 import type pg from 'pg';
 import { columnTypes } from '../catalog/read.js';
-import { tablePages } from '../catalog/statistics.js';
+import { locationExtent, tableFilesSql, tablePages } from '../catalog/statistics.js';
 import { OperationError } from '../errors.js';
-import { ident, qualifiedName } from '../pg/quote.js';
+import { ident, literal, qualifiedName } from '../pg/quote.js';
 
-/** Where a walk stopped: the last key done, or (walking by location) the next page to visit
- *  and the page the walk ends at. */
+/** Where a walk stopped: the last key done, or (walking by location) the next page to visit,
+ *  the page the walk ends at and the files the pages are of (tableFilesSql). */
 export type WalkPosition = string[];
+
+/**
+ * The table was rewritten (VACUUM FULL, CLUSTER, pg_repack) since a location walk began: its
+ * rows are on other pages now, so the positions the walk stored mean nothing; the pass walks
+ * the table again from its start.
+ */
+export class TableRewritten extends OperationError {
+  constructor(table: string) {
+    super(
+      `"${table}" was rewritten (VACUUM FULL, CLUSTER or pg_repack) during its walk by physical location`,
+    );
+  }
+}
 
 /**
  * One batch's range of rows, as SQL. A batch statement starts `WITH bound AS MATERIALIZED
@@ -18,6 +31,8 @@ export interface WalkRange {
   bound: string;
   inRange: (table: string) => string;
   position: string;
+  /** True while the positions of the walk still point where they did (see WalkScan). */
+  intact: string;
   values: unknown[];
 }
 
@@ -31,6 +46,11 @@ export interface WalkScan {
   select: string;
   seen: string;
   position: string;
+  /** True while the positions of the walk still point where they did: always, by key; by
+   *  location, while the table is in the files the walk began in (a pass that finds it false
+   *  begins again: TableRewritten). Evaluated in the batch's statement, after it has locked the table,
+   *  so no rewrite comes between the two. */
+  intact: string;
   values: unknown[];
 }
 
@@ -97,7 +117,17 @@ export async function walkFor(
   const qualified = qualifiedName(schema, table);
   return key.length > 0
     ? new KeyWalk(qualified, key, await keyTypes(client, qualified, table, key))
-    : await LocationWalk.open(client, qualified, counted);
+    : await walkByLocation(client, schema, table, counted);
+}
+
+/** The walk of `table` by physical location, whatever keys it has (see LocationWalk). */
+export function walkByLocation(
+  client: pg.Client,
+  schema: string,
+  table: string,
+  counted = 'true',
+): Promise<TableWalk> {
+  return LocationWalk.open(client, qualifiedName(schema, table), counted);
 }
 
 class KeyWalk implements TableWalk {
@@ -163,6 +193,7 @@ class KeyWalk implements TableWalk {
         return `${from ? `(${tableKey}) > (${params}) AND ` : ''}(${tableKey}) <= (${row('_tidal_b', bounds)})`;
       },
       position: `CASE WHEN _tidal_b._tidal_seen > 0 THEN json_build_array(${bounds.map((k) => `_tidal_b.${k}::text`).join(', ')}) END`,
+      intact: 'true',
       values: [rows, ...after.values],
     };
   }
@@ -181,6 +212,7 @@ class KeyWalk implements TableWalk {
                 ORDER BY ${keyList} LIMIT $1`,
       seen: 'count(*)::int',
       position: last,
+      intact: 'true',
       values: [rows, ...after.values],
     };
   }
@@ -235,11 +267,16 @@ async function samplePercent(client: pg.Client, table: string): Promise<number> 
 }
 
 /**
- * Walks a table without a usable key by runs of pages (`ctid` ranges, a TID range scan), up to
- * the table's size when the walk began. Rows that needed filling were in the table when the
- * dual-write trigger went in; rows the application moves or adds since get their new columns
- * from the trigger, so pages added later hold nothing to fill. (A VACUUM FULL or CLUSTER during
- * the walk can move an unfilled row behind it: the verification pass fills such a row.)
+ * Walks a table by runs of pages (`ctid` ranges, a TID range scan), up to the table's size when
+ * the walk began: the fill of a table without a usable key, and every verification pass (a
+ * TID range reads each page once; a key range also follows the index to the dead versions the
+ * fill left behind). Rows that needed filling were in the table when the dual-write trigger went
+ * in; rows the application moves or adds since get their new columns from the trigger, so pages
+ * added later hold nothing to fill. A rewrite of the table (VACUUM FULL, CLUSTER, pg_repack)
+ * moves every row: each batch checks that the table is still in the files the walk began in
+ * (`intact`), and the pass begins again when it is not. A partitioned table has no pages of its
+ * own: a TID range selects those pages of every leaf partition, so the walk goes up to its
+ * largest partition's size.
  */
 class LocationWalk implements TableWalk {
   readonly description =
@@ -250,15 +287,16 @@ class LocationWalk implements TableWalk {
     private readonly table: string,
     private readonly counted: string,
     private readonly pages: number,
+    private readonly files: string,
     rowsPerPage: number,
   ) {
     this.rowsPerPage = rowsPerPage;
   }
 
   static async open(client: pg.Client, table: string, counted: string): Promise<LocationWalk> {
-    const size = await tablePages(client, table);
-    if (!size) throw new OperationError(`backfill: table ${table} not found`);
-    return new LocationWalk(table, counted, size.pages, size.rowsPerPage ?? 50);
+    const extent = await locationExtent(client, table);
+    if (!extent) throw new OperationError(`backfill: table ${table} not found`);
+    return new LocationWalk(table, counted, extent.pages, extent.files, extent.rowsPerPage ?? 50);
   }
 
   rowKey(table: string): string {
@@ -266,40 +304,53 @@ class LocationWalk implements TableWalk {
   }
 
   range(from: WalkPosition | null, rows: number): WalkRange {
-    const { start, end, last } = this.batchPages(from, rows);
+    const { start, end, last, files } = this.batchPages(from, rows);
     const inRange = (table: string) => pageRange(table, '$1', '$2');
     return {
       bound: `SELECT count(*)::int AS _tidal_seen FROM ${this.table} WHERE ${inRange(this.table)} AND (${this.counted})`,
       inRange,
-      position: 'json_build_array($2::bigint::text, $3::bigint::text)',
-      values: [start, end, last],
+      position: this.position(),
+      intact: this.intact(),
+      values: [start, end, last, files],
     };
   }
 
   scan(from: WalkPosition | null, rows: number, columns: string[]): WalkScan {
-    const { start, end, last } = this.batchPages(from, rows);
+    const { start, end, last, files } = this.batchPages(from, rows);
     return {
       select: `SELECT (${this.counted}) AS _tidal_counted, ${columns.join(', ')} FROM ${this.table}
                 WHERE ${pageRange(this.table, '$1', '$2')}`,
       seen: '(count(*) FILTER (WHERE r._tidal_counted))::int',
-      position: 'json_build_array($2::bigint::text, $3::bigint::text)',
-      values: [start, end, last],
+      position: this.position(),
+      intact: this.intact(),
+      values: [start, end, last, files],
     };
+  }
+
+  /** The position after a batch whose parameters are `$1` (first page) to `$4` (files). */
+  private position(): string {
+    return 'json_build_array($2::bigint::text, $3::bigint::text, $4::text)';
+  }
+
+  private intact(): string {
+    return `${tableFilesSql(`${literal(this.table)}::regclass`)} = $4`;
   }
 
   between(table: string, from: WalkPosition | null, to: WalkPosition): WalkBetween {
     return { where: pageRange(table, '$1', '$2'), values: [Number(from?.[0] ?? 0), Number(to[0])] };
   }
 
-  /** The pages of the batch after `from` holding about `rows` rows, and the walk's end. */
+  /** The pages of the batch after `from` holding about `rows` rows, the walk's end and files. */
   private batchPages(
     from: WalkPosition | null,
     rows: number,
-  ): { start: number; end: number; last: number } {
+  ): { start: number; end: number; last: number; files: string } {
     const start = Number(from?.[0] ?? 0);
     const last = this.lastPage(from);
     const end = Math.min(last, start + Math.max(1, Math.ceil(rows / this.rowsPerPage)));
-    return { start, end, last };
+    // A position stored before positions named their files (an older tidal) is taken as these
+    // files': such a walk is not checked for a rewrite, as it was not then.
+    return { start, end, last, files: from?.[2] ?? this.files };
   }
 
   finished(position: WalkPosition | null): boolean {
@@ -322,7 +373,7 @@ class LocationWalk implements TableWalk {
     const count = Math.max(1, Math.min(parts, this.pages));
     const edge = (i: number) => Math.round((i * this.pages) / count);
     return Array.from({ length: count }, (_, i) => ({
-      start: [String(edge(i)), String(edge(i + 1))],
+      start: [String(edge(i)), String(edge(i + 1)), this.files],
       end: null,
     }));
   }

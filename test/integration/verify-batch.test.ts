@@ -5,8 +5,13 @@
  */
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type VerifyFinding, verifyBatch } from '../../src/backfill/verify.js';
-import { type WalkPosition, walkFor } from '../../src/backfill/walk.js';
+import { type VerifyFinding, type VerifyTarget, verifyBatch } from '../../src/backfill/verify.js';
+import {
+  type TableWalk,
+  type WalkPosition,
+  walkByLocation,
+  walkFor,
+} from '../../src/backfill/walk.js';
 import { NEEDS_BACKFILL_COLUMN } from '../../src/model/names.js';
 import { ident } from '../../src/pg/quote.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
@@ -37,25 +42,27 @@ async function filledTable(table: string, key: string): Promise<void> {
   await db.query(`UPDATE ${table} SET n2 = -1 WHERE n % 89 = 0`);
 }
 
-/** The whole verification, batch by batch: what the batches found, summed. */
-async function verifyAll(table: string, key: string[], rows: number) {
+/** What verification checks in `table`: n2 = n * 2, rows named as by `walk`. */
+function target(table: string, walk: TableWalk): VerifyTarget {
   const qualified = `public.${ident(table)}`;
+  return {
+    table: qualified,
+    fill: `n2 = n * 2, ${MARK} = NULL`,
+    mark: `${qualified}.${MARK}`,
+    columns: [{ column: 'n2', expression: 'n * 2' }],
+    sampleKey: walk.rowKey(qualified),
+  };
+}
+
+/** The whole verification, batch by batch, walking by `key` (by location when empty), rows
+ *  named by `named` (the walk's own way when not given): what the batches found, summed. */
+async function verifyAll(table: string, key: string[], rows: number, named = key) {
   const walk = await walkFor(client, 'public', table, key);
-  const fill = `n2 = n * 2, ${MARK} = NULL`;
-  const columns = [{ column: 'n2', expression: 'n * 2' }];
+  const checked = target(table, await walkFor(client, 'public', table, named));
   let from: WalkPosition | null = null;
   const total = { seen: 0, missed: 0, mismatched: 0, batches: 0, sample: [] as unknown[][] };
   for (;;) {
-    const finding: VerifyFinding = await verifyBatch(
-      client,
-      walk,
-      qualified,
-      fill,
-      `${qualified}.${MARK}`,
-      columns,
-      from,
-      rows,
-    );
+    const finding: VerifyFinding = await verifyBatch(client, walk, checked, from, rows);
     const next: WalkPosition | null = finding.position ?? from;
     walk.record(from, next, finding.seen);
     total.seen += finding.seen;
@@ -96,5 +103,43 @@ describe('a verification batch', () => {
     const found = await verifyAll('by_location', [], 100);
     expect(found).toMatchObject({ seen: 1500, missed: UNFILLED, mismatched: WRONG });
     expect(await state('by_location')).toEqual({ unfilled: 0, wrong: WRONG });
+  });
+
+  it('by location on a table with a key: rows named by their key', async () => {
+    await filledTable('keyed_by_location', ', PRIMARY KEY (a, b)');
+    const found = await verifyAll('keyed_by_location', [], 100, ['a', 'b']);
+    expect(found).toMatchObject({ seen: 1500, missed: UNFILLED, mismatched: WRONG });
+    // Rows stayed on their pages in the order they were written: n = 89 comes first.
+    expect(found.sample[0]).toEqual(['1', '39']);
+  });
+
+  it('by location: the batch after a rewrite of the table finds it not intact; a new walk goes on', async () => {
+    await filledTable('rewritten', '');
+    const walk = await walkByLocation(client, 'public', 'rewritten');
+    const checked = target('rewritten', walk);
+    const first = await verifyBatch(client, walk, checked, null, 100);
+    expect(first).toMatchObject({ intact: true, seen: expect.any(Number) });
+    expect(first.seen).toBeGreaterThan(0);
+    const before = await state('rewritten');
+    await db.query('VACUUM FULL rewritten');
+    expect(await verifyBatch(client, walk, checked, first.position, 100)).toMatchObject({
+      intact: false,
+    });
+    // Nothing was filled in the rewritten table's pages.
+    expect(await state('rewritten')).toEqual(before);
+    // A walk by key is not concerned: its positions are keys.
+    await filledTable('rewritten_keyed', ', PRIMARY KEY (a, b)');
+    const byKey = await walkFor(client, 'public', 'rewritten_keyed', ['a', 'b']);
+    const keyed = target('rewritten_keyed', byKey);
+    const firstByKey = await verifyBatch(client, byKey, keyed, null, 100);
+    await db.query('VACUUM FULL rewritten_keyed');
+    expect(await verifyBatch(client, byKey, keyed, firstByKey.position, 100)).toMatchObject({
+      intact: true,
+      seen: 100,
+    });
+    const again = await walkByLocation(client, 'public', 'rewritten');
+    expect(
+      (await verifyBatch(client, again, target('rewritten', again), null, 100)).seen,
+    ).toBeGreaterThan(0);
   });
 });
