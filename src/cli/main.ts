@@ -1,6 +1,8 @@
 #!/usr/bin/env node
+import { readFile, writeFile } from 'node:fs/promises';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { type BackfillWorkers, MAX_BACKFILL_WORKERS } from '../backfill/workers.js';
+import { convertSql } from '../convert/convert.js';
 import { renderDemoReport, runDemo } from '../demo/run.js';
 import { InputError, messageOf, OperationError, TidalError } from '../errors.js';
 import type { BackfillRequest } from '../lifecycle/backfill-control.js';
@@ -8,6 +10,7 @@ import { lintPaths } from '../lint/lint.js';
 import { type LintFormat, renderFindings, rulesTable } from '../lint/report.js';
 import { Metrics } from '../metrics.js';
 import { loadMigrationFile } from '../migration/load.js';
+import { initSqlParser } from '../migration/sql-text.js';
 import { resolveConnectionString } from '../pg/connect.js';
 import { DEFAULT_DRAIN_WAIT_MS, DEFAULT_OPTIONS, Tidal } from '../tidal.js';
 import { eventRenderer, type Output, renderPlan, renderStatus } from './render.js';
@@ -293,6 +296,46 @@ export function buildProgram(): Command {
     });
 
   program
+    .command('convert')
+    .description(
+      "turn plain SQL (an ORM's generated migration) into one tidal migration: YAML on stdout, or -o FILE; what it cannot map stays SQL, and what it cannot infer is left for you to write, each said on stderr",
+    )
+    .argument('[files...]', 'SQL files, read in order as one; none or - reads standard input', [])
+    .option('-o, --output <file>', 'write the migration to this file (refused if it exists)')
+    .action(async (files: string[], flags: { output?: string }) => {
+      const options = program.opts<GlobalOptions>();
+      await initSqlParser();
+      const sources = await Promise.all(
+        (files.length > 0 ? files : ['-']).map(async (file) => ({
+          file: file === '-' ? '<stdin>' : file,
+          text: await (file === '-' ? readStdin() : readInput(file)),
+        })),
+      );
+      const result = convertSql(sources);
+      const target = flags.output ?? '<stdout>';
+      for (const n of result.notes) process.stderr.write(`${n.file}:${n.line}: ${n.message}\n`);
+      for (const u of result.unwritten)
+        process.stderr.write(`${target}: ${u.path}: left for you to write: ${u.request}\n`);
+      if (flags.output) {
+        await writeFile(flags.output, result.yaml, { flag: 'wx' }).catch((error: Error) => {
+          throw new InputError(`convert: cannot write ${flags.output}: ${error.message}`);
+        });
+      }
+      if (options.json) {
+        const { operations, notes, unwritten } = result;
+        process.stdout.write(`${JSON.stringify({ operations, notes, unwritten }, null, 2)}\n`);
+      } else if (!flags.output) process.stdout.write(result.yaml);
+      const kept = result.operations.filter((o) => 'sql' in o).length;
+      process.stderr.write(
+        `${flags.output ? `wrote ${flags.output}: ` : ''}${result.operations.length} operation(s), ${kept} of them sql${
+          result.unwritten.length > 0
+            ? `; ${result.unwritten.length} field(s) left for you to write, which tidal refuses until they are written`
+            : ''
+        }\n`,
+      );
+    });
+
+  program
     .command('lint')
     .description(
       'check plain SQL migrations (files, or folders searched for .sql files) for statements that lock or break a live database; exit 1 if an error-level finding remains',
@@ -494,6 +537,19 @@ export function buildProgram(): Command {
 
 /** Lint found error-level findings. */
 class LintFailure extends OperationError {}
+
+/** A file's text; a file that cannot be read is bad input naming it. */
+async function readInput(file: string): Promise<string> {
+  return readFile(file, 'utf8').catch((error: Error) => {
+    throw new InputError(`${file}: ${error.message}`);
+  });
+}
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
 
 /** Runs the CLI and returns the exit code: 0 success, 1 failed operation, 2 bad input. */
 export async function main(argv: string[]): Promise<number> {

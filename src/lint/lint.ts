@@ -136,7 +136,7 @@ export function lintText(text: string, file: string): LintFinding[] {
           level: rule.level,
           table,
           message: describe(rule, table, statement.inBody),
-          tidalMigration: tidalMigration(rule.id, statement.node),
+          tidalMigration: rule.withMigration ? tidalMigration(statement.node) : null,
         });
       }
       track(statement);

@@ -66,6 +66,8 @@ export interface LintRule {
   safe: string;
   /** The tidal operation that makes the same change safely. */
   tidal: string | null;
+  /** A finding carries the statement converted to a tidal migration (lint/suggest.ts). */
+  withMigration?: boolean;
   fact?: LockFact;
   /** The safe way on the same setup, where it runs in a transaction: `before` committed first,
    *  then `sql`, which must take `lock` and rewrite nothing. */
@@ -167,6 +169,88 @@ function statementTable(s: LintStatement): string {
   return '';
 }
 
+/** Types whose column gets a default of its own (a sequence): NOT NULL needs no other. */
+const SERIAL = new Set(['serial', 'bigserial', 'smallserial', 'serial2', 'serial4', 'serial8']);
+
+/** An added column that is NOT NULL (or a primary key) with nothing to give the rows already
+ *  there a value: no default, not identity, not generated, not serial. */
+function requiredWithoutValue(def: ColumnDef | undefined): boolean {
+  if (!def) return false;
+  const kinds = new Set(
+    (def.constraints ?? []).flatMap((n) => ('Constraint' in n ? [n.Constraint.contype] : [])),
+  );
+  const required = kinds.has('CONSTR_NOTNULL') || kinds.has('CONSTR_PRIMARY');
+  const valued =
+    kinds.has('CONSTR_DEFAULT') ||
+    kinds.has('CONSTR_IDENTITY') ||
+    kinds.has('CONSTR_GENERATED') ||
+    SERIAL.has(typeOf(def.typeName).name);
+  return required && !valued;
+}
+
+type Bound = 'lower' | 'upper' | 'both';
+
+/** The column a comparison bounds and on which side, for `column OP value` either way round. */
+function comparisonBound(node: Node): { column: string; bound: Bound } | null {
+  if (!('A_Expr' in node)) return null;
+  const e = node.A_Expr;
+  const column = (n: Node | undefined) =>
+    n && 'ColumnRef' in n
+      ? (n.ColumnRef.fields ?? [])
+          .flatMap((f) => ('String' in f ? [f.String.sval ?? ''] : []))
+          .at(-1)
+      : undefined;
+  const op = (e.name ?? []).flatMap((n) => ('String' in n ? [n.String.sval] : []))[0];
+  if (e.kind === 'AEXPR_BETWEEN' || e.kind === 'AEXPR_BETWEEN_SYM') {
+    const c = column(e.lexpr);
+    return c ? { column: c, bound: 'both' } : null;
+  }
+  if ((e.kind === 'AEXPR_IN' || e.kind === 'AEXPR_OP_ANY') && op === '=') {
+    const c = column(e.lexpr);
+    return c ? { column: c, bound: 'both' } : null;
+  }
+  if (e.kind !== 'AEXPR_OP' || !op) return null;
+  const left = column(e.lexpr);
+  const right = column(e.rexpr);
+  if ((left === undefined) === (right === undefined)) return null;
+  const flipped: Record<string, string> = { '<': '>', '<=': '>=', '>': '<', '>=': '<=', '=': '=' };
+  const side = left !== undefined ? op : flipped[op];
+  const bound: Bound | null =
+    side === '='
+      ? 'both'
+      : side === '>' || side === '>='
+        ? 'lower'
+        : side === '<' || side === '<='
+          ? 'upper'
+          : null;
+  return bound ? { column: (left ?? right) as string, bound } : null;
+}
+
+/**
+ * Whether a WHERE clause confines a statement to a bounded range of one column: some condition
+ * it requires (one of its top-level ANDs) is `=`, `IN`, `= ANY` or `BETWEEN` on a column, or
+ * two of them bound the same column from below and from above. A one-sided condition
+ * (`created_at < now() - interval '1 day'`) can still take every row.
+ */
+function boundedRange(where: Node | undefined): boolean {
+  if (!where) return false;
+  const conjuncts =
+    'BoolExpr' in where && where.BoolExpr.boolop === 'AND_EXPR'
+      ? (where.BoolExpr.args ?? [])
+      : [where];
+  const sides = new Map<string, Set<Bound>>();
+  for (const conjunct of conjuncts) {
+    const found = comparisonBound(conjunct);
+    if (!found) continue;
+    if (found.bound === 'both') return true;
+    const seen = sides.get(found.column) ?? new Set<Bound>();
+    seen.add(found.bound);
+    if (seen.size === 2) return true;
+    sides.set(found.column, seen);
+  }
+  return false;
+}
+
 const table = (name: string) => ({
   setup: [
     `CREATE TABLE ${name} (id int PRIMARY KEY, n int, note text)`,
@@ -203,6 +287,23 @@ export const RULES: LintRule[] = [
       }),
   },
   {
+    id: 'add-column-not-null-without-default',
+    level: 'error',
+    title: 'NOT NULL column added without a default',
+    lock: 'ACCESS EXCLUSIVE',
+    effect:
+      'fails on a table that has rows (they have no value for the column), after queuing every query on the table behind its lock',
+    safe: 'add the column nullable, fill it in batches, then add CHECK (column IS NOT NULL) NOT VALID, validate it and SET NOT NULL',
+    tidal: 'add_column with `nullable: false` and `up` (the value for the rows already there)',
+    withMigration: true,
+    check: (s, c) =>
+      someCommand(
+        s,
+        c,
+        (cmd) => cmd.subtype === 'AT_AddColumn' && requiredWithoutValue(columnDefOf(cmd)),
+      ),
+  },
+  {
     id: 'set-not-null',
     level: 'warning',
     title: 'SET NOT NULL on an existing column',
@@ -210,6 +311,7 @@ export const RULES: LintRule[] = [
     effect: 'reads every row while every query on the table waits',
     safe: 'add CHECK (column IS NOT NULL) NOT VALID, VALIDATE CONSTRAINT, then SET NOT NULL (PostgreSQL 12+ skips the scan)',
     tidal: 'alter_column with `nullable: false`',
+    withMigration: true,
     fact: {
       ...table('t'),
       sql: 'ALTER TABLE t ALTER COLUMN n SET NOT NULL',
@@ -258,6 +360,7 @@ export const RULES: LintRule[] = [
     effect: 'reads every row; writes to this table and the referenced one wait',
     safe: 'ADD CONSTRAINT ... NOT VALID, then VALIDATE CONSTRAINT',
     tidal: 'create_constraint with `type: foreign_key`, or alter_column with `references`',
+    withMigration: true,
     fact: {
       setup: [
         ...table('t').setup,
@@ -293,6 +396,7 @@ export const RULES: LintRule[] = [
     effect: 'builds the index while every query on the table waits',
     safe: 'CREATE UNIQUE INDEX CONCURRENTLY, then ADD CONSTRAINT ... USING INDEX',
     tidal: 'create_constraint with `type: unique`',
+    withMigration: true,
     fact: {
       ...table('t'),
       sql: 'ALTER TABLE t ADD CONSTRAINT n_unique UNIQUE (n)',
@@ -322,6 +426,7 @@ export const RULES: LintRule[] = [
       'rewrites the table and its indexes while every query waits (unless the types are binary compatible, e.g. varchar(n) to text); the running application may break on the new type',
     safe: 'add a column of the new type, keep both in sync with a trigger, fill it in batches, then swap',
     tidal: 'alter_column with `type` (tidal finds out whether PostgreSQL would rewrite)',
+    withMigration: true,
     fact: {
       ...table('t'),
       sql: 'ALTER TABLE t ALTER COLUMN n TYPE bigint',
@@ -340,6 +445,7 @@ export const RULES: LintRule[] = [
     effect: 'reads every row while inserts, updates and deletes on the table wait',
     safe: 'CREATE INDEX CONCURRENTLY, outside a transaction block',
     tidal: 'create_index',
+    withMigration: true,
     fact: {
       ...table('t'),
       sql: 'CREATE INDEX t_n ON t (n)',
@@ -361,6 +467,7 @@ export const RULES: LintRule[] = [
     effect: "waits for every query on the index's table, and every query waits for it",
     safe: 'DROP INDEX CONCURRENTLY, outside a transaction block',
     tidal: 'drop_index',
+    withMigration: true,
     fact: {
       setup: [...table('t').setup, 'CREATE INDEX t_n ON t (n)'],
       sql: 'DROP INDEX t_n',
@@ -407,6 +514,7 @@ export const RULES: LintRule[] = [
     effect: 'breaks the application version still running, which uses the old name',
     safe: 'expand and contract: a new column kept in sync until no running version uses the old one',
     tidal: 'rename_column (both names work until complete)',
+    withMigration: true,
     fact: {
       ...table('t'),
       sql: 'ALTER TABLE t RENAME COLUMN note TO remark',
@@ -427,6 +535,7 @@ export const RULES: LintRule[] = [
     effect: 'breaks the application version still running, which uses the old name',
     safe: 'expand and contract: a view under the new name until no running version uses the old one',
     tidal: 'rename_table (both names work until complete)',
+    withMigration: true,
     fact: {
       ...table('t'),
       sql: 'ALTER TABLE t RENAME TO t2',
@@ -447,6 +556,7 @@ export const RULES: LintRule[] = [
     effect: 'breaks the application version still running if it reads or writes the column',
     safe: 'stop using the column in every running version first, then drop it',
     tidal: 'drop_column (the old version keeps it until complete)',
+    withMigration: true,
     fact: {
       ...table('t'),
       sql: 'ALTER TABLE t DROP COLUMN note',
@@ -464,6 +574,7 @@ export const RULES: LintRule[] = [
     effect: 'breaks the application version still running if it uses the table',
     safe: 'stop using the table in every running version first, then drop it',
     tidal: 'drop_table (the old version keeps it until complete)',
+    withMigration: true,
     fact: {
       ...table('t'),
       sql: 'DROP TABLE t',
@@ -515,19 +626,25 @@ export const RULES: LintRule[] = [
   {
     id: 'unbatched-update',
     level: 'warning',
-    title: 'UPDATE or DELETE of a whole table in one statement',
+    title: 'UPDATE or DELETE over a whole table in one statement (no bounded key range)',
     lock: 'ROW EXCLUSIVE',
     effect:
-      'locks every row it changes until it commits, blocking the application writing them, and makes a burst of WAL that replicas lag behind',
+      'one long transaction that locks every row it changes until it commits, blocking the application writing them, and a burst of WAL that replicas lag behind',
     safe: 'update in batches of a few thousand rows by key range, each its own transaction',
     tidal:
       "add_column or alter_column with `up`: tidal's backfill is batched, throttled and resumable",
-    check: (s) => {
-      if ('UpdateStmt' in s.node && !s.node.UpdateStmt.whereClause)
-        return tableName(s.node.UpdateStmt.relation);
-      if ('DeleteStmt' in s.node && !s.node.DeleteStmt.whereClause)
-        return tableName(s.node.DeleteStmt.relation);
-      return null;
+    check: (s, c) => {
+      const target =
+        'UpdateStmt' in s.node
+          ? { relation: s.node.UpdateStmt.relation, where: s.node.UpdateStmt.whereClause }
+          : 'DeleteStmt' in s.node
+            ? { relation: s.node.DeleteStmt.relation, where: s.node.DeleteStmt.whereClause }
+            : null;
+      if (!target) return null;
+      const name = tableName(target.relation);
+      // A table the file created has no rows and no readers yet.
+      if (c.createdTables.has(name) || boundedRange(target.where)) return null;
+      return name;
     },
   },
   {

@@ -13,6 +13,7 @@ import {
   checkTypeName,
   tryParseStatements,
 } from './sql-text.js';
+import { unwrittenRequest } from './unwritten.js';
 
 /** An operation kind's offline check of its options, found at `at` in the file. */
 export type OfflineCheck<Options> = (options: Options, at: Path, c: Checks) => void;
@@ -58,6 +59,11 @@ export class Checks {
   }
 
   expression(path: Path, text: string | undefined): void {
+    const request = text === undefined ? undefined : unwrittenRequest(text);
+    if (request !== undefined) {
+      this.problem(path, `left for you to write: ${request}`);
+      return;
+    }
     this.sql(path, text, checkExpression, 'a valid SQL expression');
   }
 

@@ -65,6 +65,16 @@ export type Operation = {
   [K in OperationKind]: { kind: K; options: OptionsByKind[K] };
 }[OperationKind];
 
+/** The options of operation kind K as a file writes them: fields with defaults optional. */
+export type OperationOptionsInFile<K extends OperationKind> = z.input<
+  (typeof operationOptionSchemas)[K]
+>;
+
+/** One operation as a file writes it, `{ add_column: {...} }`. */
+export type OperationInFile = {
+  [K in OperationKind]: { [P in K]: OperationOptionsInFile<K> };
+}[OperationKind];
+
 /** The options of the operation kind K, e.g. `OperationOptions<'add_column'>` is AddColumn. */
 export type OperationOptions<K extends OperationKind> = OptionsByKind[K];
 

@@ -10,6 +10,7 @@ import {
   parseMigrationText,
 } from '../../src/migration/load.js';
 import { initSqlParser } from '../../src/migration/sql-text.js';
+import { unwrittenExpression } from '../../src/migration/unwritten.js';
 
 let dir: string;
 
@@ -284,6 +285,18 @@ describe('SQL in fields', () => {
     );
     expect(message).toBe(
       `${FILE}: operations[0].add_column.up: not a valid SQL expression: syntax error at or near "*" (position 15)`,
+    );
+  });
+
+  test('an expression left for the user to write is refused at its field until it is written', () => {
+    const message = yamlError(
+      addColumn(
+        '        name: d\n        type: text\n        nullable: false\n',
+        `      up: "${unwrittenExpression('the value of d for the rows already in t')}"\n`,
+      ),
+    );
+    expect(message).toBe(
+      `${FILE}: operations[0].add_column.up: left for you to write: the value of d for the rows already in t`,
     );
   });
 

@@ -1,0 +1,98 @@
+/**
+ * `tidal convert` from the command line: a migration as drizzle-kit writes it becomes a tidal
+ * migration that tidal refuses until what the SQL does not say is written, then runs on a
+ * database with rows, through both versions at once.
+ */
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { createTestDatabase } from '../helpers/db.js';
+import { runCli, versionClient } from '../helpers/tidal.js';
+
+/** drizzle-kit generate's output for: rename name to display_name, add NOT NULL email_lower,
+ *  widen score to bigint (the statements and breakpoints it writes). */
+const DRIZZLE = `ALTER TABLE "users" RENAME COLUMN "name" TO "display_name";--> statement-breakpoint
+ALTER TABLE "users" ALTER COLUMN "score" SET DATA TYPE bigint;--> statement-breakpoint
+ALTER TABLE "users" ADD COLUMN "email_lower" text NOT NULL;`;
+
+describe('tidal convert', () => {
+  it('writes a migration that is refused until its placeholders are written, then runs through both versions', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'tidal-convert-'));
+    const sql = join(dir, '0001_users.sql');
+    const file = join(dir, 'users_v2.yaml');
+    await writeFile(sql, DRIZZLE);
+    const converted = await runCli(['convert', sql, '-o', file]);
+    expect(converted.code).toBe(0);
+    expect(converted.stderr).toContain(
+      `${file}: operations[1].alter_column.down: left for you to write: score in the old type from the new one`,
+    );
+    expect(converted.stderr).toContain(
+      `${file}: operations[2].add_column.up: left for you to write: the value of email_lower for the rows already in users`,
+    );
+    expect(converted.stderr).toMatch(
+      /wrote .*users_v2\.yaml: 3 operation\(s\), 0 of them sql; 2 field\(s\) left for you to write/,
+    );
+    // An existing file is not written over.
+    expect((await runCli(['convert', sql, '-o', file])).code).toBe(2);
+
+    const db = await createTestDatabase();
+    try {
+      await db.query(
+        'CREATE TABLE users (id serial PRIMARY KEY, name text, email text, score int)',
+      );
+      await db.query(
+        `INSERT INTO users (name, email, score) SELECT 'user ' || g, 'User' || g || '@Example.com', g FROM generate_series(1, 500) g`,
+      );
+      const refused = await runCli(['start', file, '--url', db.url]);
+      expect(refused.code).toBe(2);
+      expect(refused.stderr).toMatch(/operations\[1\]\.alter_column\.down: left for you to write/);
+      const { rows: state } = await db.query(
+        `SELECT to_regnamespace('tidal') IS NULL AS untouched`,
+      );
+      expect(state).toEqual([{ untouched: true }]);
+
+      const written = (await readFile(file, 'utf8'))
+        .replace(/down: "TODO\(tidal\)[^\n]*/, 'down: CAST(score AS integer)')
+        .replace(/up: "TODO\(tidal\)[^\n]*/, 'up: lower(email)');
+      await writeFile(file, written);
+      const started = await runCli(['start', file, '--url', db.url]);
+      expect(started.code, started.stderr).toBe(0);
+
+      // The old release and the new one write at once; each reads what the other wrote.
+      const old = await versionClient(db.url, null);
+      const next = await versionClient(db.url, 'public_users_v2');
+      try {
+        await old.query(
+          `INSERT INTO users (name, email, score) VALUES ('old', 'Old@Example.com', 7)`,
+        );
+        await next.query(
+          `INSERT INTO users (display_name, email, email_lower, score) VALUES ('new', 'New@Example.com', 'new@example.com', 8)`,
+        );
+        const { rows: seen } = await next.query(
+          `SELECT display_name, email_lower, score FROM users WHERE id IN (1, 501, 502) ORDER BY id`,
+        );
+        expect(seen).toEqual([
+          { display_name: 'user 1', email_lower: 'user1@example.com', score: '1' },
+          { display_name: 'old', email_lower: 'old@example.com', score: '7' },
+          { display_name: 'new', email_lower: 'new@example.com', score: '8' },
+        ]);
+        const { rows: oldSeen } = await old.query(`SELECT name, score FROM users WHERE id = 502`);
+        expect(oldSeen).toEqual([{ name: 'new', score: 8 }]);
+      } finally {
+        await old.end();
+        await next.end();
+      }
+      const completed = await runCli(['complete', '--url', db.url]);
+      expect(completed.code).toBe(0);
+      const { rows } = await db.query(
+        `SELECT count(*)::int AS n, count(*) FILTER (WHERE email_lower = lower(email))::int AS right_lower,
+                pg_typeof(min(score))::text AS score_type
+           FROM users`,
+      );
+      expect(rows).toEqual([{ n: 502, right_lower: 502, score_type: 'bigint' }]);
+    } finally {
+      await db.dispose();
+    }
+  }, 60_000);
+});
