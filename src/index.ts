@@ -7,6 +7,13 @@ export type { BackfillProgress } from './backfill/run.js';
 export type { BackfillWorkers } from './backfill/workers.js';
 export type { Blocker, OpenTransaction } from './catalog/activity.js';
 export type { TableStatistics } from './catalog/statistics.js';
+export {
+  type Conversion,
+  type ConvertNote,
+  convertSql,
+  type SqlSource,
+  type UnwrittenField,
+} from './convert/convert.js';
 export { BusyError, InputError, LockTimeoutError, OperationError, TidalError } from './errors.js';
 export type { StepEvent } from './executor/run.js';
 export type {
@@ -22,13 +29,16 @@ export type {
   VersionSessions,
 } from './lifecycle/sessions.js';
 export type { LatestMigration } from './lifecycle/status.js';
+export type { DatabaseValidation } from './lifecycle/validate.js';
 export type { LiveVersion } from './lifecycle/versions.js';
 export { type LoadedMigration, listMigrationFiles, loadMigrationFile } from './migration/load.js';
 export type {
   Migration,
   Operation,
+  OperationInFile,
   OperationKind,
   OperationOptions,
+  OperationOptionsInFile,
 } from './migration/schema.js';
 export type { LockMode, Step, TableRef, Undoable } from './model/step.js';
 export type { BackfillSpec, OverlayColumn, VersionOverlay } from './model/version-model.js';

@@ -21,6 +21,7 @@ import {
   type MigrationStatus,
   migrationStatus,
 } from './lifecycle/status.js';
+import { type DatabaseValidation, validateAgainstDatabase } from './lifecycle/validate.js';
 import { type LiveVersion, resolveVersion } from './lifecycle/versions.js';
 import type { LoadedMigration } from './migration/load.js';
 import { connect, urlOfEnvironment } from './pg/connect.js';
@@ -80,6 +81,12 @@ export class Tidal {
    *  and `report`, what `tidal plan` prints of them (locks, estimates, open transactions). */
   async plan(loaded: LoadedMigration): Promise<PlannedMigration> {
     return planWithReport(this.session, loaded);
+  }
+
+  /** Every check against the database `start` makes first, for `files` in order (applied ones
+   *  must be unchanged), running and changing nothing. */
+  async validate(files: LoadedMigration[]): Promise<DatabaseValidation> {
+    return validateAgainstDatabase(this.session, files);
   }
 
   /** Expand and backfill; with `complete`, also contract, which sees to the previous version's

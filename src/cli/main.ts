@@ -1,15 +1,18 @@
 #!/usr/bin/env node
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { type BackfillWorkers, MAX_BACKFILL_WORKERS } from '../backfill/workers.js';
-import { convertSql } from '../convert/convert.js';
+import { type Conversion, convertSql } from '../convert/convert.js';
+import { migrationTemplate, nextMigrationPath, writeNewFile } from '../convert/create.js';
 import { renderDemoReport, runDemo } from '../demo/run.js';
 import { InputError, messageOf, OperationError, TidalError } from '../errors.js';
 import type { BackfillRequest } from '../lifecycle/backfill-control.js';
+import type { DatabaseValidation } from '../lifecycle/validate.js';
 import { lintPaths } from '../lint/lint.js';
 import { type LintFormat, renderFindings, rulesTable } from '../lint/report.js';
 import { Metrics } from '../metrics.js';
-import { loadMigrationFile } from '../migration/load.js';
+import { type LoadedMigration, listMigrationFiles, loadMigrationFile } from '../migration/load.js';
+import { formatPath, MigrationFileError } from '../migration/problems.js';
 import { initSqlParser } from '../migration/sql-text.js';
 import { resolveConnectionString } from '../pg/connect.js';
 import { DEFAULT_DRAIN_WAIT_MS, DEFAULT_OPTIONS, Tidal } from '../tidal.js';
@@ -304,35 +307,80 @@ export function buildProgram(): Command {
     .option('-o, --output <file>', 'write the migration to this file (refused if it exists)')
     .action(async (files: string[], flags: { output?: string }) => {
       const options = program.opts<GlobalOptions>();
-      await initSqlParser();
-      const sources = await Promise.all(
-        (files.length > 0 ? files : ['-']).map(async (file) => ({
-          file: file === '-' ? '<stdin>' : file,
-          text: await (file === '-' ? readStdin() : readInput(file)),
-        })),
-      );
-      const result = convertSql(sources);
-      const target = flags.output ?? '<stdout>';
-      for (const n of result.notes) process.stderr.write(`${n.file}:${n.line}: ${n.message}\n`);
-      for (const u of result.unwritten)
-        process.stderr.write(`${target}: ${u.path}: left for you to write: ${u.request}\n`);
-      if (flags.output) {
-        await writeFile(flags.output, result.yaml, { flag: 'wx' }).catch((error: Error) => {
-          throw new InputError(`convert: cannot write ${flags.output}: ${error.message}`);
-        });
-      }
+      const result = await convertFiles(files, flags.output ?? '<stdout>');
+      if (flags.output) await writeNewFile(flags.output, result.yaml);
       if (options.json) {
         const { operations, notes, unwritten } = result;
         process.stdout.write(`${JSON.stringify({ operations, notes, unwritten }, null, 2)}\n`);
       } else if (!flags.output) process.stdout.write(result.yaml);
-      const kept = result.operations.filter((o) => 'sql' in o).length;
       process.stderr.write(
-        `${flags.output ? `wrote ${flags.output}: ` : ''}${result.operations.length} operation(s), ${kept} of them sql${
-          result.unwritten.length > 0
-            ? `; ${result.unwritten.length} field(s) left for you to write, which tidal refuses until they are written`
-            : ''
-        }\n`,
+        `${flags.output ? `wrote ${flags.output}: ` : ''}${conversionSummary(result)}\n`,
       );
+    });
+
+  program
+    .command('create')
+    .description(
+      'write a new migration file in the migrations folder, numbered after the last: a commented template, or --from FILE.sql converted as tidal convert does',
+    )
+    .argument('<name>', 'what the migration does, in letters, digits, _ and -')
+    .option('--dir <dir>', 'the migrations folder', 'migrations')
+    .option('--from <file>', 'SQL to convert into the migration')
+    .action(async (name: string, flags: { dir: string; from?: string }) => {
+      const path = await nextMigrationPath(flags.dir, name);
+      const result = flags.from ? await convertFiles([flags.from], path) : undefined;
+      await writeNewFile(path, result?.yaml ?? migrationTemplate(name));
+      process.stdout.write(`${path}\n`);
+      process.stderr.write(
+        result
+          ? `wrote ${path}: ${conversionSummary(result)}\n`
+          : `wrote ${path}: a template; write its operations, then \`tidal validate ${path}\`\n`,
+      );
+    });
+
+  program
+    .command('validate')
+    .description(
+      'check migration files without running anything: every offline check, and with a connection (--url, TIDAL_DATABASE_URL, DATABASE_URL or PGHOST/PGDATABASE) every check start makes against the database first; exit 0, or 2 listing every problem at its file and field',
+    )
+    .argument('[paths...]', 'files or folders, in order (default: migrations)', [])
+    .option('--offline', 'only the checks that need no database, even with a connection')
+    .action(async (paths: string[], flags: { offline?: boolean }) => {
+      const options = program.opts<GlobalOptions>();
+      const files = await migrationFiles(paths.length > 0 ? paths : ['migrations']);
+      const problems: FileProblem[] = [];
+      const loaded: LoadedMigration[] = [];
+      for (const file of files) {
+        try {
+          loaded.push(await loadMigrationFile(file));
+        } catch (error) {
+          if (!(error instanceof InputError)) throw error;
+          problems.push(...fileProblems(file, error));
+        }
+      }
+      const online = !flags.offline && connectionGiven(options.url);
+      let database: DatabaseValidation | undefined;
+      let skipped: string | undefined;
+      if (online && problems.length > 0) skipped = 'the files have problems of their own';
+      else if (online) {
+        try {
+          database = await withTidal(program, (tidal) => tidal.validate(loaded));
+        } catch (error) {
+          if (!(error instanceof InputError)) throw error;
+          problems.push(...fileProblems('', error));
+        }
+      }
+      const report = { valid: problems.length === 0, files, problems, database: database ?? null };
+      if (options.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+      else {
+        for (const p of problems)
+          process.stdout.write(`${[p.file, p.path, p.message].filter(Boolean).join(': ')}\n`);
+        process.stdout.write(
+          `${validationSummary(files.length, problems.length, online, database, skipped)}\n`,
+        );
+      }
+      if (problems.length > 0)
+        throw new ReportedFailure(`validate: ${problems.length} problem(s)`, 2);
     });
 
   program
@@ -358,7 +406,7 @@ export function buildProgram(): Command {
       const format = options.json ? 'json' : commandOptions.format;
       process.stdout.write(`${renderFindings(format, result)}\n`);
       const errors = result.findings.filter((f) => f.level === 'error').length;
-      if (errors > 0) throw new LintFailure(`lint: ${errors} error-level finding(s)`);
+      if (errors > 0) throw new ReportedFailure(`lint: ${errors} error-level finding(s)`, 1);
     });
 
   addDrainOptions(
@@ -536,7 +584,107 @@ export function buildProgram(): Command {
 }
 
 /** Lint found error-level findings. */
-class LintFailure extends OperationError {}
+/** A failure whose findings are already out, in the chosen format: only the exit code is left. */
+class ReportedFailure extends Error {
+  constructor(
+    message: string,
+    readonly exitCode: number,
+  ) {
+    super(message);
+  }
+}
+
+/** One problem `tidal validate` reports: its file, the field (when one), and what is wrong. */
+interface FileProblem {
+  file: string;
+  path: string;
+  message: string;
+}
+
+/** The problems an InputError reports; a migration file's come one per field. */
+function fileProblems(file: string, error: InputError): FileProblem[] {
+  if (error instanceof MigrationFileError)
+    return error.problems.map((p) => ({
+      file: error.file,
+      path: formatPath(p.path),
+      message: p.message,
+    }));
+  // Other messages name their file first.
+  return error.message.split('\n').map((line) => {
+    const named = /^(\S+\.(?:ya?ml|json)): (.*)$/.exec(line);
+    return named
+      ? { file: named[1] ?? file, path: '', message: named[2] ?? line }
+      : { file, path: '', message: line };
+  });
+}
+
+/** The migration files of `paths`, in order: a folder's in file-name order. */
+async function migrationFiles(paths: string[]): Promise<string[]> {
+  const files: string[] = [];
+  for (const path of paths) {
+    const info = await stat(path).catch((error: Error) => {
+      throw new InputError(`${path}: ${error.message}`);
+    });
+    if (info.isDirectory()) files.push(...(await listMigrationFiles(path)));
+    else files.push(path);
+  }
+  return files;
+}
+
+/** Whether a database is named: by flag, by URL variable, or by libpq's PGHOST/PGDATABASE. */
+function connectionGiven(url: string | undefined): boolean {
+  return (
+    resolveConnectionString(url) !== undefined ||
+    !!process.env.PGHOST ||
+    !!process.env.PGDATABASE ||
+    !!process.env.PGSERVICE
+  );
+}
+
+function validationSummary(
+  files: number,
+  problems: number,
+  online: boolean,
+  database: DatabaseValidation | undefined,
+  skipped: string | undefined,
+): string {
+  const found = problems > 0 ? `${problems} problem(s)` : 'valid';
+  const offline = `${files} file(s) checked offline: ${found}`;
+  if (!online) return `${offline}; no database named, so none of the checks against one ran`;
+  if (!database)
+    return `${offline}; the checks against the database did not run${skipped ? `: ${skipped}` : ''}`;
+  const deferred = database.deferred
+    ? `; not yet planned: ${database.deferred.files.length} (${database.deferred.reason})`
+    : '';
+  return `${offline}; against the database: ${database.applied.length} applied and unchanged, ${database.planned.length} planned${deferred}`;
+}
+
+/** Reads and converts SQL files (none or `-`: standard input), saying on stderr what became
+ *  `sql` and what is left to write in `target`. */
+async function convertFiles(files: string[], target: string): Promise<Conversion> {
+  await initSqlParser();
+  const sources = await Promise.all(
+    (files.length > 0 ? files : ['-']).map(async (file) => ({
+      file: file === '-' ? '<stdin>' : file,
+      text: await (file === '-' ? readStdin() : readInput(file)),
+    })),
+  );
+  const result = convertSql(sources);
+  for (const n of result.notes) process.stderr.write(`${n.file}:${n.line}: ${n.message}\n`);
+  for (const u of result.unwritten)
+    process.stderr.write(`${target}: ${u.path}: left for you to write: ${u.request}\n`);
+  return result;
+}
+
+function conversionSummary(result: Conversion): string {
+  const kept = result.operations.filter((o) => 'sql' in o).length;
+  const left = result.unwritten.length;
+  return `${result.operations.length} operation(s), ${kept} of them sql${
+    left > 0
+      ? `; ${left} field(s) left for you to write, which tidal refuses until they are written`
+      : ''
+  }`;
+}
 
 /** A file's text; a file that cannot be read is bad input naming it. */
 async function readInput(file: string): Promise<string> {
@@ -570,9 +718,9 @@ export async function main(argv: string[]): Promise<number> {
     }
     const message = messageOf(error);
     // The findings are already out, as the chosen format: only the exit code is left to give.
-    if (error instanceof LintFailure) {
+    if (error instanceof ReportedFailure) {
       process.stderr.write(`tidal: ${message}\n`);
-      return 1;
+      return error.exitCode;
     }
     const code = error instanceof TidalError ? error.exitCode : 1;
     if (json) process.stdout.write(`${JSON.stringify({ error: message, exitCode: code })}\n`);

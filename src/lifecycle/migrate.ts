@@ -57,7 +57,10 @@ export async function migrateFolder(
 
 /** The migrations of `folder` not applied yet, in order. Those applied must be unchanged and
  *  come first: a file that sorts before an applied one and is not applied is refused. */
-function notApplied(folder: LoadedMigration[], completed: MigrationRecord[]): LoadedMigration[] {
+export function notApplied(
+  folder: LoadedMigration[],
+  completed: MigrationRecord[],
+): LoadedMigration[] {
   const applied = new Map(completed.map((r) => [r.name, r]));
   const pending: LoadedMigration[] = [];
   for (const m of folder) {

@@ -25,16 +25,27 @@ export function formatPath(path: Path): string {
   return text;
 }
 
+/** A migration file's problems: one line per problem in the message, each naming the file and
+ *  the field, and the problems themselves for output that lists them (`tidal validate --json`). */
+export class MigrationFileError extends InputError {
+  constructor(
+    readonly file: string,
+    readonly problems: readonly Problem[],
+  ) {
+    const lines = problems.slice(0, MAX_REPORTED).map(({ path, message }) => {
+      const where = formatPath(path);
+      return where === '' ? `${file}: ${message}` : `${file}: ${where}: ${message}`;
+    });
+    if (problems.length > MAX_REPORTED) {
+      lines.push(`${file}: and ${problems.length - MAX_REPORTED} more problems`);
+    }
+    super(lines.join('\n'));
+  }
+}
+
 /** One line per problem, each naming the file and the field. */
 export function problemsError(file: string, problems: readonly Problem[]): InputError {
-  const lines = problems.slice(0, MAX_REPORTED).map(({ path, message }) => {
-    const where = formatPath(path);
-    return where === '' ? `${file}: ${message}` : `${file}: ${where}: ${message}`;
-  });
-  if (problems.length > MAX_REPORTED) {
-    lines.push(`${file}: and ${problems.length - MAX_REPORTED} more problems`);
-  }
-  return new InputError(lines.join('\n'));
+  return new MigrationFileError(file, problems);
 }
 
 /** Zod issues as problems, with messages phrased for someone editing the file. */
