@@ -1,9 +1,15 @@
 #!/usr/bin/env node
-import { readFile, stat } from 'node:fs/promises';
+import { mkdir, readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { type BackfillWorkers, MAX_BACKFILL_WORKERS } from '../backfill/workers.js';
 import { type Conversion, convertSql } from '../convert/convert.js';
-import { migrationTemplate, nextMigrationPath, writeNewFile } from '../convert/create.js';
+import {
+  migrationNameOf,
+  migrationTemplate,
+  nextMigrationPath,
+  writeNewFile,
+} from '../convert/create.js';
 import { renderDemoReport, runDemo } from '../demo/run.js';
 import { InputError, messageOf, OperationError, TidalError } from '../errors.js';
 import type { BackfillRequest } from '../lifecycle/backfill-control.js';
@@ -395,19 +401,29 @@ export function buildProgram(): Command {
         .default('text'),
     )
     .option('--rules', 'print the rules as a Markdown table and exit')
-    .action(async (paths: string[], commandOptions: { format: LintFormat; rules?: boolean }) => {
-      const options = program.opts<GlobalOptions>();
-      if (commandOptions.rules) {
-        process.stdout.write(`${rulesTable()}\n`);
-        return;
-      }
-      if (paths.length === 0) throw new InputError('lint: name at least one file or folder');
-      const result = await lintPaths(paths);
-      const format = options.json ? 'json' : commandOptions.format;
-      process.stdout.write(`${renderFindings(format, result)}\n`);
-      const errors = result.findings.filter((f) => f.level === 'error').length;
-      if (errors > 0) throw new ReportedFailure(`lint: ${errors} error-level finding(s)`, 1);
-    });
+    .option(
+      '--write <dir>',
+      'also write each file as a tidal migration in DIR, converted as tidal convert does (never over a file)',
+    )
+    .action(
+      async (
+        paths: string[],
+        commandOptions: { format: LintFormat; rules?: boolean; write?: string },
+      ) => {
+        const options = program.opts<GlobalOptions>();
+        if (commandOptions.rules) {
+          process.stdout.write(`${rulesTable()}\n`);
+          return;
+        }
+        if (paths.length === 0) throw new InputError('lint: name at least one file or folder');
+        const result = await lintPaths(paths);
+        if (commandOptions.write) await writeConversions(result.files, commandOptions.write);
+        const format = options.json ? 'json' : commandOptions.format;
+        process.stdout.write(`${renderFindings(format, result)}\n`);
+        const errors = result.findings.filter((f) => f.level === 'error').length;
+        if (errors > 0) throw new ReportedFailure(`lint: ${errors} error-level finding(s)`, 1);
+      },
+    );
 
   addDrainOptions(
     program.command('complete').description('contract the active migration'),
@@ -674,6 +690,23 @@ async function convertFiles(files: string[], target: string): Promise<Conversion
   for (const u of result.unwritten)
     process.stderr.write(`${target}: ${u.path}: left for you to write: ${u.request}\n`);
   return result;
+}
+
+/** `tidal lint --write DIR`: each SQL file converted into DIR, named after it. */
+async function writeConversions(files: string[], dir: string): Promise<void> {
+  await mkdir(dir, { recursive: true }).catch((error: Error) => {
+    throw new InputError(`lint: cannot make ${dir}: ${error.message}`);
+  });
+  for (const file of files) {
+    const path = join(dir, `${migrationNameOf(file)}.yaml`);
+    const result = await convertFiles([file], path);
+    if (result.operations.length === 0) {
+      process.stderr.write(`${file}: no statements to convert; nothing written\n`);
+      continue;
+    }
+    await writeNewFile(path, result.yaml);
+    process.stderr.write(`wrote ${path}: ${conversionSummary(result)}\n`);
+  }
 }
 
 function conversionSummary(result: Conversion): string {

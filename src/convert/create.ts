@@ -3,7 +3,7 @@
  * holding a commented template, or what `tidal convert` writes for a SQL file.
  */
 import { mkdir, readdir, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, dirname, extname, join } from 'node:path';
 import { InputError, messageOf } from '../errors.js';
 
 /** The number a file name starts with, and how many digits it has. */
@@ -26,6 +26,15 @@ export function nextMigrationFile(existing: string[], name: string): string {
     if (BigInt(digits) > last) last = BigInt(digits);
   }
   return `${String(last + 1n).padStart(width, '0')}_${name}.yaml`;
+}
+
+/**
+ * The migration name for a SQL migration file: its base name, or, for a file every migration of
+ * a tool names alike (Prisma's `<timestamp>_<name>/migration.sql`, `up.sql`), its folder's.
+ */
+export function migrationNameOf(sqlFile: string): string {
+  const name = basename(sqlFile, extname(sqlFile));
+  return ['migration', 'up'].includes(name) ? basename(dirname(sqlFile)) : name;
 }
 
 /** The template of a new migration: refused (no operations) until its operations are written. */

@@ -1,12 +1,13 @@
 /** `tidal lint` over a folder of migrations shaped like Prisma's, Drizzle's and Knex's: what
  *  it reports, in each output format, and its exit codes. */
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { lintText } from '../../src/lint/lint.js';
 import { rulesTable } from '../../src/lint/report.js';
+import { loadMigrationText } from '../../src/migration/load.js';
 import { initSqlParser } from '../../src/migration/sql-text.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 import { migrationFromYaml, runCli, withTidal } from '../helpers/tidal.js';
@@ -41,6 +42,41 @@ describe('tidal lint', () => {
       ],
     ]);
     expect(result.stderr).toMatch(/2 error-level finding/);
+  });
+
+  it('--write DIR: each file converted into DIR as one migration, named after it', async () => {
+    const out = join(await mkdtemp(join(tmpdir(), 'tidal-lint-write-')), 'tidal');
+    const result = await runCli(['lint', FIXTURES, '--format', 'json', '--write', out]);
+    expect(result.code).toBe(1);
+    expect((await readdir(out)).sort()).toEqual([
+      '0000_orders.yaml',
+      '0001_orders_note.yaml',
+      '20240101000000_init.yaml',
+      '20240201000000_add_status.yaml',
+      '20240301_backfill.yaml',
+    ]);
+    // Knex's ADD COLUMN and the UPDATE that fills it: one add_column with up, outside BEGIN.
+    const knex = await loadMigrationText(
+      await readFile(join(out, '20240301_backfill.yaml'), 'utf8'),
+      'knex.yaml',
+    );
+    expect(knex.migration.operations.map((o) => o.kind)).toEqual([
+      'add_column',
+      'drop_column',
+      'create_index',
+    ]);
+    expect(knex.migration.operations[0]?.options).toMatchObject({
+      up: "split_part(email, '@', 1)",
+    });
+    // Drizzle's table and the foreign key it adds after: one create_table.
+    const drizzle = await readFile(join(out, '0000_orders.yaml'), 'utf8');
+    expect(drizzle).toMatch(/create_table:[\s\S]*type: foreign_key[\s\S]*on_delete: CASCADE/);
+    expect(drizzle).not.toMatch(/sql:/);
+    expect(result.stderr).toContain(
+      `wrote ${join(out, '0001_orders_note.yaml')}: 2 operation(s), 0 of them sql; 2 field(s) left for you to write`,
+    );
+    // Never over a file: a second run refuses.
+    expect((await runCli(['lint', FIXTURES, '--write', out])).code).toBe(2);
   });
 
   it('exits 0 when only warnings remain, and prints text by default', async () => {
