@@ -22,6 +22,7 @@ export type {
 } from './lifecycle/backfill-control.js';
 export type { DrainOptions } from './lifecycle/drain.js';
 export type { PlannedMigration } from './lifecycle/plan.js';
+export type { PulledMigration } from './lifecycle/pull.js';
 export type {
   ConnectedSession,
   SessionGroup,

@@ -12,6 +12,7 @@ import type { DrainOptions } from './lifecycle/drain.js';
 import { loadMigrationFolder, migrateFolder } from './lifecycle/migrate.js';
 import type { TidalOptions } from './lifecycle/options.js';
 import { type PlannedMigration, planWithReport } from './lifecycle/plan.js';
+import { type PulledMigration, pullMigrations } from './lifecycle/pull.js';
 import { rollbackMigration } from './lifecycle/rollback.js';
 import { openSession, requireActive, type Session } from './lifecycle/session.js';
 import { startMigration } from './lifecycle/start.js';
@@ -81,6 +82,12 @@ export class Tidal {
    *  and `report`, what `tidal plan` prints of them (locks, estimates, open transactions). */
   async plan(loaded: LoadedMigration): Promise<PlannedMigration> {
     return planWithReport(this.session, loaded);
+  }
+
+  /** Writes every migration the database records into `dir`, as the files they were applied
+   *  from; refuses, writing nothing, where a file there differs. */
+  async pull(dir: string): Promise<PulledMigration[]> {
+    return pullMigrations(this.session, dir);
   }
 
   /** Every check against the database `start` makes first, for `files` in order (applied ones

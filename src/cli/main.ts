@@ -345,6 +345,31 @@ export function buildProgram(): Command {
     });
 
   program
+    .command('pull')
+    .description(
+      'write every migration the database records (completed, then the active one) into DIR as the file it was applied from, so a checkout matches the database; refuses, writing nothing, where a file there differs',
+    )
+    .argument('[dir]', 'the migrations folder', 'migrations')
+    .action((dir: string) =>
+      withTidal(program, async (tidal, _options, output) => {
+        const pulled = await tidal.pull(dir);
+        const written = pulled.filter((p) => p.outcome === 'written');
+        const lines = pulled.map(
+          (p) =>
+            `${p.outcome === 'written' ? 'wrote' : 'already there:'} ${p.path}${p.active ? ' (active)' : ''}`,
+        );
+        print(
+          output,
+          [
+            ...lines,
+            `${pulled.length} migration(s) recorded; ${written.length} written into ${dir}`,
+          ].join('\n'),
+          { dir, migrations: pulled },
+        );
+      }),
+    );
+
+  program
     .command('validate')
     .description(
       'check migration files without running anything: every offline check, and with a connection (--url, TIDAL_DATABASE_URL, DATABASE_URL or PGHOST/PGDATABASE) every check start makes against the database first; exit 0, or 2 listing every problem at its file and field',

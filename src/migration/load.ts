@@ -28,6 +28,9 @@ const FORMATS: Record<string, MigrationFormat> = {
   '.json': 'json',
 };
 
+/** The extensions of migration files: `.yaml`, `.yml`, `.json`. */
+export const MIGRATION_EXTENSIONS = Object.keys(FORMATS);
+
 function formatOf(file: string): MigrationFormat | undefined {
   return FORMATS[extname(file)];
 }

@@ -3,7 +3,7 @@
  * a converted file refused until written; every problem at its file and field, offline and
  * against a real database, which validate leaves as it was.
  */
-import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -139,6 +139,58 @@ describe('tidal validate', () => {
         valid: true,
         database: null,
       });
+    } finally {
+      await db.dispose();
+    }
+  }, 60_000);
+});
+
+describe('tidal pull', () => {
+  it('writes what the database recorded, byte for byte; leaves files that match; refuses one that differs', async () => {
+    const db = await createTestDatabase();
+    try {
+      await db.query('CREATE TABLE notes (id int PRIMARY KEY, body text)');
+      const dir = await mkdtemp(join(tmpdir(), 'tidal-pull-src-'));
+      const json =
+        '{\n  "operations": [\n    {"create_index": {"name": "notes_body", "table": "notes", "columns": [{"column": "body"}]}}\n  ]\n}\n';
+      await writeFile(join(dir, '01_shout.yaml'), `# the shout column\n${ADD_SHOUT}`);
+      await writeFile(join(dir, '02_index.json'), json);
+      // The first completed, the second active.
+      expect((await runCli(['migrate', dir, '--url', db.url])).code).toBe(0);
+
+      const checkout = join(await mkdtemp(join(tmpdir(), 'tidal-pull-')), 'migrations');
+      const pulled = await runCli(['pull', checkout, '--url', db.url, '--json']);
+      expect(pulled.code).toBe(0);
+      expect(JSON.parse(pulled.stdout).migrations).toEqual([
+        {
+          name: '01_shout',
+          path: join(checkout, '01_shout.yaml'),
+          outcome: 'written',
+          active: false,
+        },
+        {
+          name: '02_index',
+          path: join(checkout, '02_index.json'),
+          outcome: 'written',
+          active: true,
+        },
+      ]);
+      expect(await readFile(join(checkout, '01_shout.yaml'), 'utf8')).toBe(
+        `# the shout column\n${ADD_SHOUT}`,
+      );
+      expect(await readFile(join(checkout, '02_index.json'), 'utf8')).toBe(json);
+
+      const again = await runCli(['pull', checkout, '--url', db.url]);
+      expect(again.stdout).toContain('2 migration(s) recorded; 0 written into');
+      await writeFile(join(checkout, '01_shout.yaml'), ADD_SHOUT);
+      await rm(join(checkout, '02_index.json'));
+      const refused = await runCli(['pull', checkout, '--url', db.url]);
+      expect(refused.code).toBe(2);
+      expect(refused.stderr).toContain(
+        `${join(checkout, '01_shout.yaml')}: differs from what the database recorded for "01_shout"`,
+      );
+      // Nothing was written: the missing file stays missing.
+      expect((await readdir(checkout)).sort()).toEqual(['01_shout.yaml']);
     } finally {
       await db.dispose();
     }
