@@ -57,6 +57,13 @@ async function checkpoint(db: TestDatabase) {
   )[0];
 }
 
+/** A write behind the dual-write trigger's back (its session fires no triggers). */
+async function behindTrigger(db: TestDatabase, sql: string): Promise<void> {
+  const rogue = await db.client();
+  await rogue.query('SET session_replication_role = replica');
+  await rogue.query(sql);
+}
+
 async function pause(db: TestDatabase, paused: boolean): Promise<void> {
   await withTidal(db.url, (t) => t.backfill(paused ? { pause: true } : { resume: true }));
   if (paused)
@@ -353,9 +360,7 @@ describe('verification', () => {
         );
         await pause(db, true);
         // A write behind the dual-write trigger's back: the filled copy of row 7 goes stale.
-        const rogue = await db.client();
-        await rogue.query('SET session_replication_role = replica');
-        await rogue.query(`UPDATE notes SET body = 'changed' WHERE id IN (7, 9)`);
+        await behindTrigger(db, `UPDATE notes SET body = 'changed' WHERE id IN (7, 9)`);
         await pause(db, false);
         failure = await started.catch((e: unknown) => e);
       } finally {
@@ -408,9 +413,7 @@ describe('verification after a rewrite', () => {
         await pause(db, true);
         // Copies made stale behind the trigger's back, then a rewrite that moves every row to
         // pages the walk has passed: only a walk begun again finds them.
-        const rogue = await db.client();
-        await rogue.query('SET session_replication_role = replica');
-        await rogue.query(`UPDATE notes SET _tidal_new_shout = 'stale' WHERE id > 2990`);
+        await behindTrigger(db, `UPDATE notes SET _tidal_new_shout = 'stale' WHERE id > 2990`);
         await db.query('VACUUM FULL notes');
         await pause(db, false);
         failure = await started.catch((e: unknown) => e);
@@ -441,9 +444,7 @@ describe('a verification an older tidal began by key', () => {
         await until('the fill done', async () => !!(await checkpoint(db))?.finished, WAIT_MS);
         await pause(db, true);
         // A stale copy stops the verification, so that its checkpoint stays behind.
-        const rogue = await db.client();
-        await rogue.query('SET session_replication_role = replica');
-        await rogue.query(`UPDATE notes SET _tidal_new_shout = 'stale' WHERE id = 3000`);
+        await behindTrigger(db, `UPDATE notes SET _tidal_new_shout = 'stale' WHERE id = 3000`);
         await pause(db, false);
         await expect(started).rejects.toBeInstanceOf(VerificationError);
       } finally {
