@@ -648,6 +648,99 @@ export const RULES: LintRule[] = [
     },
   },
   {
+    id: 'add-column-generated-stored',
+    level: 'error',
+    title: 'stored generated column added',
+    lock: 'ACCESS EXCLUSIVE',
+    effect: 'rewrites the whole table to compute the column while every query on it waits',
+    safe: 'add a plain column, fill it in batches and keep it in sync with a trigger',
+    tidal: 'add_column with `up` (the dual-write trigger keeps it in sync)',
+    fact: {
+      ...table('t'),
+      sql: 'ALTER TABLE t ADD COLUMN n2 int GENERATED ALWAYS AS (n * 2) STORED',
+      table: 't',
+      lock: 'AccessExclusive',
+      rewrite: true,
+    },
+    check: (s, c) =>
+      someCommand(
+        s,
+        c,
+        (cmd) =>
+          cmd.subtype === 'AT_AddColumn' &&
+          (columnDefOf(cmd)?.constraints ?? []).some(
+            (n) => 'Constraint' in n && n.Constraint.contype === 'CONSTR_GENERATED',
+          ),
+      ),
+  },
+  {
+    id: 'truncate',
+    level: 'error',
+    title: 'TRUNCATE',
+    lock: 'ACCESS EXCLUSIVE',
+    effect:
+      'empties the table at once, every row gone for the version still running, while every query on it waits; CASCADE empties the tables that reference it too',
+    safe: 'DELETE in batches by key range, naming each table',
+    tidal: null,
+    fact: { ...table('t'), sql: 'TRUNCATE t', table: 't', lock: 'AccessExclusive', rewrite: true },
+    check: (s, c) => {
+      if (!('TruncateStmt' in s.node)) return null;
+      const tables = (s.node.TruncateStmt.relations ?? []).flatMap((n) =>
+        'RangeVar' in n ? [tableName(n.RangeVar)] : [],
+      );
+      const live = tables.filter((t) => !c.createdTables.has(t));
+      return live.length > 0 ? (live[0] ?? '') : null;
+    },
+  },
+  {
+    id: 'reindex-not-concurrently',
+    level: 'error',
+    title: 'REINDEX without CONCURRENTLY',
+    lock: 'SHARE (ACCESS EXCLUSIVE on the index)',
+    effect:
+      'blocks every write to the table, and every query that would use the index, until the rebuild ends',
+    safe: 'REINDEX ... CONCURRENTLY (PostgreSQL 12+), outside a transaction block',
+    tidal: null,
+    fact: {
+      setup: [...table('t').setup, 'CREATE INDEX t_n ON t (n)'],
+      sql: 'REINDEX TABLE t',
+      table: 't',
+      lock: 'Share',
+      rewrite: false,
+    },
+    check: (s) => {
+      if (!('ReindexStmt' in s.node)) return null;
+      const r = s.node.ReindexStmt;
+      const concurrent = (r.params ?? []).some(
+        (p) => 'DefElem' in p && p.DefElem.defname === 'concurrently',
+      );
+      return concurrent ? null : tableName(r.relation);
+    },
+  },
+  {
+    id: 'set-logged-unlogged',
+    level: 'error',
+    title: 'SET LOGGED or SET UNLOGGED on a table',
+    lock: 'ACCESS EXCLUSIVE',
+    effect:
+      'rewrites the whole table while every query on it waits (and UNLOGGED loses its rows in a crash and on standbys)',
+    safe: 'leave a live table as it is; make a new table and move to it',
+    tidal: null,
+    fact: {
+      ...table('t'),
+      sql: 'ALTER TABLE t SET UNLOGGED',
+      table: 't',
+      lock: 'AccessExclusive',
+      rewrite: true,
+    },
+    check: (s, c) =>
+      someCommand(
+        s,
+        c,
+        (cmd) => cmd.subtype === 'AT_SetLogged' || cmd.subtype === 'AT_SetUnLogged',
+      ),
+  },
+  {
     id: 'vacuum-full',
     level: 'error',
     title: 'VACUUM FULL',

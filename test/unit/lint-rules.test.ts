@@ -135,6 +135,28 @@ const CASES: Record<string, { bad: string[]; good: string[] }> = {
       'CREATE TABLE z (n int); UPDATE z SET n = 0',
     ],
   },
+  'add-column-generated-stored': {
+    bad: ['ALTER TABLE t ADD COLUMN n2 int GENERATED ALWAYS AS (n * 2) STORED'],
+    good: [
+      'ALTER TABLE t ADD COLUMN n2 int',
+      'CREATE TABLE z (n int); ALTER TABLE z ADD COLUMN n2 int GENERATED ALWAYS AS (n * 2) STORED',
+    ],
+  },
+  truncate: {
+    bad: ['TRUNCATE t', 'TRUNCATE TABLE t, u CASCADE'],
+    good: ['DELETE FROM t WHERE id BETWEEN 1 AND 100', 'CREATE TABLE z (n int); TRUNCATE z'],
+  },
+  'reindex-not-concurrently': {
+    bad: ['REINDEX TABLE t', 'REINDEX INDEX t_n'],
+    good: ['REINDEX TABLE CONCURRENTLY t', 'REINDEX (CONCURRENTLY) INDEX t_n'],
+  },
+  'set-logged-unlogged': {
+    bad: ['ALTER TABLE t SET UNLOGGED', 'ALTER TABLE t SET LOGGED'],
+    good: [
+      'ALTER TABLE t SET (fillfactor = 70)',
+      'CREATE TABLE z (n int); ALTER TABLE z SET UNLOGGED',
+    ],
+  },
   'vacuum-full': {
     bad: ['VACUUM FULL t', 'VACUUM (FULL, ANALYZE) t'],
     good: ['VACUUM t', 'VACUUM (ANALYZE) t'],
