@@ -1,27 +1,37 @@
 /**
- * `tidal convert` from the command line: a migration as drizzle-kit writes it becomes a tidal
- * migration that tidal refuses until what the SQL does not say is written, then runs on a
- * database with rows, through both versions at once.
+ * `tidal convert` from the command line, on drizzle-kit's real output: the SQL its generator
+ * writes for "rename name to display_name, add a NOT NULL email_lower, widen score to bigint"
+ * (its rename question answered on a terminal) becomes a tidal migration that tidal refuses
+ * until what the SQL does not say is written, then runs on a database with rows, through both
+ * versions at once.
  */
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { createTestDatabase } from '../helpers/db.js';
+import { drizzleKitSql } from '../helpers/drizzle-kit.js';
 import { runCli, versionClient } from '../helpers/tidal.js';
 
-/** drizzle-kit generate's output for: rename name to display_name, add NOT NULL email_lower,
- *  widen score to bigint (the statements and breakpoints it writes). */
-const DRIZZLE = `ALTER TABLE "users" RENAME COLUMN "name" TO "display_name";--> statement-breakpoint
-ALTER TABLE "users" ALTER COLUMN "score" SET DATA TYPE bigint;--> statement-breakpoint
-ALTER TABLE "users" ADD COLUMN "email_lower" text NOT NULL;`;
+const SCHEMAS = fileURLToPath(new URL('../fixtures/drizzle-kit/', import.meta.url));
 
 describe('tidal convert', () => {
   it('writes a migration that is refused until its placeholders are written, then runs through both versions', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'tidal-convert-'));
     const sql = join(dir, '0001_users.sql');
     const file = join(dir, 'users_v2.yaml');
-    await writeFile(sql, DRIZZLE);
+    const statements = await drizzleKitSql(
+      join(SCHEMAS, 'users-v1.mjs'),
+      join(SCHEMAS, 'users-v2.mjs'),
+    );
+    expect(statements).toEqual([
+      'ALTER TABLE "users" RENAME COLUMN "name" TO "display_name";',
+      'ALTER TABLE "users" ALTER COLUMN "score" SET DATA TYPE bigint;',
+      'ALTER TABLE "users" ADD COLUMN "email_lower" text NOT NULL;',
+    ]);
+    // As `drizzle-kit generate` writes the file: statements between breakpoints.
+    await writeFile(sql, statements.join('\n--> statement-breakpoint\n'));
     const converted = await runCli(['convert', sql, '-o', file]);
     expect(converted.code).toBe(0);
     expect(converted.stderr).toContain(
