@@ -14,9 +14,11 @@
  */
 import type {
   AlterTableCmd,
+  AlterTableStmt,
   ColumnDef,
   Constraint,
   CreateStmt,
+  DropStmt,
   IndexStmt,
   Node,
   RenameStmt,
@@ -160,10 +162,10 @@ class Converter {
         'left out: tidal sets its own lock_timeout for each step (--lock-timeout)',
       );
     } else if ('CreateStmt' in node) this.createTable(statement, node.CreateStmt);
-    else if ('AlterTableStmt' in node) this.alterTable(statement, node);
+    else if ('AlterTableStmt' in node) this.alterTable(statement, node.AlterTableStmt);
     else if ('RenameStmt' in node) this.rename(statement, node.RenameStmt);
     else if ('IndexStmt' in node) this.createIndex(statement, node.IndexStmt);
-    else if ('DropStmt' in node) this.drop(statement, node);
+    else if ('DropStmt' in node) this.drop(statement, node.DropStmt);
     else if ('UpdateStmt' in node) this.update(statement, node.UpdateStmt);
     else this.sql(statement, 'no tidal operation does this');
   }
@@ -263,13 +265,8 @@ class Converter {
     this.push(statement, { create_table: options });
   }
 
-  private alterTable(statement: SourceStatement, node: Node & { AlterTableStmt: unknown }): void {
-    const stmt = (
-      node as {
-        AlterTableStmt: { relation?: { relname?: string }; cmds?: Node[]; objtype?: string };
-      }
-    ).AlterTableStmt;
-    const table = stmt.relation?.relname ?? '';
+  private alterTable(statement: SourceStatement, stmt: AlterTableStmt): void {
+    const table = relationName(stmt.relation);
     const rest: Node[] = [];
     for (const n of stmt.cmds ?? []) {
       if (!('AlterTableCmd' in n) || !this.alterCommand(statement, table, n.AlterTableCmd))
@@ -503,9 +500,7 @@ class Converter {
     } as unknown as OperationInFile);
   }
 
-  private drop(statement: SourceStatement, node: Node & { DropStmt: unknown }): void {
-    const d = (node as { DropStmt: { objects?: Node[]; removeType?: string; behavior?: string } })
-      .DropStmt;
+  private drop(statement: SourceStatement, d: DropStmt): void {
     const names = (d.objects ?? []).map(
       (o) => strings('List' in o ? o.List.items : []).at(-1) ?? '',
     );
