@@ -7,6 +7,7 @@ import {
   type BackfillRequest,
   controlBackfill,
 } from './lifecycle/backfill-control.js';
+import { baselineSchema } from './lifecycle/baseline.js';
 import { completeMigration } from './lifecycle/complete.js';
 import type { DrainOptions } from './lifecycle/drain.js';
 import { loadMigrationFolder, migrateFolder } from './lifecycle/migrate.js';
@@ -82,6 +83,12 @@ export class Tidal {
    *  and `report`, what `tidal plan` prints of them (locks, estimates, open transactions). */
   async plan(loaded: LoadedMigration): Promise<PlannedMigration> {
     return planWithReport(this.session, loaded);
+  }
+
+  /** Adopts a schema another tool made: records it as the starting point `name`, running
+   *  nothing, so `migrate` starts with the files after `name`. */
+  async baseline(name: string): Promise<void> {
+    return this.locked(`baseline ${name}`, () => baselineSchema(this.session, name));
   }
 
   /** Writes every migration the database records into `dir`, as the files they were applied

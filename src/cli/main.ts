@@ -345,6 +345,23 @@ export function buildProgram(): Command {
     });
 
   program
+    .command('baseline')
+    .description(
+      'adopt a database whose schema another tool made (drizzle-kit, Prisma Migrate, node-pg-migrate, Knex): record the schema as it is as the starting point NAME, running nothing, so migrate skips the files that sort up to NAME and starts with the next',
+    )
+    .argument('<name>', 'the base name of the last migration file the other tool applied')
+    .action((name: string) =>
+      withTidal(program, async (tidal, options, output) => {
+        await tidal.baseline(name);
+        print(
+          output,
+          `schema "${options.schema}" adopted as baseline "${name}": nothing ran; tidal migrate starts with the first file after ${name}`,
+          { baseline: name, schema: options.schema },
+        );
+      }),
+    );
+
+  program
     .command('pull')
     .description(
       'write every migration the database records (completed, then the active one) into DIR as the file it was applied from, so a checkout matches the database; refuses, writing nothing, where a file there differs',
@@ -697,7 +714,9 @@ function validationSummary(
   const deferred = database.deferred
     ? `; not yet planned: ${database.deferred.files.length} (${database.deferred.reason})`
     : '';
-  return `${offline}; against the database: ${database.applied.length} applied and unchanged, ${database.planned.length} planned${deferred}`;
+  const baselined =
+    database.baselined.length > 0 ? `${database.baselined.length} up to the baseline, ` : '';
+  return `${offline}; against the database: ${baselined}${database.applied.length} applied and unchanged, ${database.planned.length} planned${deferred}`;
 }
 
 /** Reads and converts SQL files (none or `-`: standard input), saying on stderr what became

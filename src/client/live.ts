@@ -138,10 +138,17 @@ export async function assertVersionLive(db: Queryable, version: ClientVersion): 
   }
 }
 
+/**
+ * SQL over a `migrations` row: it made a version. A baseline (`tidal baseline`) is recorded as
+ * completed with no version schema: the schema another tool made, which is the base version.
+ * Every reader of versions leaves baselines out, tidal's own and the application's alike.
+ */
+export const MADE_A_VERSION = `version_schema <> ''`;
+
 async function readRecords(db: Queryable, version: ClientVersion): Promise<VersionRecord[]> {
   const { rows } = await db.query<VersionRecord>(
     `SELECT name, version_schema AS "versionSchema", phase FROM ${ident(version.stateSchema)}.migrations
-      WHERE schema = $1 ORDER BY phase <> 'completed', completed_at, started_at`,
+      WHERE schema = $1 AND ${MADE_A_VERSION} ORDER BY phase <> 'completed', completed_at, started_at`,
     [version.schema],
   );
   return rows;

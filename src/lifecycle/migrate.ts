@@ -1,5 +1,10 @@
 import { InputError, OperationError } from '../errors.js';
-import { type LoadedMigration, listMigrationFiles, loadMigrationFile } from '../migration/load.js';
+import {
+  byCodeUnit,
+  type LoadedMigration,
+  listMigrationFiles,
+  loadMigrationFile,
+} from '../migration/load.js';
 import { type PendingValidation, validatePending } from '../planner/pending.js';
 import { upgradeStateIfPresent } from '../state/layout.js';
 import type { MigrationRecord } from '../state/store.js';
@@ -28,7 +33,9 @@ export async function migrateFolder(
 ): Promise<{ applied: string[]; active: string | null }> {
   const { client, settings, store } = session;
   const hasState = await upgradeStateIfPresent(client, settings.stateSchema);
-  const pending = notApplied(folder, hasState ? await store.completed() : []);
+  const pending = hasState
+    ? notApplied(folder, await store.completed(), await store.baseline())
+    : folder;
   const active = hasState ? await store.active() : undefined;
   if (active && active.name !== pending[0]?.migration.name) {
     throw new OperationError(
@@ -56,14 +63,17 @@ export async function migrateFolder(
 }
 
 /** The migrations of `folder` not applied yet, in order. Those applied must be unchanged and
- *  come first: a file that sorts before an applied one and is not applied is refused. */
+ *  come first: a file that sorts before an applied one and is not applied is refused. Files
+ *  that sort up to a `baseline` (`tidal baseline`) were applied by the tool before tidal. */
 export function notApplied(
   folder: LoadedMigration[],
   completed: MigrationRecord[],
+  baseline?: MigrationRecord,
 ): LoadedMigration[] {
   const applied = new Map(completed.map((r) => [r.name, r]));
   const pending: LoadedMigration[] = [];
   for (const m of folder) {
+    if (baseline && byCodeUnit(m.migration.name, baseline.name) <= 0) continue;
     const done = applied.get(m.migration.name);
     if (!done) {
       pending.push(m);

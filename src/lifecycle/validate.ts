@@ -9,6 +9,8 @@ import { previousVersionSchema, type Session } from './session.js';
 export interface DatabaseValidation {
   /** Files applied already, and unchanged since. */
   applied: string[];
+  /** Files up to the baseline (`tidal baseline`): applied by the tool before tidal. */
+  baselined: string[];
   /** Files planned against the database, in order, each from the schema the ones before leave. */
   planned: string[];
   /** Pending files left to be planned when their turn comes, and why. */
@@ -35,8 +37,12 @@ export async function validateAgainstDatabase(
   }
   const completed = layout > 0 ? await store.completed() : [];
   const active = layout > 0 ? await store.active() : undefined;
-  const pending = notApplied(files, completed);
-  const applied = files.filter((f) => !pending.includes(f)).map((f) => f.file);
+  const baseline = layout > 0 ? await store.baseline() : undefined;
+  const pending = notApplied(files, completed, baseline);
+  const recorded = new Set(completed.map((r) => r.name));
+  const done = files.filter((f) => !pending.includes(f));
+  const applied = done.filter((f) => recorded.has(f.migration.name)).map((f) => f.file);
+  const baselined = done.filter((f) => !recorded.has(f.migration.name)).map((f) => f.file);
   if (active) {
     if (pending[0]?.migration.name !== active.name) {
       throw new InputError(
@@ -46,6 +52,7 @@ export async function validateAgainstDatabase(
     const rest = pending.slice(1).map((f) => f.file);
     return {
       applied,
+      baselined,
       planned: [],
       deferred: {
         files: pending.map((f) => f.file),
@@ -62,6 +69,7 @@ export async function validateAgainstDatabase(
   const left = pending.slice(validation.validated).map((f) => f.file);
   return {
     applied,
+    baselined,
     planned,
     ...(validation.stoppedBy && left.length > 0
       ? {

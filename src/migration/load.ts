@@ -190,6 +190,6 @@ export async function listMigrationFiles(dir: string): Promise<string[]> {
 }
 
 /** Plain code-unit order, the same on every machine and locale. */
-function byCodeUnit(a: string, b: string): number {
+export function byCodeUnit(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }

@@ -1,3 +1,4 @@
+import { MADE_A_VERSION } from '../client/live.js';
 import { OperationError } from '../errors.js';
 import type { Migration } from '../migration/schema.js';
 import type { Queryable } from '../pg/queryable.js';
@@ -17,7 +18,7 @@ export interface Progress {
 }
 
 /** What the events table records of a migration: each command's beginning or end. */
-export type MigrationEventKind = 'start' | 'started' | 'completed' | 'rolled_back';
+export type MigrationEventKind = 'start' | 'started' | 'completed' | 'rolled_back' | 'baseline';
 
 /** A migration as the state records it. */
 export interface MigrationRecord {
@@ -100,7 +101,7 @@ export class StateStore {
   /** The newest migration, active or completed. */
   async latest(): Promise<MigrationRecord | undefined> {
     const { rows } = await this.db.query<MigrationRecord>(
-      `SELECT ${COLUMNS} FROM ${this.s}.migrations WHERE schema = $1
+      `SELECT ${COLUMNS} FROM ${this.s}.migrations WHERE schema = $1 AND ${MADE_A_VERSION}
         ORDER BY (phase <> 'completed') DESC, completed_at DESC NULLS LAST, started_at DESC LIMIT 1`,
       [this.schema],
     );
@@ -110,11 +111,40 @@ export class StateStore {
   /** Completed migrations, oldest first. */
   async completed(): Promise<MigrationRecord[]> {
     const { rows } = await this.db.query<MigrationRecord>(
-      `SELECT ${COLUMNS} FROM ${this.s}.migrations WHERE schema = $1 AND phase = 'completed'
+      `SELECT ${COLUMNS} FROM ${this.s}.migrations
+        WHERE schema = $1 AND phase = 'completed' AND ${MADE_A_VERSION}
         ORDER BY completed_at, started_at`,
       [this.schema],
     );
     return rows;
+  }
+
+  /** The baseline (`tidal baseline`), if the schema was adopted from another tool. */
+  async baseline(): Promise<MigrationRecord | undefined> {
+    const { rows } = await this.db.query<MigrationRecord>(
+      `SELECT ${COLUMNS} FROM ${this.s}.migrations WHERE schema = $1 AND NOT (${MADE_A_VERSION})`,
+      [this.schema],
+    );
+    return rows[0];
+  }
+
+  /** Whether any migration or baseline is recorded for the schema. */
+  async hasHistory(): Promise<boolean> {
+    const { rows } = await this.db.query<{ any: boolean }>(
+      `SELECT EXISTS (SELECT FROM ${this.s}.migrations WHERE schema = $1) AS any`,
+      [this.schema],
+    );
+    return !!rows[0]?.any;
+  }
+
+  /** Records the schema as it is as the starting point `name`: completed, with no version
+   *  schema (MADE_A_VERSION), nothing run. */
+  async insertBaseline(name: string): Promise<void> {
+    await this.db.query(
+      `INSERT INTO ${this.s}.migrations (schema, name, version_schema, checksum, content, migration, plan, phase, completed_at)
+       VALUES ($1, $2, '', '', '', '{"baseline": true}', '{}', 'completed', now())`,
+      [this.schema, name],
+    );
   }
 
   async insert(

@@ -97,6 +97,7 @@ describe('tidal validate', () => {
       expect(fresh.code).toBe(0);
       expect(fresh.report.database).toEqual({
         applied: [],
+        baselined: [],
         planned: [join(dir, '01_shout.yaml'), join(dir, '02_index.yaml')],
       });
       const { rows: untouched } = await db.query(
