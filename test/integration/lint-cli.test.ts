@@ -26,17 +26,17 @@ describe('tidal lint', () => {
     expect(
       report.findings.map((f) => [f.file.slice(FIXTURES.length + 1), f.line, f.rule, f.level]),
     ).toEqual([
-      ['drizzle/0001_orders_note.sql', 4, 'alter-column-type', 'error'],
+      ['drizzle/0001_orders_note.sql', 5, 'alter-column-type', 'error'],
       ['knex/20240301_backfill.sql', 5, 'unbatched-update', 'warning'],
       [
         'prisma/migrations/20240201000000_add_status/migration.sql',
-        2,
+        3,
         'missing-lock-timeout',
         'warning',
       ],
       [
         'prisma/migrations/20240201000000_add_status/migration.sql',
-        5,
+        6,
         'create-index-not-concurrently',
         'error',
       ],
@@ -107,7 +107,7 @@ describe('tidal lint', () => {
               artifactLocation: {
                 uri: join(FIXTURES, 'prisma/migrations/20240201000000_add_status/migration.sql'),
               },
-              region: { startLine: 5, startColumn: 1 },
+              region: { startLine: 6, startColumn: 1 },
             },
           },
         ],
