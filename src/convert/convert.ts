@@ -38,6 +38,7 @@ import {
   statementText,
   strings,
   typeText,
+  withColumnRenamed,
 } from './nodes.js';
 
 /** Something the user should know about the conversion, at a statement of the input. */
@@ -182,11 +183,22 @@ class Converter {
     }
     return this.entries.flatMap(({ operation }): OperationInFile[] => {
       if (!operation) return [];
-      // An alter_column that only renames is a rename_column.
       if ('alter_column' in operation) {
         const { table, column, name, ...changes } = operation.alter_column;
+        // An alter_column that only renames is a rename_column.
         if (name !== undefined && Object.keys(changes).length === 0)
           return [{ rename_column: { table, from: column, to: name } }];
+        // `up` reads the old version's columns, `down` the new version's: with a rename, each
+        // names the column as its version does, whichever order the SQL put them in.
+        if (name !== undefined) {
+          const { up, down } = operation.alter_column;
+          const alter = { ...operation.alter_column };
+          if (up !== undefined && unwrittenRequest(up) === undefined)
+            alter.up = withColumnRenamed(up, name, column);
+          if (down !== undefined && unwrittenRequest(down) === undefined)
+            alter.down = withColumnRenamed(down, column, name);
+          return [{ alter_column: alter }];
+        }
       }
       return [operation];
     });

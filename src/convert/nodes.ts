@@ -2,7 +2,7 @@
  * Reading PostgreSQL parse trees (libpg-query's) back into what a migration file says: names,
  * type names as people write them, and expressions as SQL text (pgsql-deparser).
  */
-import type { Node, RangeVar, TypeName } from 'libpg-query';
+import { type Node, parseSync, type RangeVar, type TypeName } from 'libpg-query';
 import { deparseSync, QuoteUtils } from 'pgsql-deparser';
 
 /** A table as the statement names it: `schema.table`, or `table`. */
@@ -67,4 +67,35 @@ export function referencedColumns(node: unknown, into = new Set<string>()): stri
   }
   for (const value of Object.values(node)) referencedColumns(value, into);
   return [...into];
+}
+
+/**
+ * `expression` with its references to column `from` made to `to` (the same expression when it
+ * does not parse: it is left for the loader to report).
+ */
+export function withColumnRenamed(expression: string, from: string, to: string): string {
+  let value: Node | undefined;
+  try {
+    const [statement] = parseSync(`SELECT ${expression}`).stmts ?? [];
+    const select =
+      statement?.stmt && 'SelectStmt' in statement.stmt ? statement.stmt.SelectStmt : undefined;
+    const [target] = select?.targetList ?? [];
+    value = target && 'ResTarget' in target ? target.ResTarget.val : undefined;
+  } catch {
+    return expression;
+  }
+  if (!value) return expression;
+  const rename = (node: unknown): void => {
+    if (node === null || typeof node !== 'object') return;
+    if ('ColumnRef' in node) {
+      const fields = (node as { ColumnRef: { fields?: Node[] } }).ColumnRef.fields ?? [];
+      const last = fields.at(-1);
+      if (fields.length === 1 && last && 'String' in last && last.String.sval === from) {
+        last.String.sval = to;
+      }
+    }
+    for (const child of Object.values(node)) rename(child);
+  };
+  rename(value);
+  return expressionText(value);
 }

@@ -72,6 +72,7 @@ describe('tidal convert', () => {
   });
 
   it('a type change and a rename of one column, in either order, become one alter_column', () => {
+    // up reads the old version's columns, down the new version's, whatever the order.
     const expected = [
       {
         alter_column: {
@@ -90,8 +91,28 @@ describe('tidal convert', () => {
     ).toEqual(expected);
     expect(
       operations(`ALTER TABLE t RENAME COLUMN n TO amount;
-                  ALTER TABLE t ALTER COLUMN amount TYPE numeric(12,2) USING n::numeric(12,2);`),
-    ).toMatchObject([{ alter_column: { column: 'n', name: 'amount', type: 'numeric(12, 2)' } }]);
+                  ALTER TABLE t ALTER COLUMN amount TYPE numeric(12,2) USING amount::numeric(12,2);`),
+    ).toMatchObject([
+      {
+        alter_column: {
+          column: 'n',
+          name: 'amount',
+          type: 'numeric(12, 2)',
+          up: 'CAST(n AS numeric(12, 2))',
+        },
+      },
+    ]);
+    expect(
+      operations(`ALTER TABLE t ALTER COLUMN n DROP NOT NULL;
+                  ALTER TABLE t RENAME COLUMN n TO amount;`),
+    ).toMatchObject([{ alter_column: { column: 'n', name: 'amount', nullable: true, up: 'n' } }]);
+    expect(
+      operations(`UPDATE t SET n = 0 WHERE n IS NULL;
+                  ALTER TABLE t ALTER COLUMN n SET NOT NULL;
+                  ALTER TABLE t RENAME COLUMN n TO amount;`),
+    ).toMatchObject([
+      { alter_column: { column: 'n', name: 'amount', up: 'COALESCE(n, 0)', down: 'amount' } },
+    ]);
   });
 
   it('SET NOT NULL after an UPDATE of the NULL rows: alter_column whose up fills them', () => {
