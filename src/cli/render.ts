@@ -170,6 +170,11 @@ export function renderStatus(status: MigrationStatus): string {
       : 'latest completed: none',
   );
   lines.push(`applied migrations: ${status.applied}`);
+  if (status.baseline) {
+    lines.push(
+      `baseline: ${status.baseline.name} (adopted ${status.baseline.adoptedAt}; the files up to it were applied before tidal)`,
+    );
+  }
   lines.push(...renderSessions(status.sessions));
   return lines.join('\n');
 }

@@ -19,6 +19,9 @@ export interface MigrationStatus {
   } | null;
   latest: { name: string; versionSchema: string; completedAt: string | null } | null;
   applied: number;
+  /** The starting point `tidal baseline` recorded, when the schema was adopted from another
+   *  tool: the files up to it count as applied. */
+  baseline: { name: string; adoptedAt: string | null } | null;
   /** With no migration active: objects named like tidal's own that are still there. */
   leftovers: string[];
   /** The sessions connected to the database now, by the version they use. */
@@ -42,12 +45,14 @@ export async function migrationStatus(session: Session): Promise<MigrationStatus
       active: null,
       latest: null,
       applied: 0,
+      baseline: null,
       leftovers: await tidalLookalikes(client, schema),
       sessions: await sessionsByVersion(client, liveVersions(await versionHistory(session))),
     };
   }
   const active = await store.active();
   const completed = await store.completed();
+  const baseline = await store.baseline();
   const last = completed.at(-1);
   return {
     schema,
@@ -69,6 +74,7 @@ export async function migrationStatus(session: Session): Promise<MigrationStatus
       ? { name: last.name, versionSchema: last.versionSchema, completedAt: last.completedAt }
       : null,
     applied: completed.length,
+    baseline: baseline ? { name: baseline.name, adoptedAt: baseline.completedAt } : null,
     leftovers: active ? [] : await tidalLookalikes(client, schema),
     sessions: await sessionsByVersion(
       client,

@@ -45,6 +45,10 @@ describe('tidal baseline', () => {
       expect(columns).toEqual([{ names: 'id,name,email' }]);
       // A release on the base version is live: the baseline made no version.
       await expect(assertVersionLive(db.pool, tidalVersion('public'))).resolves.toBeUndefined();
+      const status = await runCli(['status', '--url', db.url]);
+      expect(status.stdout).toMatch(
+        /applied migrations: 0\nbaseline: 0002_email \(adopted .*; the files up to it were applied before tidal\)/,
+      );
       // Once only.
       const again = await runCli(['baseline', '0003_email_lower', '--url', db.url]);
       expect(again.code).toBe(1);

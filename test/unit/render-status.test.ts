@@ -41,6 +41,7 @@ function status(phase: 'starting' | 'active', backfill: Partial<BackfillRecord>)
     },
     latest: null,
     applied: 0,
+    baseline: null,
     leftovers: [],
     sessions: { versions: [], untagged: NO_SESSIONS },
   };
