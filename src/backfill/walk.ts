@@ -282,6 +282,8 @@ class LocationWalk implements TableWalk {
   readonly description =
     'by physical location (the table has no primary key or unique NOT NULL key)';
   private rowsPerPage: number;
+  /** Pages the last batch took (a batch takes at most twice as many). */
+  private lastPages: number | undefined;
 
   private constructor(
     private readonly table: string,
@@ -347,7 +349,12 @@ class LocationWalk implements TableWalk {
   ): { start: number; end: number; last: number; files: string } {
     const start = Number(from?.[0] ?? 0);
     const last = this.lastPage(from);
-    const end = Math.min(last, start + Math.max(1, Math.ceil(rows / this.rowsPerPage)));
+    // Pages that held few rows (the dead versions a fill leaves) lower the estimate: a batch
+    // takes at most twice the pages of the one before, so the first run of live pages after
+    // them is not read in one long batch.
+    const wanted = Math.max(1, Math.ceil(rows / this.rowsPerPage));
+    const pages = this.lastPages === undefined ? wanted : Math.min(wanted, 2 * this.lastPages);
+    const end = Math.min(last, start + pages);
     // A position stored before positions named their files (an older tidal) is taken as these
     // files': such a walk is not checked for a rewrite, as it was not then.
     return { start, end, last, files: from?.[2] ?? this.files };
@@ -365,6 +372,7 @@ class LocationWalk implements TableWalk {
 
   record(from: WalkPosition | null, position: WalkPosition | null, seen: number): void {
     const pages = Number(position?.[0] ?? 0) - Number(from?.[0] ?? 0);
+    if (pages > 0) this.lastPages = pages;
     if (pages > 0 && seen > 0) this.rowsPerPage = 0.5 * this.rowsPerPage + 0.5 * (seen / pages);
   }
 
