@@ -205,6 +205,7 @@ class Converter {
   }
 
   finish(files: string[]): Conversion {
+    this.noteDropAndAddPairs();
     const operations = this.operations();
     const unwritten: UnwrittenField[] = [];
     findUnwritten(operations, 'operations', unwritten);
@@ -218,6 +219,31 @@ class Converter {
     ];
     const yaml = `${header.join('\n')}\n${stringify({ operations }, { lineWidth: 0 })}`;
     return { operations, yaml, notes: this.notes, unwritten };
+  }
+
+  /**
+   * A column dropped and another added by one ALTER TABLE may be a rename: Prisma Migrate, which
+   * does not detect renames, writes one so. As written, the dropped column's values are lost to
+   * the new one unless its `up` copies them, and the old version reads no value for rows the new
+   * version writes unless the drop_column has a `down`.
+   */
+  private noteDropAndAddPairs(): void {
+    for (const { statement, operation } of this.entries) {
+      if (!operation || !('drop_column' in operation)) continue;
+      const { table, column } = operation.drop_column;
+      // In the same statement, as Prisma Migrate writes them.
+      const added = this.entries.flatMap((e) =>
+        e.statement === statement && e.operation && 'add_column' in e.operation
+          ? [e.operation.add_column.column.name]
+          : [],
+      );
+      if (added.length === 0) continue;
+      const names = added.map((n) => `"${n}"`).join(' or ');
+      this.note(
+        statement,
+        `drops column "${column}" of "${table}" and adds ${names}: if that is a rename (Prisma Migrate writes renames as a drop and an add), replace both with a rename_column; otherwise the added column's \`up\` decides what the rows already there get, and a \`down\` on the drop_column gives the old version a value for rows the new version writes`,
+      );
+    }
   }
 
   private push(statement: SourceStatement, operation: OperationInFile): Entry {

@@ -314,4 +314,18 @@ COMMIT;`);
     expect(bad).toThrow(InputError);
     expect(bad).toThrow(/^bad\.sql: syntax error at or near ";" \(line 2, column 25\)/);
   });
+
+  it('says that a column dropped and one added by the same ALTER TABLE may be a rename, as Prisma Migrate writes one', () => {
+    const result = convert(
+      'ALTER TABLE "users" DROP COLUMN "name",\nADD COLUMN     "display_name" TEXT NOT NULL;\nALTER TABLE "orders" DROP COLUMN "note";',
+    );
+    expect(result.notes).toEqual([
+      {
+        file: 'm.sql',
+        line: 1,
+        message:
+          'drops column "name" of "users" and adds "display_name": if that is a rename (Prisma Migrate writes renames as a drop and an add), replace both with a rename_column; otherwise the added column\'s `up` decides what the rows already there get, and a `down` on the drop_column gives the old version a value for rows the new version writes',
+      },
+    ]);
+  });
 });
