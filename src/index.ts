@@ -62,7 +62,13 @@ export type {
   PlanReport,
 } from './planner/plan-report.js';
 export type { VersionName } from './planner/sync.js';
-export type { BackfillRecord, MigrationRecord, Phase, Progress } from './state/store.js';
+export type {
+  AppliedFile,
+  BackfillRecord,
+  MigrationRecord,
+  Phase,
+  Progress,
+} from './state/store.js';
 export {
   DEFAULT_DRAIN_WAIT_MS,
   DEFAULT_OPTIONS,

@@ -10,7 +10,7 @@ import {
 import { baselineSchema } from './lifecycle/baseline.js';
 import { completeMigration } from './lifecycle/complete.js';
 import type { DrainOptions } from './lifecycle/drain.js';
-import { loadMigrationFolder, migrateFolder } from './lifecycle/migrate.js';
+import { loadMigrationFolder, migrateFolder, planPendingAsOne } from './lifecycle/migrate.js';
 import type { TidalOptions } from './lifecycle/options.js';
 import { type PlannedMigration, planWithReport } from './lifecycle/plan.js';
 import { type PulledMigration, pullMigrations } from './lifecycle/pull.js';
@@ -83,6 +83,12 @@ export class Tidal {
    *  and `report`, what `tidal plan` prints of them (locks, estimates, open transactions). */
   async plan(loaded: LoadedMigration): Promise<PlannedMigration> {
     return planWithReport(this.session, loaded);
+  }
+
+  /** Plans the files of `dir` not yet applied as the one migration `migrate --as-one` would
+   *  start, without running anything. */
+  async planAsOne(dir: string): Promise<PlannedMigration> {
+    return planPendingAsOne(this.session, dir, await loadMigrationFolder(dir));
   }
 
   /** Adopts a schema another tool made: records it as the starting point `name`, running
@@ -165,11 +171,12 @@ export class Tidal {
   /**
    * Starts (and completes) every file of `dir` not yet applied, in file-name order. Files
    * already applied must be unchanged. Without `complete`, every migration but the last is
-   * completed so the next can start, and the last stays active.
+   * completed so the next can start, and the last stays active. With `asOne`, the files not
+   * applied start together as one migration, named and versioned as the last of them.
    */
   async migrate(
     dir: string,
-    options: { complete?: boolean; drain?: DrainOptions } = {},
+    options: { complete?: boolean; drain?: DrainOptions; asOne?: boolean } = {},
   ): Promise<{ applied: string[]; active: string | null }> {
     const folder = await loadMigrationFolder(dir);
     return this.locked('migrate', () => migrateFolder(this.session, dir, folder, options));

@@ -295,11 +295,16 @@ export function buildProgram(): Command {
     .description(
       'show what start, complete and rollback would run for FILE: each statement, its lock, scans, estimates, and open transactions the first lock would wait for; runs nothing',
     )
-    .argument('<file>', 'migration file (.yaml, .yml or .json)')
-    .action(async (file: string) => {
-      const loaded = await loadMigrationFile(file);
+    .argument('<file>', 'migration file (.yaml, .yml or .json); with --as-one, a directory')
+    .option(
+      '--as-one',
+      'plan the files of the directory not yet applied as the one migration `migrate --as-one` starts',
+      false,
+    )
+    .action(async (file: string, flags: { asOne: boolean }) => {
+      const loaded = flags.asOne ? undefined : await loadMigrationFile(file);
       await withTidal(program, async (tidal, _options, output) => {
-        const { report } = await tidal.plan(loaded);
+        const { report } = loaded ? await tidal.plan(loaded) : await tidal.planAsOne(file);
         print(output, renderPlan(report), report);
       });
     });
@@ -541,12 +546,18 @@ export function buildProgram(): Command {
         'start (and complete) every migration in DIR not yet applied, in file-name order',
       )
       .argument('[dir]', 'directory of migration files', 'migrations')
-      .option('--complete', 'also complete the last migration', false),
+      .option('--complete', 'also complete the last migration', false)
+      .option(
+        '--as-one',
+        'start every file not yet applied together, as one migration named after the last: one version, one backfill per table, one complete or rollback',
+        false,
+      ),
     'a version a complete removes',
-  ).action((dir: string, commandOptions: DrainFlags & { complete: boolean }) =>
+  ).action((dir: string, commandOptions: DrainFlags & { complete: boolean; asOne: boolean }) =>
     withTidal(program, async (tidal, _options, output) => {
       const result = await tidal.migrate(dir, {
         complete: commandOptions.complete,
+        asOne: commandOptions.asOne,
         drain: { waitMs: commandOptions.wait, force: commandOptions.force },
       });
       const human =

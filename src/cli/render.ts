@@ -126,6 +126,7 @@ export function renderStatus(status: MigrationStatus): string {
     lines.push(
       `active migration: ${a.name} (${a.phase}), version schema ${a.versionSchema}, started ${a.startedAt}`,
     );
+    if (a.asOneWith.length > 0) lines.push(`  started as one with: ${a.asOneWith.join(', ')}`);
     for (const b of a.backfills) {
       // After the fill, the line follows the verification pass over the same rows.
       const verifying = b.done && !b.verified && a.phase === 'starting';

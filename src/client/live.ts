@@ -14,6 +14,9 @@ export interface VersionRecord {
   name: string;
   versionSchema: string;
   phase: 'starting' | 'active' | 'completing' | 'completed' | 'rolling_back';
+  /** The migrations started as one with it (`tidal migrate --as-one`), which made no version
+   *  of their own. */
+  asOneWith?: string[];
 }
 
 /** Why a version is not live. `unknown`: the version schema is gone and this role cannot read
@@ -24,6 +27,7 @@ export type NotLiveReason =
   | 'rolling-back'
   | 'contracted'
   | 'other-version-schema'
+  | 'started-as-one'
   | 'schema-unusable'
   | 'unknown';
 
@@ -75,6 +79,14 @@ export function versionLiveness(
         live: false,
         reason: 'other-version-schema',
         message: `${shown}: migration "${named.name}" sets version_schema, so its version schema is "${named.versionSchema}", not "${version.versionSchema}": select version "${named.versionSchema}"`,
+      };
+    }
+    const whole = records.find((r) => r.asOneWith?.includes(version.name));
+    if (whole) {
+      return {
+        live: false,
+        reason: 'started-as-one',
+        message: `${shown} has no version schema of its own: migration "${version.name}" was started as one with "${whole.name}" (tidal migrate --as-one), whose version is "${whole.versionSchema}": deploy a release built for "${whole.name}"`,
       };
     }
     return {
@@ -146,12 +158,16 @@ export async function assertVersionLive(db: Queryable, version: ClientVersion): 
 export const MADE_A_VERSION = `version_schema <> ''`;
 
 async function readRecords(db: Queryable, version: ClientVersion): Promise<VersionRecord[]> {
-  const { rows } = await db.query<VersionRecord>(
-    `SELECT name, version_schema AS "versionSchema", phase FROM ${ident(version.stateSchema)}.migrations
+  // `members` through to_jsonb: a state schema of an older layout has no such column.
+  const { rows } = await db.query<
+    Omit<VersionRecord, 'asOneWith'> & { members: { name: string }[] | null }
+  >(
+    `SELECT name, version_schema AS "versionSchema", phase, to_jsonb(m) -> 'members' AS members
+       FROM ${ident(version.stateSchema)}.migrations m
       WHERE schema = $1 AND ${MADE_A_VERSION} ORDER BY phase <> 'completed', completed_at, started_at`,
     [version.schema],
   );
-  return rows;
+  return rows.map(({ members, ...r }) => ({ ...r, asOneWith: (members ?? []).map((m) => m.name) }));
 }
 
 /** The migration file a version most likely comes from (without its extension). */

@@ -6,10 +6,11 @@ import {
   loadMigrationFile,
 } from '../migration/load.js';
 import { type PendingValidation, validatePending } from '../planner/pending.js';
-import { upgradeStateIfPresent } from '../state/layout.js';
-import type { MigrationRecord } from '../state/store.js';
+import { stateExists, upgradeStateIfPresent } from '../state/layout.js';
+import { type AppliedFile, appliedFiles, type MigrationRecord } from '../state/store.js';
 import { completeMigration } from './complete.js';
 import type { DrainOptions } from './drain.js';
+import { type PlannedMigration, planWithReport } from './plan.js';
 import { previousVersionSchema, type Session } from './session.js';
 import { startMigration } from './start.js';
 
@@ -23,51 +24,86 @@ export async function loadMigrationFolder(dir: string): Promise<LoadedMigration[
 /**
  * Starts (and completes) every migration of `folder` (the files of `dir`) not yet applied.
  * Without `complete`, every migration but the last is completed so the next can start, and the
- * last stays active.
+ * last stays active. With `asOne`, the pending files start together as one migration
+ * (planner/as-one.ts): one version, one backfill per table, one complete or rollback.
  */
 export async function migrateFolder(
   session: Session,
   dir: string,
   folder: LoadedMigration[],
-  options: { complete?: boolean; drain?: DrainOptions },
+  options: { complete?: boolean; drain?: DrainOptions; asOne?: boolean },
 ): Promise<{ applied: string[]; active: string | null }> {
   const { client, settings, store } = session;
   const hasState = await upgradeStateIfPresent(client, settings.stateSchema);
   const pending = hasState
-    ? notApplied(folder, await store.completed(), await store.baseline())
+    ? notApplied(folder, appliedFiles(await store.completed()), await store.baseline())
     : folder;
   const active = hasState ? await store.active() : undefined;
-  if (active && active.name !== pending[0]?.migration.name) {
+  // The files of the active migration: its own, or those of a whole started as one.
+  const activeFiles = active ? appliedFiles([active]).map((f) => f.name) : [];
+  const next = pending.slice(0, activeFiles.length).map((m) => m.migration.name);
+  if (active && next.join('\n') !== activeFiles.join('\n')) {
     throw new OperationError(
-      `migration "${active.name}" is ${active.phase}, and it is not the next file of ${dir}; complete or roll it back first`,
+      `migration "${active.name}" is ${active.phase}${active.members.length > 0 ? ` (started as one with ${active.members.map((m) => m.name).join(', ')})` : ''}, and it is not the next ${activeFiles.length === 1 ? 'file' : 'files'} of ${dir}; complete or roll it back first`,
     );
   }
   const applied: string[] = [];
-  const run = async (m: LoadedMigration, last: boolean) => {
-    let record = await startMigration(session, m);
+  const run = async (files: LoadedMigration[], last: boolean) => {
+    const target = files.at(-1) as LoadedMigration;
+    let record = await startMigration(session, target, files.slice(0, -1));
     if (options.complete || !last) {
       // Each complete removes a version: its sessions are seen to as `tidal complete` does.
       record = await completeMigration(session, record, options.drain ?? {});
     }
-    applied.push(m.migration.name);
+    applied.push(...files.map((m) => m.migration.name));
     return record;
   };
   // One already started is finished first; the others are planned from where it leaves the
-  // schema, all of them before the first starts.
-  const rest = active ? pending.slice(1) : pending;
+  // schema, all of them before the first starts (as one, planning the whole is that check).
+  const rest = pending.slice(activeFiles.length);
   let current: MigrationRecord | null = null;
-  if (active && pending[0]) current = await run(pending[0], rest.length === 0);
-  await validateBeforeStarting(session, rest);
-  for (const [i, m] of rest.entries()) current = await run(m, i === rest.length - 1);
+  if (active) current = await run(pending.slice(0, activeFiles.length), rest.length === 0);
+  if (options.asOne && rest.length > 1) {
+    current = await run(rest, true);
+  } else {
+    await validateBeforeStarting(session, rest);
+    for (const [i, m] of rest.entries()) current = await run([m], i === rest.length - 1);
+  }
   return { applied, active: current && current.phase !== 'completed' ? current.name : null };
 }
 
-/** The migrations of `folder` not applied yet, in order. Those applied must be unchanged and
+/**
+ * `tidal plan DIR --as-one`: the files of `folder` not applied yet, planned as the one migration
+ * `migrate --as-one` would start. Runs nothing. With a migration active, the files after it
+ * cannot be planned as they will run: refused.
+ */
+export async function planPendingAsOne(
+  session: Session,
+  dir: string,
+  folder: LoadedMigration[],
+): Promise<PlannedMigration> {
+  const { client, settings, store } = session;
+  const hasState = await stateExists(client, settings.stateSchema);
+  const active = hasState ? await store.active() : undefined;
+  if (active) {
+    throw new OperationError(
+      `migration "${active.name}" is ${active.phase}: the files after it are planned as one once it is completed or rolled back`,
+    );
+  }
+  const pending = hasState
+    ? notApplied(folder, appliedFiles(await store.completed()), await store.baseline())
+    : folder;
+  const last = pending.at(-1);
+  if (!last) throw new InputError(`${dir}: every migration file is applied; nothing to plan`);
+  return planWithReport(session, last, pending.slice(0, -1));
+}
+
+/** The migrations of `folder` not applied yet, in order (`completed`: the files applied). Those applied must be unchanged and
  *  come first: a file that sorts before an applied one and is not applied is refused. Files
  *  that sort up to a `baseline` (`tidal baseline`) were applied by the tool before tidal. */
 export function notApplied(
   folder: LoadedMigration[],
-  completed: MigrationRecord[],
+  completed: readonly AppliedFile[],
   baseline?: MigrationRecord,
 ): LoadedMigration[] {
   const applied = new Map(completed.map((r) => [r.name, r]));

@@ -3,6 +3,7 @@ import { extname, join } from 'node:path';
 import { InputError, messageOf } from '../errors.js';
 import { MIGRATION_EXTENSIONS } from '../migration/load.js';
 import { stateExists } from '../state/layout.js';
+import { appliedFiles } from '../state/store.js';
 import type { Session } from './session.js';
 
 /** What `tidal pull` did with each migration the database records. */
@@ -24,16 +25,19 @@ export interface PulledMigration {
 export async function pullMigrations(session: Session, dir: string): Promise<PulledMigration[]> {
   const { client, settings, store } = session;
   const hasState = await stateExists(client, settings.stateSchema);
-  const records = hasState ? [...(await store.completed())] : [];
   const active = hasState ? await store.active() : undefined;
-  if (active) records.push(active);
+  // A whole started as one (`migrate --as-one`) gives back each of its files.
+  const files = [
+    ...appliedFiles(hasState ? await store.completed() : []).map((f) => ({ ...f, active: false })),
+    ...appliedFiles(active ? [active] : []).map((f) => ({ ...f, active: true })),
+  ];
   const existing = await readdir(dir).catch((error: NodeJS.ErrnoException) => {
     if (error.code === 'ENOENT') return [] as string[];
     throw new InputError(`pull: cannot read ${dir}: ${messageOf(error)}`);
   });
   const planned: PulledMigration[] = [];
   const conflicts: string[] = [];
-  for (const record of records) {
+  for (const record of files) {
     const same = existing.find(
       (f) =>
         MIGRATION_EXTENSIONS.includes(extname(f)) && f.slice(0, -extname(f).length) === record.name,
@@ -42,7 +46,7 @@ export async function pullMigrations(session: Session, dir: string): Promise<Pul
     const outcome = same ? await compare(path, record.content) : 'written';
     if (outcome === 'differs')
       conflicts.push(`${path}: differs from what the database recorded for "${record.name}"`);
-    else planned.push({ name: record.name, path, outcome, active: record.phase !== 'completed' });
+    else planned.push({ name: record.name, path, outcome, active: record.active });
   }
   if (conflicts.length > 0) {
     throw new InputError(`pull: nothing written:\n${conflicts.join('\n')}`);
@@ -54,7 +58,7 @@ export async function pullMigrations(session: Session, dir: string): Promise<Pul
   }
   for (const p of planned) {
     if (p.outcome !== 'written') continue;
-    const record = records.find((r) => r.name === p.name);
+    const record = files.find((r) => r.name === p.name);
     await writeFile(p.path, record?.content ?? '', { flag: 'wx' }).catch((error: unknown) => {
       throw new InputError(`pull: cannot write ${p.path}: ${messageOf(error)}`);
     });

@@ -9,11 +9,12 @@ import {
 } from '../errors.js';
 import type { LoadedMigration } from '../migration/load.js';
 import { connect } from '../pg/connect.js';
-import { type MigrationPlan, planMigration } from '../planner/plan.js';
+import type { MigrationPlan } from '../planner/plan.js';
 import { missingPrivileges } from '../planner/privileges.js';
 import { versionSchemaStepsAtStart } from '../planner/versions.js';
 import { ensureStateSchema, upgradeStateIfPresent } from '../state/layout.js';
-import type { MigrationRecord, Progress } from '../state/store.js';
+import type { AppliedFile, MigrationRecord, Progress } from '../state/store.js';
+import { planFiles } from './plan.js';
 import { rollbackMigration } from './rollback.js';
 import type { Session } from './session.js';
 import { runStoredSteps } from './stored-steps.js';
@@ -22,11 +23,14 @@ import { throttlerFor } from './throttler.js';
 /**
  * Starts the migration of `loaded`: plans it, records it and runs its start; or resumes its
  * start when it is the active migration, stopped part way. Nothing is recorded before the plan
- * and the privileges it needs are known good.
+ * and the privileges it needs are known good. With `asOneWith` (the pending files before
+ * `loaded`), all of them are planned and started as one migration (planner/as-one.ts), recorded
+ * under `loaded`'s name with the others as its members.
  */
 export async function startMigration(
   session: Session,
   loaded: LoadedMigration,
+  asOneWith: LoadedMigration[] = [],
 ): Promise<MigrationRecord> {
   const { client, settings, store, emit } = session;
   const name = loaded.migration.name;
@@ -49,6 +53,14 @@ export async function startMigration(
         `${loaded.file}: migration "${name}" was started from different content; roll it back first`,
       );
     }
+    // `tidal start` of the last file resumes a whole as it was planned; `migrate --as-one`
+    // must bring the same files.
+    const changed = asOneWith.length > 0 && differentMembers(record.members, asOneWith);
+    if (changed) {
+      throw new InputError(
+        `${loaded.file}: migration "${name}" was started ${record.members.length > 0 ? `as one with ${record.members.map((m) => m.name).join(', ')}` : 'on its own'}, and ${changed}; finish it as it was started (\`tidal start ${loaded.file}\` resumes it) or roll it back first`,
+      );
+    }
     if (record.phase === 'rolling_back') {
       throw new OperationError(
         `a rollback of "${name}" was interrupted; run \`tidal rollback\` to finish it`,
@@ -63,12 +75,18 @@ export async function startMigration(
     emit({ type: 'notice', message: `resuming the interrupted start of "${name}"` });
   } else {
     const previous = hasState ? (await store.completed()).at(-1) : undefined;
-    const { plan } = await planMigration(client, loaded.migration, {
-      schema: settings.schema,
-      stateSchema: settings.stateSchema,
-      file: loaded.file,
-      previousVersionSchema: previous?.versionSchema ?? null,
-    });
+    if (asOneWith.length > 0) {
+      emit({
+        type: 'notice',
+        message: `starting ${asOneWith.length + 1} files as one migration "${name}": ${[...asOneWith, loaded].map((m) => m.migration.name).join(', ')}`,
+      });
+    }
+    const { plan, migration } = await planFiles(
+      session,
+      loaded,
+      asOneWith,
+      previous?.versionSchema ?? null,
+    );
     const missing = await missingPrivileges(client, plan, settings.stateSchema);
     if (missing.length > 0) {
       throw new OperationError(
@@ -85,8 +103,13 @@ export async function startMigration(
         checksum: loaded.checksum,
         content: loaded.content,
         plan,
+        members: asOneWith.map((m) => ({
+          name: m.migration.name,
+          checksum: m.checksum,
+          content: m.content,
+        })),
       },
-      loaded.migration,
+      migration,
     );
     await store.event(name, 'start');
     record = await store.recorded(name);
@@ -207,6 +230,18 @@ async function backfillAll(
   } finally {
     await throttler.close();
   }
+}
+
+/** How the files a whole was recorded with differ from `files`, in words; undefined if not. */
+function differentMembers(
+  recorded: readonly AppliedFile[],
+  files: readonly LoadedMigration[],
+): string | undefined {
+  const names = (list: readonly { name: string }[]) => list.map((m) => m.name).join(', ');
+  const given = files.map((f) => ({ name: f.migration.name, checksum: f.checksum }));
+  if (names(recorded) !== names(given)) return `now the files before it are ${names(given)}`;
+  const edited = recorded.find((m, i) => m.checksum !== given[i]?.checksum);
+  return edited ? `"${edited.name}" has changed since` : undefined;
 }
 
 /** What finishes an unfinished migration, in words. */

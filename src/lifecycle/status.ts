@@ -1,6 +1,6 @@
 import { driftOf, tidalLookalikes } from '../planner/drift.js';
 import { stateExists, upgradeStateIfPresent } from '../state/layout.js';
-import type { BackfillRecord, MigrationRecord } from '../state/store.js';
+import { appliedFiles, type BackfillRecord, type MigrationRecord } from '../state/store.js';
 import type { Session } from './session.js';
 import { type SessionsByVersion, sessionsByVersion } from './sessions.js';
 import { liveVersions, versionHistory } from './versions.js';
@@ -13,11 +13,14 @@ export interface MigrationStatus {
     phase: MigrationRecord['phase'];
     startedAt: string;
     lastError: string | null;
+    /** The files started as one with it (`migrate --as-one`), before it; empty for one file. */
+    asOneWith: string[];
     backfills: BackfillRecord[];
     /** What start made that is gone or disabled (changed by hand); complete refuses while any. */
     drift: string[];
   } | null;
   latest: { name: string; versionSchema: string; completedAt: string | null } | null;
+  /** Files applied (completed), each file of a whole started as one counted. */
   applied: number;
   /** The starting point `tidal baseline` recorded, when the schema was adopted from another
    *  tool: the files up to it count as applied. */
@@ -63,6 +66,7 @@ export async function migrationStatus(session: Session): Promise<MigrationStatus
           phase: active.phase,
           startedAt: active.startedAt,
           lastError: active.lastError,
+          asOneWith: active.members.map((m) => m.name),
           backfills: await store.backfills(active.name),
           drift:
             active.phase === 'active' || active.phase === 'starting'
@@ -73,7 +77,7 @@ export async function migrationStatus(session: Session): Promise<MigrationStatus
     latest: last
       ? { name: last.name, versionSchema: last.versionSchema, completedAt: last.completedAt }
       : null,
-    applied: completed.length,
+    applied: appliedFiles(completed).length,
     baseline: baseline ? { name: baseline.name, adoptedAt: baseline.completedAt } : null,
     leftovers: active ? [] : await tidalLookalikes(client, schema),
     sessions: await sessionsByVersion(

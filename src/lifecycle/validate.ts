@@ -2,6 +2,7 @@ import { InputError, OperationError } from '../errors.js';
 import type { LoadedMigration } from '../migration/load.js';
 import { validatePending } from '../planner/pending.js';
 import { LAYOUT_VERSION, layoutVersion } from '../state/layout.js';
+import { appliedFiles } from '../state/store.js';
 import { notApplied } from './migrate.js';
 import { previousVersionSchema, type Session } from './session.js';
 
@@ -38,18 +39,20 @@ export async function validateAgainstDatabase(
   const completed = layout > 0 ? await store.completed() : [];
   const active = layout > 0 ? await store.active() : undefined;
   const baseline = layout > 0 ? await store.baseline() : undefined;
-  const pending = notApplied(files, completed, baseline);
-  const recorded = new Set(completed.map((r) => r.name));
+  const pending = notApplied(files, appliedFiles(completed), baseline);
+  const recorded = new Set(appliedFiles(completed).map((r) => r.name));
   const done = files.filter((f) => !pending.includes(f));
   const applied = done.filter((f) => recorded.has(f.migration.name)).map((f) => f.file);
   const baselined = done.filter((f) => !recorded.has(f.migration.name)).map((f) => f.file);
   if (active) {
-    if (pending[0]?.migration.name !== active.name) {
+    const activeFiles = appliedFiles([active]).map((f) => f.name);
+    const next = pending.slice(0, activeFiles.length).map((f) => f.migration.name);
+    if (next.join('\n') !== activeFiles.join('\n')) {
       throw new InputError(
         `migration "${active.name}" is ${active.phase}, and it is not the next of these files: complete or roll it back first`,
       );
     }
-    const rest = pending.slice(1).map((f) => f.file);
+    const rest = pending.slice(activeFiles.length).map((f) => f.file);
     return {
       applied,
       baselined,

@@ -19,7 +19,8 @@ export interface PlannedOperation {
  */
 export async function mergeAlterColumns(
   operations: Operation[],
-  file: string,
+  /** Names operation `index` in messages: `m.yaml: operations[2]`. */
+  operationAt: (index: number) => string,
 ): Promise<PlannedOperation[]> {
   const planned: PlannedOperation[] = [];
   // The latest planned operation that touches each table, and the latest that may touch any
@@ -41,7 +42,7 @@ export async function mergeAlterColumns(
         earlier?.operation.kind === 'alter_column' &&
         sameColumn(earlier.operation.options, operation.options)
       ) {
-        const where = `${file}: operations[${index}].alter_column`;
+        const where = `${operationAt(index)}.alter_column`;
         earlier.operation = {
           kind: 'alter_column',
           options: await merge(earlier.operation.options, operation.options, where),

@@ -23,6 +23,7 @@ import { ident, MAX_IDENTIFIER_BYTES, qualifiedName } from '../pg/quote.js';
 import { versionSchemaName } from '../pg/version-session.js';
 import { addColumnStep, dropColumnStep } from '../techniques/column-steps.js';
 import { mergeAlterColumns } from './alter-column-merge.js';
+import type { OperationSource } from './as-one.js';
 import { ColumnLimit, catalogColumns } from './column-limit.js';
 import { type Obligation, obligationsOf } from './obligations.js';
 import { installSyncSteps, removeSyncSteps, type VersionName, versionOnlyColumns } from './sync.js';
@@ -69,6 +70,9 @@ export interface PlanOptions {
   previousVersionSchema: string | null;
   /** Plan against this instead of the live catalog (planner/pending.ts). */
   start?: PlanStart;
+  /** For several files planned as one (planner/as-one.ts): where each operation was written,
+   *  for messages. Without it, every operation is `file`'s. */
+  sources?: readonly OperationSource[];
 }
 
 /**
@@ -155,10 +159,19 @@ export async function planMigration(
     return created === undefined ? undefined : { live: created, dropped: 0 };
   });
   let afterRawSql = false;
-  const planned = await mergeAlterColumns(migration.operations, file);
+  const { sources } = options;
+  const operationAt = (index: number) => {
+    const source = sources?.[index];
+    return source ? `${source.file}: operations[${source.index}]` : `${file}: operations[${index}]`;
+  };
+  const planned = await mergeAlterColumns(migration.operations, operationAt);
   for (const [at, { operation, indexes }] of planned.entries()) {
-    const label = `operations[${indexes.join('] and [')}].${operation.kind}`;
-    const where = `${file}: ${label}`;
+    // Paths are shown under the plan's heading, which names the file; a whole of several
+    // files names each operation's own.
+    const label = sources
+      ? `${indexes.map(operationAt).join(' and ')}.${operation.kind}`
+      : `operations[${indexes.join('] and [')}].${operation.kind}`;
+    const where = sources ? label : `${file}: ${label}`;
     const steps = await planOperation(operation, {
       model,
       schema,

@@ -92,6 +92,11 @@ function upgrades(s: string): string[][] {
        )`,
       `ALTER TABLE ${s}.backfills ADD COLUMN workers integer`,
     ],
+    [
+      // The files started as one with the migration (`tidal migrate --as-one`), before it in
+      // file order: each `{name, checksum, content}`, so each counts as applied on its own.
+      `ALTER TABLE ${s}.migrations ADD COLUMN members jsonb NOT NULL DEFAULT '[]'`,
+    ],
   ];
 }
 

@@ -20,6 +20,14 @@ export interface Progress {
 /** What the events table records of a migration: each command's beginning or end. */
 export type MigrationEventKind = 'start' | 'started' | 'completed' | 'rolled_back' | 'baseline';
 
+/** A migration file as the history records it: what `migrate` compares a file with, and what
+ *  `pull` writes back. */
+export interface AppliedFile {
+  name: string;
+  checksum: string;
+  content: string;
+}
+
 /** A migration as the state records it. */
 export interface MigrationRecord {
   schema: string;
@@ -34,6 +42,17 @@ export interface MigrationRecord {
   lastError: string | null;
   startedAt: string;
   completedAt: string | null;
+  /** The files started as one with this one (`migrate --as-one`), before it in file order;
+   *  empty for a migration of one file. The record carries the last file's name and content. */
+  members: AppliedFile[];
+}
+
+/** Every file `records` applied, in order: each record's members, then its own file. */
+export function appliedFiles(records: readonly MigrationRecord[]): AppliedFile[] {
+  return records.flatMap((r) => [
+    ...r.members,
+    { name: r.name, checksum: r.checksum, content: r.content },
+  ]);
 }
 
 export interface BackfillRecord {
@@ -55,8 +74,11 @@ export interface BackfillRecord {
 
 type BigintColumn = 'rowsDone' | 'rowsTotal' | 'rowsVerified';
 
+// `members` came with layout 5; read-only commands (plan, pull, latest) read a state schema
+// they do not upgrade, so it is read through the row's JSON, absent before then.
 const COLUMNS = `schema, name, version_schema AS "versionSchema", parent, checksum, content, plan, phase,
-  progress, last_error AS "lastError", started_at::text AS "startedAt", completed_at::text AS "completedAt"`;
+  progress, last_error AS "lastError", started_at::text AS "startedAt", completed_at::text AS "completedAt",
+  COALESCE(to_jsonb(migrations) -> 'members', '[]') AS members`;
 
 /** Reads and writes tidal's state for one application schema. */
 export class StateStore {
@@ -152,8 +174,8 @@ export class StateStore {
     migration: Migration,
   ): Promise<void> {
     await this.db.query(
-      `INSERT INTO ${this.s}.migrations (schema, name, version_schema, parent, checksum, content, migration, plan, phase)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'starting')`,
+      `INSERT INTO ${this.s}.migrations (schema, name, version_schema, parent, checksum, content, migration, plan, members, phase)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'starting')`,
       [
         record.schema,
         record.name,
@@ -163,6 +185,7 @@ export class StateStore {
         record.content,
         JSON.stringify(migration),
         JSON.stringify(record.plan),
+        JSON.stringify(record.members),
       ],
     );
   }

@@ -21,6 +21,7 @@ function status(phase: 'starting' | 'active', backfill: Partial<BackfillRecord>)
       phase,
       startedAt: '2026-11-26 10:00:00+00',
       lastError: null,
+      asOneWith: [],
       backfills: [
         {
           table: 'items',
