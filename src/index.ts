@@ -3,6 +3,7 @@
  *  (test/unit/public-api.test.ts checks it). */
 
 export type { BackfillPass } from './backfill/checkpoint.js';
+export { CriticalLoadError } from './backfill/gate.js';
 export type { BackfillProgress } from './backfill/run.js';
 export type { BackfillWorkers } from './backfill/workers.js';
 export type { Blocker, OpenTransaction } from './catalog/activity.js';
@@ -29,7 +30,7 @@ export type {
   SessionsByVersion,
   VersionSessions,
 } from './lifecycle/sessions.js';
-export type { LatestMigration } from './lifecycle/status.js';
+export type { BackfillStatus, LatestMigration } from './lifecycle/status.js';
 export type { DatabaseValidation } from './lifecycle/validate.js';
 export type { LiveVersion } from './lifecycle/versions.js';
 export { type LoadedMigration, listMigrationFiles, loadMigrationFile } from './migration/load.js';
@@ -70,8 +71,11 @@ export type {
   Progress,
 } from './state/store.js';
 export {
+  type CriticalLoad,
   DEFAULT_DRAIN_WAIT_MS,
   DEFAULT_OPTIONS,
+  LOAD_SIGNALS,
+  type LoadSignal,
   type MigrationStatus,
   Tidal,
   type TidalEvent,

@@ -32,7 +32,14 @@ import { withCommandLock } from './state/lock.js';
 import type { MigrationRecord } from './state/store.js';
 
 export type { TidalEvent } from './lifecycle/events.js';
-export { DEFAULT_DRAIN_WAIT_MS, DEFAULT_OPTIONS, type TidalOptions } from './lifecycle/options.js';
+export {
+  type CriticalLoad,
+  DEFAULT_DRAIN_WAIT_MS,
+  DEFAULT_OPTIONS,
+  LOAD_SIGNALS,
+  type LoadSignal,
+  type TidalOptions,
+} from './lifecycle/options.js';
 export type { MigrationStatus } from './lifecycle/status.js';
 
 /** The library: one connection, one application schema. Every command that changes anything

@@ -1,3 +1,4 @@
+import { OperationError } from '../errors.js';
 import { sleep } from '../pg/backoff.js';
 import type { BackfillControl } from './control.js';
 import type { Throttler } from './throttle.js';
@@ -10,10 +11,18 @@ const THROTTLE_WAIT_MS = 1000;
  *  250 ms keeps a pause or a lag spike obeyed well within a second. */
 const SIGNAL_INTERVAL_MS = 250;
 
+/** A throttle signal went past its critical limit: the backfill stops where its checkpoint
+ *  is, and the start resumes from there when run again. */
+export class CriticalLoadError extends OperationError {
+  override name = 'CriticalLoadError';
+}
+
 /** What the last reading of control and signals said, and until when it holds. */
 interface GateReading {
   /** Why to wait, or null to go on. */
   wait: string | null;
+  /** Why to stop, when a signal is past its critical limit. */
+  stop?: string;
   /** The rows per second ceiling in force; undefined for none. */
   rate: number | undefined;
   until: number;
@@ -43,6 +52,7 @@ export class BackfillGate {
   async admit(): Promise<number | undefined> {
     for (;;) {
       const reading = await this.current();
+      if (reading.stop) throw new CriticalLoadError(reading.stop);
       if (!reading.wait) return reading.rate;
       await sleep(Math.max(10, reading.until - Date.now()));
     }
@@ -73,13 +83,16 @@ export class BackfillGate {
       reading = { wait: 'paused', rate, until: Date.now() + PAUSE_POLL_MS };
       await this.onWait('paused (tidal backfill resume continues)', 'paused');
     } else {
-      const held = (await this.throttler?.reason()) ?? null;
+      const verdict = (await this.throttler?.verdict()) ?? null;
+      const held = verdict && ('hold' in verdict ? verdict.hold : verdict.stop);
       reading = {
         wait: held,
+        ...(verdict && 'stop' in verdict ? { stop: verdict.stop } : {}),
         rate,
         until: Date.now() + (held ? THROTTLE_WAIT_MS : SIGNAL_INTERVAL_MS),
       };
-      if (held) await this.onWait(held, held);
+      if (verdict && 'stop' in verdict) await this.onWait(`stopped: ${held}`, `stopped: ${held}`);
+      else if (held) await this.onWait(held, held);
     }
     this.reading = reading;
     return reading;

@@ -83,12 +83,18 @@ export async function locationExtent(
 }
 
 /** The planner's estimate of the rows of `table` (a quoted qualified name), 0 when it has none;
- *  null when there is no such table. */
+ *  null when there is no such table. A table never analysed (reltuples -1, as after a bulk
+ *  load) is estimated as the planner does then: from its size on disk and its rows' width. */
 export async function estimatedRows(db: Queryable, table: string): Promise<number | null> {
-  const { rows } = await db.query<{ rows: string }>(
-    `SELECT greatest(reltuples, 0)::bigint AS rows FROM pg_class WHERE oid = to_regclass($1)`,
+  const { rows } = await db.query<{ rows: number }>(
+    `SELECT reltuples::float8 AS rows FROM pg_class WHERE oid = to_regclass($1)`,
     [table],
   );
   const row = rows[0];
-  return row ? Number(row.rows) : null;
+  if (!row) return null;
+  if (row.rows >= 0) return Math.round(row.rows);
+  const { rows: plan } = await db.query<{ 'QUERY PLAN': [{ Plan: { 'Plan Rows': number } }] }>(
+    `EXPLAIN (FORMAT JSON) SELECT FROM ${table}`,
+  );
+  return Math.round(plan[0]?.['QUERY PLAN'][0]?.Plan['Plan Rows'] ?? 0);
 }

@@ -21,8 +21,21 @@ import { type LoadedMigration, listMigrationFiles, loadMigrationFile } from '../
 import { formatPath, MigrationFileError } from '../migration/problems.js';
 import { initSqlParser } from '../migration/sql-text.js';
 import { resolveConnectionString } from '../pg/connect.js';
-import { DEFAULT_DRAIN_WAIT_MS, DEFAULT_OPTIONS, Tidal } from '../tidal.js';
-import { eventRenderer, type Output, renderPlan, renderStatus } from './render.js';
+import {
+  type CriticalLoad,
+  DEFAULT_DRAIN_WAIT_MS,
+  DEFAULT_OPTIONS,
+  LOAD_SIGNALS,
+  type LoadSignal,
+  Tidal,
+} from '../tidal.js';
+import {
+  DEFAULT_PROGRESS_INTERVAL_MS,
+  eventRenderer,
+  type Output,
+  renderPlan,
+  renderStatus,
+} from './render.js';
 
 interface GlobalOptions {
   url?: string;
@@ -40,10 +53,17 @@ interface GlobalOptions {
   maxActiveSessions?: number;
   maxWalRate?: number;
   maxCheckpointWal?: number;
+  maxLockWaiters?: number;
+  maxRollbackRate?: number;
+  maxDeadlockRate?: number;
+  probe?: string;
+  probeMax?: number;
+  criticalLoad?: CriticalLoad;
   backfillRate?: number;
   backfillVerify: boolean;
   json: boolean;
   verbose: boolean;
+  progressInterval: number;
 }
 
 function positiveInteger(value: string): number {
@@ -67,6 +87,33 @@ function percent(value: string): number {
   if (!Number.isInteger(n) || n < 1 || n > 100)
     throw new InvalidArgumentError('expected a percent from 1 to 100');
   return n;
+}
+
+function number(value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n))
+    throw new InvalidArgumentError('expected a number');
+  return n;
+}
+
+function positiveNumber(value: string): number {
+  const n = number(value);
+  if (n <= 0) throw new InvalidArgumentError('expected a number above 0');
+  return n;
+}
+
+/** `replica-lag=30000,probe=50`: a critical value per signal. */
+function criticalLoad(value: string, previous: CriticalLoad = {}): CriticalLoad {
+  const limits: CriticalLoad = { ...previous };
+  for (const part of value.split(',')) {
+    const [signal, limit, ...rest] = part.split('=').map((p) => p.trim());
+    if (!LOAD_SIGNALS.includes(signal as LoadSignal) || limit === undefined || rest.length > 0)
+      throw new InvalidArgumentError(
+        `expected signal=value pairs separated by commas, got "${part}"; signals: ${LOAD_SIGNALS.join(', ')}`,
+      );
+    limits[signal as LoadSignal] = positiveNumber(limit);
+  }
+  return limits;
 }
 
 function nonNegativeInteger(value: string): number {
@@ -104,6 +151,14 @@ interface DrainFlags {
   force: boolean;
 }
 
+function outputOf(options: GlobalOptions): Output {
+  return {
+    json: options.json,
+    verbose: options.verbose,
+    progressIntervalMs: options.progressInterval,
+  };
+}
+
 function print(output: Output, human: string, json: unknown): void {
   process.stdout.write(output.json ? `${JSON.stringify(json)}\n` : `${human}\n`);
 }
@@ -114,7 +169,7 @@ async function withTidal<T>(
   work: (tidal: Tidal, options: GlobalOptions, output: Output) => Promise<T>,
 ): Promise<T> {
   const options = program.opts<GlobalOptions>();
-  const output: Output = { json: options.json, verbose: options.verbose };
+  const output = outputOf(options);
   const render = eventRenderer(output);
   const metrics = options.metricsPort !== undefined ? new Metrics() : undefined;
   const endpoint = metrics
@@ -140,6 +195,11 @@ async function withTidal<T>(
     maxActiveSessions: options.maxActiveSessions,
     maxWalRateMBps: options.maxWalRate,
     maxCheckpointWalPercent: options.maxCheckpointWal,
+    maxLockWaiters: options.maxLockWaiters,
+    maxRollbackRate: options.maxRollbackRate,
+    maxDeadlockRate: options.maxDeadlockRate,
+    probe: options.probe !== undefined ? { sql: options.probe, max: options.probeMax } : undefined,
+    criticalLoad: options.criticalLoad,
     backfillRate: options.backfillRate,
     backfillVerify: options.backfillVerify,
     onEvent: (event) => {
@@ -234,6 +294,31 @@ export function buildProgram(): Command {
       percent,
     )
     .option(
+      '--max-lock-waiters <n>',
+      "the backfill waits while more application sessions than this wait on a lock tidal holds (a batch's rows)",
+      nonNegativeInteger,
+    )
+    .option(
+      '--max-rollback-rate <per-second>',
+      'the backfill waits while the database rolls back more transactions than this per second',
+      positiveNumber,
+    )
+    .option(
+      '--max-deadlock-rate <per-minute>',
+      'the backfill waits while the database detects more deadlocks than this per minute',
+      positiveNumber,
+    )
+    .option(
+      '--probe <sql>',
+      'a query that returns one number, run before each batch on a read-only connection of its own (with --probe-max and/or --critical-load probe=N)',
+    )
+    .option('--probe-max <n>', 'the backfill waits while --probe returns more than this', number)
+    .option(
+      '--critical-load <signal=value,...>',
+      `stop the backfill cleanly (start resumes it when run again) once a signal is past its value in two readings in a row; signals: ${LOAD_SIGNALS.join(', ')}, each in the unit of its --max option`,
+      criticalLoad,
+    )
+    .option(
       '--metrics-port <port>',
       'serve Prometheus metrics at /metrics on this port while the command runs (0: any free port)',
       nonNegativeInteger,
@@ -241,6 +326,14 @@ export function buildProgram(): Command {
     .option('--metrics-host <host>', 'address the metrics endpoint listens on', '127.0.0.1')
     .option('--json', 'machine-readable output on stdout', false)
     .option('--verbose', 'show every statement as it runs', false)
+    .addOption(
+      new Option(
+        '--progress-interval <duration>',
+        'when stderr is not a terminal, how often each running backfill pass prints its progress line, e.g. 30s (0: only when it is done)',
+      )
+        .argParser(duration)
+        .default(DEFAULT_PROGRESS_INTERVAL_MS, '10s'),
+    )
     .showHelpAfterError()
     .exitOverride();
 
@@ -629,8 +722,7 @@ export function buildProgram(): Command {
     )
     .action(
       async (commandOptions: { rows: number; rate: number; phaseMs: number; server?: string }) => {
-        const options = program.opts<GlobalOptions>();
-        const output: Output = { json: options.json, verbose: options.verbose };
+        const output = outputOf(program.opts<GlobalOptions>());
         const report = await runDemo({
           rows: commandOptions.rows,
           rate: commandOptions.rate,

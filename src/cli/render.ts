@@ -1,16 +1,41 @@
+import type { BackfillProgress } from '../backfill/run.js';
 import { describeSession } from '../lifecycle/drain.js';
 import { type SessionGroup, type SessionsByVersion, UNTAGGED_NOTE } from '../lifecycle/sessions.js';
+import { backfillStanding } from '../lifecycle/status.js';
 import type { Obligation } from '../planner/obligations.js';
 import { lockName, type PlanPhase, type PlanReport } from '../planner/plan-report.js';
 import type { MigrationStatus, TidalEvent } from '../tidal.js';
+
+/** How often a running backfill prints its progress line when stderr is not a terminal. */
+export const DEFAULT_PROGRESS_INTERVAL_MS = 10_000;
 
 /** Where command output goes: human text, or JSON on stdout for machines. */
 export interface Output {
   json: boolean;
   verbose: boolean;
+  /** Without a terminal, the least time between two progress lines of a pass over a table
+   *  (default DEFAULT_PROGRESS_INTERVAL_MS); 0 prints only the line of each pass done. */
+  progressIntervalMs?: number;
 }
 
-const isTty = () => Boolean(process.stderr.isTTY);
+/** Where the event renderer writes and what time it is: the process's own unless a test
+ *  passes its own. */
+export interface RenderTarget {
+  stdout: (text: string) => void;
+  stderr: (text: string) => void;
+  /** stderr is a terminal: the progress line is redrawn in place. */
+  terminal: boolean;
+  now: () => Date;
+}
+
+export function processTarget(): RenderTarget {
+  return {
+    stdout: (text) => process.stdout.write(text),
+    stderr: (text) => process.stderr.write(text),
+    terminal: Boolean(process.stderr.isTTY),
+    now: () => new Date(),
+  };
+}
 
 function formatRate(rowsPerSecond: number): string {
   return rowsPerSecond >= 1000
@@ -27,16 +52,70 @@ function formatDuration(seconds: number): string {
     : `${Math.floor(minutes / 60)}h${minutes % 60}m`;
 }
 
+/** A pass over a table in words: rows done of the total, rows/s, workers, then the ETA and
+ *  what holds it, or that it is done. The same line is redrawn on a terminal and printed
+ *  every --progress-interval elsewhere. */
+export function progressLine(progress: BackfillProgress): string {
+  // Once done, the rows counted are the total: rowsTotal began as the planner's estimate.
+  const total = progress.done ? progress.rowsDone : Math.max(progress.rowsTotal, progress.rowsDone);
+  const percent = total > 0 ? Math.min(100, (100 * progress.rowsDone) / total) : 100;
+  const eta =
+    progress.rowsPerSecond > 0
+      ? (total - progress.rowsDone) / progress.rowsPerSecond
+      : Number.POSITIVE_INFINITY;
+  const workers = progress.workers > 1 ? ` (${progress.workers} workers)` : '';
+  const state = progress.done
+    ? ', done'
+    : `, ETA ${formatDuration(eta)}${progress.throttle ? ` (${progress.throttle})` : ''}`;
+  return `  ${progress.pass === 'verify' ? 'verify' : 'backfill'} ${progress.table}: ${progress.rowsDone}/${total} rows (${percent.toFixed(1)}%), ${formatRate(progress.rowsPerSecond)}${workers}${state}`;
+}
+
 /**
  * Renders library events. Human mode writes to stderr (stdout keeps the result): a line per
- * phase, a live progress line per backfilled table on a terminal, lock retries, and with
- * --verbose every statement. JSON mode writes one JSON object per event on stdout.
+ * phase, a progress line per pass over a backfilled table (redrawn in place on a terminal,
+ * else printed every `progressIntervalMs` and when done), lock retries, and with --verbose
+ * every statement. JSON mode writes one JSON object per event on stdout, each with the time
+ * it was written (`at`).
  */
-export function eventRenderer(output: Output): (event: TidalEvent) => void {
+export function eventRenderer(
+  output: Output,
+  target: RenderTarget = processTarget(),
+): (event: TidalEvent) => void {
+  const { stdout, terminal, now } = target;
+  const intervalMs = output.progressIntervalMs ?? DEFAULT_PROGRESS_INTERVAL_MS;
   let progressLineOpen = false;
   const endProgressLine = () => {
-    if (progressLineOpen) process.stderr.write('\n');
+    if (progressLineOpen) target.stderr('\n');
     progressLineOpen = false;
+  };
+  const stderr = (text: string) => {
+    endProgressLine();
+    target.stderr(text);
+  };
+  /** Without a terminal: when each running pass over a table last printed its line (or began). */
+  const lastLineAt = new Map<string, number>();
+  const renderProgress = (progress: BackfillProgress) => {
+    const line = progressLine(progress);
+    if (terminal) {
+      target.stderr(`\r\x1b[2K${line}`);
+      progressLineOpen = true;
+      if (progress.done) endProgressLine();
+      return;
+    }
+    const pass = `${progress.pass} ${progress.table}`;
+    const at = now().getTime();
+    if (progress.done) {
+      lastLineAt.delete(pass);
+      target.stderr(`${line}\n`);
+      return;
+    }
+    const last = lastLineAt.get(pass);
+    // The first report starts the interval: a pass done within it prints only its last line.
+    if (last === undefined) lastLineAt.set(pass, at);
+    else if (intervalMs > 0 && at - last >= intervalMs) {
+      lastLineAt.set(pass, at);
+      target.stderr(`${line}\n`);
+    }
   };
   return (event) => {
     if (output.json) {
@@ -46,75 +125,51 @@ export function eventRenderer(output: Output): (event: TidalEvent) => void {
         'step' in rest
           ? { ...rest, step: { sql: rest.step.sql, summary: rest.step.summary } }
           : rest;
-      process.stdout.write(`${JSON.stringify({ event: type, ...data })}\n`);
+      stdout(`${JSON.stringify({ event: type, at: now().toISOString(), ...data })}\n`);
       return;
     }
     switch (event.type) {
       case 'phase':
-        endProgressLine();
-        process.stderr.write(`${event.migration}: ${event.phase}\n`);
+        stderr(`${event.migration}: ${event.phase}\n`);
         break;
       case 'notice':
-        endProgressLine();
-        process.stderr.write(`${event.message}\n`);
+        stderr(`${event.message}\n`);
         break;
       case 'path':
-        endProgressLine();
-        process.stderr.write(`${event.migration}: ${event.operation}: ${event.path}\n`);
+        stderr(`${event.migration}: ${event.operation}: ${event.path}\n`);
         break;
       case 'obligation':
-        endProgressLine();
-        process.stderr.write(`${event.migration}: ${renderObligation(event)}\n`);
+        stderr(`${event.migration}: ${renderObligation(event)}\n`);
         break;
       case 'step-start':
-        if (output.verbose) {
-          endProgressLine();
-          process.stderr.write(
-            `  ${event.step.summary}\n    ${event.step.sql.replace(/\n/g, '\n    ')}\n`,
-          );
-        }
+        if (output.verbose)
+          stderr(`  ${event.step.summary}\n    ${event.step.sql.replace(/\n/g, '\n    ')}\n`);
         break;
       case 'step-done':
         if (output.verbose)
-          process.stderr.write(
+          target.stderr(
             `    done in ${event.ms} ms${event.attempts > 1 ? ` after ${event.attempts} attempts` : ''}\n`,
           );
         break;
       case 'sessions-wait': {
-        endProgressLine();
-        process.stderr.write(
+        stderr(
           `${event.migration}: waiting for ${event.sessions.length} session(s) of version "${event.version}" to disconnect (${formatDuration(event.secondsLeft)} left):\n${event.sessions.map((s) => `  ${describeSession(s)}`).join('\n')}\n`,
         );
         break;
       }
       case 'lock-retry': {
-        endProgressLine();
         const who = event.blockers[0];
         const held = who
           ? ` (held by pid ${who.pid}${who.applicationName ? ` "${who.applicationName}"` : ''})`
           : '';
-        process.stderr.write(
+        stderr(
           `  lock not available for: ${event.step.summary}${held}; retry ${event.attempt} in ${event.waitMs} ms\n`,
         );
         break;
       }
-      case 'backfill': {
-        const total = Math.max(event.rowsTotal, event.rowsDone);
-        const percent = total > 0 ? Math.min(100, (100 * event.rowsDone) / total) : 100;
-        const eta =
-          event.rowsPerSecond > 0
-            ? (total - event.rowsDone) / event.rowsPerSecond
-            : Number.POSITIVE_INFINITY;
-        const line = `  ${event.pass === 'verify' ? 'verify' : 'backfill'} ${event.table}: ${event.rowsDone}/${total} rows (${percent.toFixed(1)}%), ${formatRate(event.rowsPerSecond)}${event.workers > 1 ? ` (${event.workers} workers)` : ''}${event.done ? ', done' : `, ETA ${formatDuration(eta)}`}${!event.done && event.throttle ? ` (${event.throttle})` : ''}`;
-        if (isTty()) {
-          process.stderr.write(`\r\x1b[2K${line}`);
-          progressLineOpen = true;
-          if (event.done) endProgressLine();
-        } else if (event.done) {
-          process.stderr.write(`${line}\n`);
-        }
+      case 'backfill':
+        renderProgress(event);
         break;
-      }
     }
   };
 }
@@ -129,14 +184,13 @@ export function renderStatus(status: MigrationStatus): string {
     if (a.asOneWith.length > 0) lines.push(`  started as one with: ${a.asOneWith.join(', ')}`);
     for (const b of a.backfills) {
       // After the fill, the line follows the verification pass over the same rows.
-      const verifying = b.done && !b.verified && a.phase === 'starting';
-      const done = verifying ? b.rowsVerified : b.rowsDone;
-      const total = Math.max(b.rowsTotal ?? 0, done);
+      const { running, rows: done, total } = backfillStanding(b, a.phase);
+      const verifying = running === 'verify';
       const percent = total > 0 ? Math.min(100, (100 * done) / total).toFixed(1) : '100.0';
-      const running = !b.done || verifying;
       const workers = (b.workers ?? 1) > 1 ? ` (${b.workers} workers)` : '';
       const rate =
         running && b.rowsPerSecond ? `, ${Math.round(b.rowsPerSecond)} rows/s${workers}` : '';
+      const eta = running && b.etaSeconds !== null ? `, ETA ${formatDuration(b.etaSeconds)}` : '';
       const throttle = running && b.throttle ? `, ${b.throttle}` : '';
       const state = !b.done
         ? ''
@@ -146,7 +200,7 @@ export function renderStatus(status: MigrationStatus): string {
             ? ', filled and verified'
             : ', filled (verification skipped)';
       lines.push(
-        `  ${verifying ? 'verify' : 'backfill'} ${b.table}: ${done}/${total} rows (${percent}%)${state}${rate}${throttle}, updated ${b.updatedAt}`,
+        `  ${verifying ? 'verify' : 'backfill'} ${b.table}: ${done}/${total} rows (${percent}%)${state}${rate}${eta}${throttle}, updated ${b.updatedAt}`,
       );
     }
     if (a.lastError) lines.push(`  last error: ${a.lastError}`);
@@ -170,7 +224,7 @@ export function renderStatus(status: MigrationStatus): string {
       ? `latest completed: ${status.latest.name} (version schema ${status.latest.versionSchema}, completed ${status.latest.completedAt})`
       : 'latest completed: none',
   );
-  lines.push(`applied migrations: ${status.applied}`);
+  lines.push(`applied: ${appliedInWords(status)}`);
   if (status.baseline) {
     lines.push(
       `baseline: ${status.baseline.name} (adopted ${status.baseline.adoptedAt}; the files up to it were applied before tidal)`,
@@ -178,6 +232,22 @@ export function renderStatus(status: MigrationStatus): string {
   }
   lines.push(...renderSessions(status.sessions));
   return lines.join('\n');
+}
+
+/** The files completed, and the one active, which counts once it is completed. */
+function appliedInWords(status: MigrationStatus): string {
+  const n = status.applied;
+  const completed =
+    n === 0
+      ? 'no migration file completed yet'
+      : `${n} migration file${n === 1 ? '' : 's'} completed`;
+  const a = status.active;
+  if (!a) return `${completed}; none active`;
+  const whole =
+    a.asOneWith.length > 0
+      ? ` and the ${a.asOneWith.length} file${a.asOneWith.length === 1 ? '' : 's'} started as one with it`
+      : '';
+  return `${completed}; active, counted once completed: ${a.name}${whole} (${a.phase})`;
 }
 
 /** The connected sessions of each version, then the untagged ones with how to tag them. */

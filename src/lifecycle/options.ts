@@ -33,6 +33,20 @@ export interface TidalOptions {
    *  checkpoint_completion_target)) written since the last one, above which the backfill waits
    *  for the next checkpoint (default: not watched). */
   maxCheckpointWalPercent?: number;
+  /** Application sessions waiting on a lock tidal holds (a batch's rows, most often) above
+   *  which the backfill waits (default: not watched). */
+  maxLockWaiters?: number;
+  /** Transactions the database rolls back per second above which the backfill waits (default:
+   *  not watched). */
+  maxRollbackRate?: number;
+  /** Deadlocks per minute above which the backfill waits (default: not watched). */
+  maxDeadlockRate?: number;
+  /** A query of the user's that returns one number, with the value above which the backfill
+   *  waits (`max`); its critical value is `criticalLoad.probe`. */
+  probe?: { sql: string; max?: number };
+  /** Values of the signals past which `start` stops the backfill, cleanly and resumably
+   *  (gh-ost's `--critical-load`); a signal named here is watched even without its max. */
+  criticalLoad?: CriticalLoad;
   /** Rows per second ceiling for the backfill. */
   backfillRate?: number;
   /** Check every backfilled row against `up` before start finishes (default true). */
@@ -58,6 +72,23 @@ export const DEFAULT_OPTIONS = {
  *  of the version they remove to disconnect. */
 export const DEFAULT_DRAIN_WAIT_MS = 15 * 60_000;
 
+/** The signals a backfill can be held and stopped by, as `--critical-load` names them. */
+export const LOAD_SIGNALS = [
+  'replica-lag',
+  'active-sessions',
+  'lock-waiters',
+  'rollback-rate',
+  'deadlock-rate',
+  'wal-rate',
+  'checkpoint-wal',
+  'probe',
+] as const;
+
+export type LoadSignal = (typeof LOAD_SIGNALS)[number];
+
+/** A critical value per signal, in the unit of its max option. */
+export type CriticalLoad = Partial<Record<LoadSignal, number>>;
+
 /** Options that mean "not set" when left out. */
 type OptionalOnly =
   | 'connectionString'
@@ -65,6 +96,11 @@ type OptionalOnly =
   | 'maxActiveSessions'
   | 'maxWalRateMBps'
   | 'maxCheckpointWalPercent'
+  | 'maxLockWaiters'
+  | 'maxRollbackRate'
+  | 'maxDeadlockRate'
+  | 'probe'
+  | 'criticalLoad'
   | 'backfillRate'
   | 'onEvent';
 

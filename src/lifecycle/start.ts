@@ -1,3 +1,4 @@
+import { CriticalLoadError } from '../backfill/gate.js';
 import { runBackfill } from '../backfill/run.js';
 import { VerificationError } from '../backfill/verify.js';
 import {
@@ -18,7 +19,7 @@ import { planFiles } from './plan.js';
 import { rollbackMigration } from './rollback.js';
 import type { Session } from './session.js';
 import { runStoredSteps } from './stored-steps.js';
-import { throttlerFor } from './throttler.js';
+import { checkLoadProbe, throttlerFor } from './throttler.js';
 
 /**
  * Starts the migration of `loaded`: plans it, records it and runs its start; or resumes its
@@ -34,6 +35,7 @@ export async function startMigration(
 ): Promise<MigrationRecord> {
   const { client, settings, store, emit } = session;
   const name = loaded.migration.name;
+  await checkLoadProbe(settings);
   const hasState = await upgradeStateIfPresent(client, settings.stateSchema);
   const existing = hasState ? await store.get(name) : undefined;
   if (existing?.phase === 'completed') {
@@ -136,6 +138,11 @@ export async function runStartOrUndo(
     if (error instanceof LockTimeoutError) {
       throw new LockTimeoutError(
         `${message}\nstart of "${name}" stopped; run \`tidal start\` with the same file to resume, or \`tidal rollback\``,
+      );
+    }
+    if (error instanceof CriticalLoadError) {
+      throw new CriticalLoadError(
+        `the backfill stopped: ${message}\nstart of "${name}" stopped where its checkpoint is; once the load is down, run \`tidal start\` with the same file (or \`tidal migrate\`) to resume, or \`tidal rollback\``,
       );
     }
     if (error instanceof VerificationError) throw error;

@@ -15,7 +15,7 @@ export interface MigrationStatus {
     lastError: string | null;
     /** The files started as one with it (`migrate --as-one`), before it; empty for one file. */
     asOneWith: string[];
-    backfills: BackfillRecord[];
+    backfills: BackfillStatus[];
     /** What start made that is gone or disabled (changed by hand); complete refuses while any. */
     drift: string[];
   } | null;
@@ -29,6 +29,53 @@ export interface MigrationStatus {
   leftovers: string[];
   /** The sessions connected to the database now, by the version they use. */
   sessions: SessionsByVersion;
+}
+
+/** A table's backfill as status reports it: its record, and how long the running pass has left. */
+export interface BackfillStatus extends BackfillRecord {
+  /** Seconds the running pass (the fill, or the verification after it) has left at its last
+   *  rows/s, as of `updatedAt`; null once it is done, or before its rate is known. */
+  etaSeconds: number | null;
+}
+
+/** Where a table's backfill stands: the pass running, if one is, and its rows of its total. */
+export interface BackfillStanding {
+  /** null: the fill is done, and so is its verification (or start finished without it). */
+  running: 'fill' | 'verify' | null;
+  rows: number;
+  total: number;
+}
+
+export function backfillStanding(
+  backfill: BackfillRecord,
+  phase: MigrationRecord['phase'],
+): BackfillStanding {
+  const { rowsDone, rowsTotal, rowsVerified } = backfill;
+  // rows_total begins as the planner's estimate and rises as the rows counted pass it.
+  if (!backfill.done)
+    return { running: 'fill', rows: rowsDone, total: Math.max(rowsTotal ?? 0, rowsDone) };
+  // The verification walks the filled rows and any written since.
+  if (!backfill.verified && phase === 'starting')
+    return {
+      running: 'verify',
+      rows: rowsVerified,
+      total: Math.max(rowsTotal ?? 0, rowsDone, rowsVerified),
+    };
+  // Done: the rows the fill counted, not an estimate.
+  return { running: null, rows: rowsDone, total: rowsDone };
+}
+
+/** A stored backfill with its ETA, as of its last update. */
+export function backfillStatus(
+  backfill: BackfillRecord,
+  phase: MigrationRecord['phase'],
+): BackfillStatus {
+  const { running, rows, total } = backfillStanding(backfill, phase);
+  const rate = backfill.rowsPerSecond ?? 0;
+  return {
+    ...backfill,
+    etaSeconds: running && rate > 0 ? Math.ceil((total - rows) / rate) : null,
+  };
 }
 
 /** The newest migration (active or completed) and its version schema. */
@@ -67,7 +114,9 @@ export async function migrationStatus(session: Session): Promise<MigrationStatus
           startedAt: active.startedAt,
           lastError: active.lastError,
           asOneWith: active.members.map((m) => m.name),
-          backfills: await store.backfills(active.name),
+          backfills: (await store.backfills(active.name)).map((b) =>
+            backfillStatus(b, active.phase),
+          ),
           drift:
             active.phase === 'active' || active.phase === 'starting'
               ? await driftOf(client, active.plan, active.progress, settings.stateSchema)

@@ -47,7 +47,7 @@ describe('tidal baseline', () => {
       await expect(assertVersionLive(db.pool, tidalVersion('public'))).resolves.toBeUndefined();
       const status = await runCli(['status', '--url', db.url]);
       expect(status.stdout).toMatch(
-        /applied migrations: 0\nbaseline: 0002_email \(adopted .*; the files up to it were applied before tidal\)/,
+        /applied: no migration file completed yet; none active\nbaseline: 0002_email \(adopted .*; the files up to it were applied before tidal\)/,
       );
       // Once only.
       const again = await runCli(['baseline', '0003_email_lower', '--url', db.url]);
