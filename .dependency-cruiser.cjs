@@ -12,7 +12,7 @@ const layers = [
   ['state', 'backfill', 'lint'],
   ['lifecycle'],
   ['tidal.ts'],
-  ['metrics.ts', 'index.ts', 'demo'],
+  ['metrics.ts', 'index.ts', 'demo', 'dashboard'],
   ['cli'],
 ];
 

@@ -7,6 +7,11 @@ export { CriticalLoadError } from './backfill/gate.js';
 export type { BackfillProgress } from './backfill/run.js';
 export type { BackfillWorkers } from './backfill/workers.js';
 export type { Blocker, OpenTransaction } from './catalog/activity.js';
+export type {
+  DatabaseCounters,
+  LockWait,
+  LongestTransaction,
+} from './catalog/health.js';
 export type { TableStatistics } from './catalog/statistics.js';
 export {
   type Conversion,
@@ -66,12 +71,16 @@ export type { VersionName } from './planner/sync.js';
 export type {
   AppliedFile,
   BackfillRecord,
+  MigrationEvent,
+  MigrationEventKind,
   MigrationRecord,
   Phase,
   Progress,
+  StepRunRecord,
 } from './state/store.js';
 export {
   type CriticalLoad,
+  type DatabaseHealth,
   DEFAULT_DRAIN_WAIT_MS,
   DEFAULT_OPTIONS,
   LOAD_SIGNALS,
@@ -80,4 +89,5 @@ export {
   Tidal,
   type TidalEvent,
   type TidalOptions,
+  type WatchSnapshot,
 } from './tidal.js';

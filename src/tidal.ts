@@ -25,6 +25,7 @@ import {
 } from './lifecycle/status.js';
 import { type DatabaseValidation, validateAgainstDatabase } from './lifecycle/validate.js';
 import { type LiveVersion, resolveVersion } from './lifecycle/versions.js';
+import { type WatchSnapshot, watchSnapshot } from './lifecycle/watch.js';
 import type { LoadedMigration } from './migration/load.js';
 import { connect, urlOfEnvironment } from './pg/connect.js';
 import { ensureStateSchema } from './state/layout.js';
@@ -41,6 +42,7 @@ export {
   type TidalOptions,
 } from './lifecycle/options.js';
 export type { MigrationStatus } from './lifecycle/status.js';
+export type { DatabaseHealth, WatchSnapshot } from './lifecycle/watch.js';
 
 /** The library: one connection, one application schema. Every command that changes anything
  *  holds tidal's advisory lock for its duration (the lifecycle/ modules do the work). */
@@ -75,8 +77,17 @@ export class Tidal {
    * second: pause, resume, or a rows/s ceiling. `resume` with no tidal running the backfill (it
    * was killed) continues the start from its checkpoint.
    */
-  async backfill(command: BackfillRequest): Promise<BackfillControlResult> {
-    return controlBackfill(this.session, command);
+  async backfill(
+    command: BackfillRequest,
+    options: { continueHere?: boolean } = {},
+  ): Promise<BackfillControlResult> {
+    return controlBackfill(this.session, command, options);
+  }
+
+  /** The active migration (else the latest), how its steps ran, recent events, and what the
+   *  database feels now; read only from the state schema and the server's statistics. */
+  async watch(): Promise<WatchSnapshot> {
+    return watchSnapshot(this.session);
   }
 
   /** Creates or upgrades the state schema. */

@@ -10,6 +10,7 @@ import {
   nextMigrationPath,
   writeNewFile,
 } from '../convert/create.js';
+import { DEFAULT_DASHBOARD_HOST, serveDashboard } from '../dashboard/server.js';
 import { renderDemoReport, runDemo } from '../demo/run.js';
 import { InputError, messageOf, OperationError, TidalError } from '../errors.js';
 import type { BackfillRequest } from '../lifecycle/backfill-control.js';
@@ -598,6 +599,43 @@ export function buildProgram(): Command {
       withTidal(program, async (tidal, _options, output) => {
         const status = await tidal.status();
         print(output, renderStatus(status), status);
+      }),
+    );
+
+  program
+    .command('dashboard')
+    .description(
+      'serve a live web page of the migration and what it does to the database (works from any machine that reaches the database); runs until interrupted',
+    )
+    .option('--port <port>', 'port to listen on (0: any free port)', nonNegativeInteger, 4600)
+    .option(
+      '--host <host>',
+      'address to listen on (default: this machine only)',
+      DEFAULT_DASHBOARD_HOST,
+    )
+    .option(
+      '--controls',
+      'let the page pause, resume and rate the backfill, with the token this prints',
+      false,
+    )
+    .action((flags: { port: number; host: string; controls: boolean }) =>
+      withTidal(program, async (tidal, _options, output) => {
+        const dashboard = await serveDashboard(tidal, flags);
+        const opened = dashboard.token
+          ? `${dashboard.url}#token=${dashboard.token}`
+          : dashboard.url;
+        print(
+          output,
+          dashboard.token
+            ? `dashboard at ${dashboard.url}\ncontrols token: ${dashboard.token}\nopen ${opened} to use the controls; Ctrl-C stops`
+            : `dashboard at ${dashboard.url} (read only: --controls adds pause, resume and rate); Ctrl-C stops`,
+          { url: dashboard.url, token: dashboard.token },
+        );
+        await new Promise<void>((resolve) => {
+          process.once('SIGINT', resolve);
+          process.once('SIGTERM', resolve);
+        });
+        await dashboard.close();
       }),
     );
 

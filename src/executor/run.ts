@@ -26,6 +26,15 @@ export type StepEvent =
 const LOCK_NOT_AVAILABLE = '55P03';
 const DEADLOCK_DETECTED = '40P01';
 
+/** How one step ran: when it began, how long it took in all, how many attempts its lock
+ *  took, and how long it waited before the attempt that got it (timeouts and backoff). */
+export interface StepRun {
+  startedAt: Date;
+  ms: number;
+  attempts: number;
+  waitedMs: number;
+}
+
 /** Runs steps one statement at a time on a dedicated connection, each with `lock_timeout`,
  *  retrying lock timeouts with jittered exponential backoff until a deadline. */
 export class StepRunner {
@@ -41,7 +50,7 @@ export class StepRunner {
    * Runs one step. `record` runs after the statement: in the same transaction for transactional
    * steps (so the statement and the record of it commit together), right after it otherwise.
    */
-  async run(step: Step, record?: (db: Queryable) => Promise<void>): Promise<void> {
+  async run(step: Step, record?: (db: Queryable) => Promise<void>): Promise<StepRun> {
     this.onEvent({ type: 'step-start', step });
     const started = Date.now();
     const deadline = started + this.policy.retryDeadlineMs;
@@ -54,12 +63,19 @@ export class StepRunner {
     );
     try {
       for (let attempt = 1; ; attempt++) {
+        const attemptStarted = Date.now();
         try {
           await watch.attempt(() =>
             step.transactional ? this.runInTransaction(step, record) : this.runAlone(step, record),
           );
-          this.onEvent({ type: 'step-done', step, ms: Date.now() - started, attempts: attempt });
-          return;
+          const ms = Date.now() - started;
+          this.onEvent({ type: 'step-done', step, ms, attempts: attempt });
+          return {
+            startedAt: new Date(started),
+            ms,
+            attempts: attempt,
+            waitedMs: attemptStarted - started,
+          };
         } catch (error) {
           const code = (error as { code?: string }).code;
           if (code !== LOCK_NOT_AVAILABLE && code !== DEADLOCK_DETECTED) {

@@ -16,11 +16,13 @@ export interface BackfillControlResult {
 
 /**
  * Writes the control the process running the active migration's backfill obeys. `resume` with
- * no tidal running it (it was killed) continues the start from its checkpoint, in this process.
+ * no tidal running it (it was killed) continues the start from its checkpoint, in this process,
+ * unless `continueHere` is false (a dashboard only writes the control).
  */
 export async function controlBackfill(
   session: Session,
   command: BackfillRequest,
+  { continueHere = true }: { continueHere?: boolean } = {},
 ): Promise<BackfillControlResult> {
   const { client, settings, emit } = session;
   const active = await requireActive(session, 'control');
@@ -33,7 +35,12 @@ export async function controlBackfill(
         : { rowsPerSecond: command.rowsPerSecond },
   );
   let resumed = false;
-  if ('resume' in command && active.phase === 'starting' && !(await commandLockHeld(client))) {
+  if (
+    continueHere &&
+    'resume' in command &&
+    active.phase === 'starting' &&
+    !(await commandLockHeld(client))
+  ) {
     await withCommandLock(client, `start ${active.name}`, async () => {
       const record = await requireActive(session, 'resume');
       if (record.phase !== 'starting') return;

@@ -19,7 +19,19 @@ export async function runStoredSteps(
   for (let i = progress[phase] ?? 0; i < steps.length; i++) {
     const step = steps[i] as Step;
     const record = (db: Queryable) => store.setProgress(migration, { [phase]: i + 1 }, db);
-    if (runs(step)) await runner.run(step, record);
-    else await record(client);
+    if (!runs(step)) {
+      await record(client);
+      continue;
+    }
+    const run = await runner.run(step, record);
+    await store.logStepRun({
+      migration,
+      phase,
+      step: i,
+      summary: step.summary,
+      lock: step.lock,
+      table: step.table ? `${step.table.schema}.${step.table.name}` : null,
+      ...run,
+    });
   }
 }

@@ -97,6 +97,25 @@ function upgrades(s: string): string[][] {
       // file order: each `{name, checksum, content}`, so each counts as applied on its own.
       `ALTER TABLE ${s}.migrations ADD COLUMN members jsonb NOT NULL DEFAULT '[]'`,
     ],
+    [
+      // Each stored step as it ran: its lock and how long it waited for it, for the timeline of
+      // `tidal dashboard` on any machine.
+      `CREATE TABLE ${s}.step_runs (
+         id bigserial PRIMARY KEY,
+         schema text NOT NULL,
+         migration text NOT NULL,
+         phase text NOT NULL,
+         step integer NOT NULL,
+         summary text NOT NULL,
+         lock text NOT NULL,
+         table_name text,
+         started_at timestamptz NOT NULL,
+         ms integer NOT NULL,
+         attempts integer NOT NULL,
+         waited_ms integer NOT NULL
+       )`,
+      `CREATE INDEX step_runs_migration ON ${s}.step_runs (schema, migration, id)`,
+    ],
   ];
 }
 

@@ -20,6 +20,30 @@ export interface Progress {
 /** What the events table records of a migration: each command's beginning or end. */
 export type MigrationEventKind = 'start' | 'started' | 'completed' | 'rolled_back' | 'baseline';
 
+/** One command's beginning or end, as the events table records it. */
+export interface MigrationEvent {
+  at: string;
+  migration: string | null;
+  kind: MigrationEventKind;
+}
+
+/** How a stored step of a migration ran (`step_runs`). */
+export interface StepRunRecord {
+  migration: string;
+  /** The part of the migration it belongs to: start, afterBackfill, complete or rollback. */
+  phase: string;
+  /** Its index among the steps of that part. */
+  step: number;
+  summary: string;
+  lock: string;
+  /** The table it locks, as `schema.name`; null for none. */
+  table: string | null;
+  startedAt: string | Date;
+  ms: number;
+  attempts: number;
+  waitedMs: number;
+}
+
 /** A migration file as the history records it: what `migrate` compares a file with, and what
  *  `pull` writes back. */
 export interface AppliedFile {
@@ -71,6 +95,9 @@ export interface BackfillRecord {
   /** Workers the last batch ran beside (null before a batch of this tidal ran). */
   workers: number | null;
 }
+
+/** SQLSTATE of a table that does not exist. */
+const UNDEFINED_TABLE = '42P01';
 
 type BigintColumn = 'rowsDone' | 'rowsTotal' | 'rowsVerified';
 
@@ -215,9 +242,13 @@ export class StateStore {
     );
   }
 
-  /** Forgets a rolled-back migration and its backfill checkpoints. */
+  /** Forgets a rolled-back migration, its backfill checkpoints and its step runs. */
   async remove(name: string): Promise<void> {
     await this.clearBackfills(name);
+    await this.db.query(`DELETE FROM ${this.s}.step_runs WHERE schema = $1 AND migration = $2`, [
+      this.schema,
+      name,
+    ]);
     await this.db.query(`DELETE FROM ${this.s}.migrations WHERE schema = $1 AND name = $2`, [
       this.schema,
       name,
@@ -262,6 +293,55 @@ export class StateStore {
       `INSERT INTO ${this.s}.events (schema, migration, kind) VALUES ($1, $2, $3)`,
       [this.schema, migration, kind],
     );
+  }
+
+  /** Records how a stored step ran. */
+  async logStepRun(run: StepRunRecord): Promise<void> {
+    await this.db.query(
+      `INSERT INTO ${this.s}.step_runs
+         (schema, migration, phase, step, summary, lock, table_name, started_at, ms, attempts, waited_ms)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+      [
+        this.schema,
+        run.migration,
+        run.phase,
+        run.step,
+        run.summary,
+        run.lock,
+        run.table,
+        run.startedAt,
+        run.ms,
+        run.attempts,
+        run.waitedMs,
+      ],
+    );
+  }
+
+  /** How the stored steps of `migration` ran, in order. */
+  async stepRuns(migration: string): Promise<StepRunRecord[]> {
+    // Read by the dashboard, which upgrades nothing: a state schema before layout 6 has none.
+    const { rows } = await this.db
+      .query<StepRunRecord>(
+        `SELECT migration, phase, step, summary, lock, table_name AS "table",
+              started_at::text AS "startedAt", ms, attempts, waited_ms AS "waitedMs"
+         FROM ${this.s}.step_runs WHERE schema = $1 AND migration = $2 ORDER BY id`,
+        [this.schema, migration],
+      )
+      .catch((error: { code?: string }) => {
+        if (error.code === UNDEFINED_TABLE) return { rows: [] };
+        throw error;
+      });
+    return rows;
+  }
+
+  /** The newest events of this schema's migrations, newest first. */
+  async recentEvents(limit: number): Promise<MigrationEvent[]> {
+    const { rows } = await this.db.query<MigrationEvent>(
+      `SELECT at::text AS at, migration, kind FROM ${this.s}.events
+        WHERE schema = $1 ORDER BY id DESC LIMIT $2`,
+      [this.schema, limit],
+    );
+    return rows;
   }
 
   /** Whether `name` was rolled back and not started again since (its record is gone then). */

@@ -51,6 +51,12 @@ describe('npm pack', () => {
     expect(targets.filter((target) => !packed.has(target))).toEqual([]);
   });
 
+  it("holds the dashboard's page beside its server (tsc does not copy it)", () => {
+    for (const file of ['index.html', 'app.js', 'style.css'])
+      expect(packed.has(`dist/dashboard/assets/${file}`)).toBe(true);
+    expect(packed.has('dist/dashboard/server.js')).toBe(true);
+  });
+
   it('holds nothing but dist/, the README and package.json', () => {
     const outside = [...packed].filter((path) => !path.startsWith('dist/'));
     expect(outside.sort()).toEqual(['README.md', 'package.json']);
