@@ -142,9 +142,12 @@ export async function backendPid(db: Queryable): Promise<number | undefined> {
   return rows[0]?.pid;
 }
 
-/** Not a session of tidal's own: its application_name is not `$1`, nor `$1` followed by a
- *  space and a role (`tidal backfill`). */
-const NOT_OWN = `a.application_name <> $1 AND left(a.application_name, length($1) + 1) <> $1 || ' '`;
+/** Whether session `alias` (of pg_stat_activity) is one of tidal's own: its application_name
+ *  is `$1`, or `$1` followed by a space and a role (`tidal backfill`). */
+export const ownSession = (alias: string) =>
+  `(${alias}.application_name = $1 OR left(${alias}.application_name, length($1) + 1) = $1 || ' ')`;
+
+const NOT_OWN = `NOT ${ownSession('a')}`;
 
 /** Client sessions of this database running a statement right now, other than this one and
  *  tidal's own (its backfill workers among them). */

@@ -4,6 +4,7 @@
  * longest open transaction. The throttle signals and `tidal dashboard` read these.
  */
 import type { Queryable } from '../pg/queryable.js';
+import { ownSession } from './activity.js';
 
 /** This database's counters since the statistics were last reset; they only grow. */
 export interface DatabaseCounters {
@@ -27,11 +28,6 @@ export async function databaseCounters(db: Queryable): Promise<DatabaseCounters>
   };
 }
 
-/** Whether session `a` is one of tidal's own: its application_name is `$1`, or `$1` followed
- *  by a space and a role (`tidal backfill`). */
-const OWN = (a: string) =>
-  `(${a}.application_name = $1 OR left(${a}.application_name, length($1) + 1) = $1 || ' ')`;
-
 /** A session waiting for a lock, and the sessions it waits for. */
 export interface LockWait {
   pid: number;
@@ -53,10 +49,10 @@ export async function lockWaits(db: Queryable, ownApplicationName: string): Prom
   const { rows } = await db.query<LockWait>(
     `SELECT w.pid, coalesce(w.application_name, '') AS "applicationName",
             extract(epoch FROM now() - w.query_start)::float8 AS "waitingSeconds",
-            left(coalesce(w.query, ''), 200) AS query, ${OWN('w')} AS own,
+            left(coalesce(w.query, ''), 200) AS query, ${ownSession('w')} AS own,
             coalesce((SELECT json_agg(json_build_object('pid', b.pid,
                                       'applicationName', coalesce(b.application_name, ''),
-                                      'own', ${OWN('b')}) ORDER BY b.pid)
+                                      'own', ${ownSession('b')}) ORDER BY b.pid)
                         FROM unnest(pg_catalog.pg_blocking_pids(w.pid)) AS blocking(pid)
                         JOIN pg_catalog.pg_stat_activity b ON b.pid = blocking.pid), '[]') AS "blockedBy"
        FROM pg_catalog.pg_stat_activity w
@@ -76,10 +72,10 @@ export async function sessionsWaitingOnOwn(
   const { rows } = await db.query<{ n: number }>(
     `SELECT count(*)::int AS n FROM pg_catalog.pg_stat_activity w
       WHERE w.wait_event_type = 'Lock' AND w.datname = current_database()
-        AND w.pid <> pg_backend_pid() AND NOT ${OWN('w')}
+        AND w.pid <> pg_backend_pid() AND NOT ${ownSession('w')}
         AND EXISTS (SELECT 1 FROM unnest(pg_catalog.pg_blocking_pids(w.pid)) AS blocking(pid)
                       JOIN pg_catalog.pg_stat_activity b ON b.pid = blocking.pid
-                     WHERE ${OWN('b')})`,
+                     WHERE ${ownSession('b')})`,
     [ownApplicationName],
   );
   return rows[0]?.n ?? 0;

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { assertVersionLive, tidalVersion } from '../../src/client/index.js';
+import { LAYOUT_VERSION } from '../../src/state/layout.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 import { runCli, versionClient, withTidal } from '../helpers/tidal.js';
 
@@ -363,6 +364,7 @@ describe('a state schema of the layout before --as-one', () => {
       expect(done.code, done.stderr).toBe(0);
       // As a tidal before layout 5 left it.
       await db.query('ALTER TABLE tidal.migrations DROP COLUMN members');
+      await db.query('DROP TABLE tidal.step_runs');
       await db.query('UPDATE tidal.layout SET version = 4');
       await writeFile(
         join(dir, '02_email_lower_index.yaml'),
@@ -384,7 +386,9 @@ describe('a state schema of the layout before --as-one', () => {
       const { rows } = await db.query(
         `SELECT (SELECT version FROM tidal.layout) AS layout, string_agg(name || ':' || members::text, ',' ORDER BY name) AS records FROM tidal.migrations`,
       );
-      expect(rows).toEqual([{ layout: 5, records: '01_email_lower:[],02_email_lower_index:[]' }]);
+      expect(rows).toEqual([
+        { layout: LAYOUT_VERSION, records: '01_email_lower:[],02_email_lower_index:[]' },
+      ]);
     } finally {
       await db.dispose();
       await rm(dir, { recursive: true, force: true });

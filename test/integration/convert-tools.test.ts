@@ -14,7 +14,8 @@ import { MigrationBuilder } from 'node-pg-migrate';
 import { describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { createTestDatabase } from '../helpers/db.js';
-import { runCli, versionClient } from '../helpers/tidal.js';
+import { runCli } from '../helpers/tidal.js';
+import { expectUsersThroughBothVersions, seedUsers } from '../helpers/users-v2.js';
 
 /** Knex's SQL for the change, as `knex migrate` would run it. */
 function knexSql(): string {
@@ -112,12 +113,7 @@ describe('tidal convert, on the SQL of Knex, node-pg-migrate and Prisma Migrate'
         const kinds = [...yaml.matchAll(/^ {2}- (\w+):$/gm)].map((m) => m[1]);
         expect(kinds).toEqual(c.kinds);
 
-        await db.query(
-          'CREATE TABLE users (id serial PRIMARY KEY, name text, email text, score int)',
-        );
-        await db.query(
-          `INSERT INTO users (name, email, score) SELECT 'user ' || g, 'User' || g || '@Example.com', g FROM generate_series(1, 500) g`,
-        );
+        await seedUsers(db);
         // Refused until its placeholders are written; nothing made meanwhile.
         const refused = await runCli(['start', file, '--url', db.url]);
         expect(refused.code).toBe(2);
@@ -126,29 +122,7 @@ describe('tidal convert, on the SQL of Knex, node-pg-migrate and Prisma Migrate'
         const started = await runCli(['start', file, '--url', db.url]);
         expect(started.code, started.stderr).toBe(0);
 
-        const old = await versionClient(db.url, null);
-        const next = await versionClient(db.url, 'public_users_v2');
-        try {
-          await old.query(
-            `INSERT INTO users (name, email, score) VALUES ('old', 'Old@Example.com', 7)`,
-          );
-          await next.query(
-            `INSERT INTO users (display_name, email, email_lower, score) VALUES ('new', 'New@Example.com', 'new@example.com', 8)`,
-          );
-          const { rows: seen } = await next.query(
-            `SELECT display_name, email_lower, score FROM users WHERE id IN (1, 501, 502) ORDER BY id`,
-          );
-          expect(seen).toEqual([
-            { display_name: 'user 1', email_lower: 'user1@example.com', score: '1' },
-            { display_name: 'old', email_lower: 'old@example.com', score: '7' },
-            { display_name: 'new', email_lower: 'new@example.com', score: '8' },
-          ]);
-          const { rows: oldSeen } = await old.query(`SELECT name, score FROM users WHERE id = 502`);
-          expect(oldSeen).toEqual([{ name: 'new', score: 8 }]);
-        } finally {
-          await old.end();
-          await next.end();
-        }
+        await expectUsersThroughBothVersions(db.url);
         const completed = await runCli(['complete', '--url', db.url]);
         expect(completed.code, completed.stderr).toBe(0);
         const { rows } = await db.query(
