@@ -29,6 +29,7 @@ import {
   LOAD_SIGNALS,
   type LoadSignal,
   Tidal,
+  type TidalOptions,
 } from '../tidal.js';
 import {
   DEFAULT_PROGRESS_INTERVAL_MS,
@@ -167,7 +168,13 @@ function print(output: Output, human: string, json: unknown): void {
 /** Runs a command with a connected Tidal and closes it afterwards. */
 async function withTidal<T>(
   program: Command,
-  work: (tidal: Tidal, options: GlobalOptions, output: Output) => Promise<T>,
+  work: (
+    tidal: Tidal,
+    options: GlobalOptions,
+    output: Output,
+    /** Another connection with the same options (the first is closed afterwards, not it). */
+    connectAgain: () => Promise<Tidal>,
+  ) => Promise<T>,
 ): Promise<T> {
   const options = program.opts<GlobalOptions>();
   const output = outputOf(options);
@@ -182,7 +189,7 @@ async function withTidal<T>(
       message: `metrics at http://${options.metricsHost}:${endpoint.port}/metrics`,
     });
   }
-  const tidal = await Tidal.connect({
+  const tidalOptions: TidalOptions = {
     connectionString: resolveConnectionString(options.url),
     schema: options.schema,
     stateSchema: options.stateSchema,
@@ -207,12 +214,13 @@ async function withTidal<T>(
       render(event);
       metrics?.observe(event);
     },
-  }).catch(async (error: unknown) => {
+  };
+  const tidal = await Tidal.connect(tidalOptions).catch(async (error: unknown) => {
     await endpoint?.close();
     throw error;
   });
   try {
-    return await work(tidal, options, output);
+    return await work(tidal, options, output, () => Tidal.connect(tidalOptions));
   } finally {
     await tidal.close();
     await endpoint?.close();
@@ -619,8 +627,8 @@ export function buildProgram(): Command {
       false,
     )
     .action((flags: { port: number; host: string; controls: boolean }) =>
-      withTidal(program, async (tidal, _options, output) => {
-        const dashboard = await serveDashboard(tidal, flags);
+      withTidal(program, async (tidal, _options, output, connectAgain) => {
+        const dashboard = await serveDashboard(tidal, { ...flags, reconnect: connectAgain });
         const opened = dashboard.token
           ? `${dashboard.url}#token=${dashboard.token}`
           : dashboard.url;

@@ -8,7 +8,7 @@ import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { messageOf, TidalError } from '../errors.js';
+import { isConnectionLost, messageOf, TidalError } from '../errors.js';
 import type { BackfillRequest } from '../lifecycle/backfill-control.js';
 import type { Tidal, WatchSnapshot } from '../tidal.js';
 import { type ObservedChange, type Sample, WatchHistory } from './history.js';
@@ -24,6 +24,9 @@ export interface DashboardOptions {
   intervalMs?: number;
   /** The token controls need; a random one when not given. */
   token?: string;
+  /** Opens another connection when the one being read is lost (a restart, a failover, a
+   *  terminated session); without it the dashboard shows the error until it is stopped. */
+  reconnect?: () => Promise<Tidal>;
 }
 
 /** What each open page receives: the snapshot, the sample it made, and what changed. */
@@ -67,13 +70,23 @@ export async function serveDashboard(
   const pages = new Set<ServerResponse>();
   let latest: DashboardUpdate = { snapshot: null, error: null, samples: [], changes: [], controls };
 
+  /** The connection read now; after a lost one, one of the dashboard's own (closed by it). */
+  let source = tidal;
+  let reconnected: Tidal | undefined;
   const read = async () => {
     try {
-      const snapshot = await tidal.watch();
+      const snapshot = await source.watch();
       const sample = history.add(snapshot);
       latest = { snapshot, error: null, samples: [sample], changes: history.changes, controls };
     } catch (error) {
       latest = { ...latest, error: messageOf(error), samples: [] };
+      if (options.reconnect && isConnectionLost(error)) {
+        const fresh = await options.reconnect().catch(() => undefined);
+        if (fresh) {
+          await reconnected?.close();
+          source = reconnected = fresh;
+        }
+      }
     }
     for (const page of pages) send(page, latest);
   };
@@ -146,7 +159,7 @@ export async function serveDashboard(
         return;
       }
       try {
-        reply(response, 200, await tidal.backfill(command, { continueHere: false }));
+        reply(response, 200, await source.backfill(command, { continueHere: false }));
       } catch (error) {
         reply(response, error instanceof TidalError ? 409 : 500, { error: messageOf(error) });
       }
@@ -172,6 +185,7 @@ export async function serveDashboard(
       pages.clear();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await reading;
+      await reconnected?.close();
     },
   };
 }

@@ -186,6 +186,45 @@ describe('tidal dashboard, during a migration', () => {
     90_000,
   );
 
+  it('reads on through a connection of its own once the one it was given is lost', async () => {
+    const tidalSessions = async () =>
+      new Set(
+        (
+          await rows<{ pid: number }>(
+            db.pool,
+            `SELECT pid FROM pg_stat_activity WHERE application_name = 'tidal' AND datname = current_database()`,
+          )
+        ).map((r) => r.pid),
+      );
+    const before = await tidalSessions();
+    const given = await Tidal.connect({ connectionString: db.url });
+    const [pid] = [...(await tidalSessions())].filter((p) => !before.has(p));
+    const watching = await serveDashboard(given, {
+      intervalMs: 200,
+      reconnect: () => Tidal.connect({ connectionString: db.url }),
+    });
+    const snapshot = async () =>
+      (await (await fetch(`${watching.url}api/snapshot`)).json()) as {
+        error: string | null;
+        snapshot: WatchSnapshot | null;
+      };
+    try {
+      expect((await snapshot()).error).toBeNull();
+      await db.query('SELECT pg_terminate_backend($1)', [pid]);
+      let sawError = false;
+      await until('the dashboard reads again after the lost connection', async () => {
+        const now = await snapshot();
+        sawError ||= now.error !== null;
+        return sawError && now.error === null;
+      });
+      const after = await snapshot();
+      expect(after.snapshot?.status.active?.name).toBe('double');
+    } finally {
+      await watching.close();
+      await given.close();
+    }
+  });
+
   it('the command prints its address and token, serves the page, and stops on SIGINT', async () => {
     const lines: string[] = [];
     const cli = startCli(
