@@ -5,8 +5,8 @@ import type { TidalEvent } from './tidal.js';
 
 /**
  * Prometheus metrics of a running tidal command, fed from its events: backfill rows done and
- * total, rows verified, rows/s, batch size and duration, workers, whether and why it is throttled, lock retries, and
- * the phase each migration is in. `serve` exposes them at `/metrics`.
+ * total, rows verified, rows/s, batch size and duration, workers, whether and why it is throttled, what each
+ * throttle signal reads against its limits, lock retries, and the phase each migration is in. `serve` exposes them at `/metrics`.
  */
 export class Metrics {
   readonly registry = new Registry();
@@ -44,6 +44,16 @@ export class Metrics {
     'tidal_backfill_throttled',
     '1 while the backfill waits, with the reason',
     ['table', 'reason'],
+  );
+  private readonly signalValue = this.gauge(
+    'tidal_throttle_signal_value',
+    'What each throttle signal read last, in its unit (NaN when it could not be read)',
+    ['signal', 'unit'],
+  );
+  private readonly signalLimit = this.gauge(
+    'tidal_throttle_signal_limit',
+    'Where a throttle signal holds the backfill (limit="max") or stops it (limit="critical")',
+    ['signal', 'limit'],
   );
   private readonly phase = this.gauge('tidal_phase', '1 for the phase a migration is in', [
     'migration',
@@ -88,6 +98,16 @@ export class Metrics {
           this.throttled.remove({ table, reason: previous });
         this.reasons.set(table, reason);
         this.throttled.set({ table, reason }, reason ? 1 : 0);
+        for (const signal of event.signals) {
+          this.signalValue.set(
+            { signal: signal.name, unit: signal.unit },
+            signal.value ?? Number.NaN,
+          );
+          if (signal.max !== null)
+            this.signalLimit.set({ signal: signal.name, limit: 'max' }, signal.max);
+          if (signal.critical !== null)
+            this.signalLimit.set({ signal: signal.name, limit: 'critical' }, signal.critical);
+        }
         break;
       }
       case 'phase':

@@ -14,7 +14,7 @@ import {
 } from './checkpoint.js';
 import { BackfillControl } from './control.js';
 import { BackfillGate } from './gate.js';
-import type { Throttler } from './throttle.js';
+import type { SignalStatus, Throttler } from './throttle.js';
 import { VerificationError, type VerifyTarget, verifiableColumns, verifyBatch } from './verify.js';
 import {
   TableRewritten,
@@ -90,6 +90,8 @@ export interface BackfillProgress {
   throttle: string | null;
   /** Workers running the pass. */
   workers: number;
+  /** What each throttle signal read last, with its limits. */
+  signals: SignalStatus[];
 }
 
 /**
@@ -191,6 +193,7 @@ export async function runBackfill(
         lastBatchMs,
         throttle,
         workers,
+        signals: options.throttler?.lastReadings() ?? [],
       });
     const onWait = async (reason: string, recorded: string) => {
       report(false, reason, options.batchSize);

@@ -32,6 +32,16 @@ export interface ThrottleSignal {
   close?(): Promise<void>;
 }
 
+/** What a signal read last, beside its limits: what the metrics and `--json` show. */
+export interface SignalStatus {
+  name: string;
+  /** null when it could not be read. */
+  value: number | null;
+  unit: string;
+  max: number | null;
+  critical: number | null;
+}
+
 /** Whether the backfill goes on (null), waits (`hold`), or stops (`stop`), and why. */
 export type ThrottleVerdict = { hold: string } | { stop: string } | null;
 
@@ -48,13 +58,35 @@ const CRITICAL_READINGS = 2;
 export class Throttler {
   /** Readings in a row over the critical limit, per signal. */
   private readonly overCritical = new Map<ThrottleSignal, number>();
+  private readonly read = new Map<ThrottleSignal, SignalReading>();
 
   constructor(private readonly signals: ThrottleSignal[]) {}
+
+  /** Each signal's last reading (none before the first verdict). */
+  lastReadings(): SignalStatus[] {
+    return this.signals.flatMap((signal) => {
+      const reading = this.read.get(signal);
+      if (!reading) return [];
+      const { max, critical } = signal.limits;
+      return [
+        {
+          name: signal.name,
+          value: 'value' in reading ? reading.value : null,
+          unit: 'unit' in reading ? reading.unit : '',
+          max: max ?? null,
+          critical: critical ?? null,
+        },
+      ];
+    });
+  }
 
   async verdict(): Promise<ThrottleVerdict> {
     let hold: string | null = null;
     for (const signal of this.signals) {
-      const reading = await signal.read().catch((error: Error) => ({ unreadable: error.message }));
+      const reading = await signal
+        .read()
+        .catch((error: Error): SignalReading => ({ unreadable: error.message }));
+      this.read.set(signal, reading);
       if ('unreadable' in reading) {
         this.overCritical.delete(signal);
         hold ??= `${signal.name} cannot be read (${reading.unreadable})`;

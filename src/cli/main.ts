@@ -618,7 +618,7 @@ export function buildProgram(): Command {
     .option('--port <port>', 'port to listen on (0: any free port)', nonNegativeInteger, 4600)
     .option(
       '--host <host>',
-      'address to listen on (default: this machine only)',
+      'address to listen on (the default is this machine only)',
       DEFAULT_DASHBOARD_HOST,
     )
     .option(

@@ -21,6 +21,8 @@ describe('metrics', () => {
       const tidal = await Tidal.connect({
         connectionString: db.url,
         backfillBatchSize: 500,
+        probe: { sql: 'SELECT 7', max: 50 },
+        criticalLoad: { probe: 100 },
         onEvent: (event) => metrics.observe(event),
       });
       try {
@@ -42,6 +44,12 @@ describe('metrics', () => {
       expect(text).toContain('tidal_backfill_throttled{table="items",reason=""} 0');
       expect(text).toMatch(/tidal_backfill_batch_duration_seconds_count\{table="items"\} [1-9]/);
       expect(text).toContain('tidal_lock_retries_total 0');
+      // Each throttle signal's last reading, and its limits.
+      expect(text).toContain('tidal_throttle_signal_value{signal="probe",unit=""} 7');
+      expect(text).toContain('tidal_throttle_signal_limit{signal="probe",limit="max"} 50');
+      expect(text).toContain('tidal_throttle_signal_limit{signal="probe",limit="critical"} 100');
+      expect(text).toContain('tidal_throttle_signal_value{signal="replica lag",unit="ms"} 0');
+      expect(text).toContain('tidal_throttle_signal_limit{signal="replica lag",limit="max"} 10000');
       expect((await fetch(`http://127.0.0.1:${endpoint.port}/other`)).status).toBe(404);
     } finally {
       await endpoint.close();

@@ -38,6 +38,7 @@ function fill(rowsDone: number, extra: Partial<BackfillProgress> = {}): TidalEve
     lastBatchMs: 100,
     throttle: null,
     workers: 1,
+    signals: [],
     ...extra,
   };
 }
