@@ -8,7 +8,7 @@ import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { isConnectionLost, messageOf, TidalError } from '../errors.js';
+import { isConnectionLost, messageOf, OperationError, TidalError } from '../errors.js';
 import type { BackfillRequest } from '../lifecycle/backfill-control.js';
 import type { Tidal, WatchSnapshot } from '../tidal.js';
 import { type ObservedChange, type Sample, WatchHistory } from './history.js';
@@ -90,11 +90,8 @@ export async function serveDashboard(
     }
     for (const page of pages) send(page, latest);
   };
-  // One reading at a time: a slow database delays the next rather than piling them up.
-  let reading: Promise<void> = read();
-  const timer = setInterval(() => {
-    reading = reading.then(read);
-  }, options.intervalMs ?? 1000);
+  /** The reading under way (or the last one), once the server listens. */
+  let reading: Promise<void> = Promise.resolve();
 
   const server: Server = createServer((request, response) => {
     handle(request, response).catch((error: unknown) => {
@@ -170,9 +167,20 @@ export async function serveDashboard(
   };
 
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    server.once('error', (error: NodeJS.ErrnoException) =>
+      reject(
+        new OperationError(
+          `cannot serve the dashboard at ${host} port ${options.port ?? 0}: ${error.code === 'EADDRINUSE' ? 'the port is in use (--port 0 takes any free one)' : error.message}`,
+        ),
+      ),
+    );
     server.listen(options.port ?? 0, host, resolve);
   });
+  // One reading at a time: a slow database delays the next rather than piling them up.
+  reading = read();
+  const timer = setInterval(() => {
+    reading = reading.then(read);
+  }, options.intervalMs ?? 1000);
   const port = (server.address() as AddressInfo).port;
   const shownHost = host.includes(':') ? `[${host}]` : host;
   return {

@@ -12,7 +12,7 @@ import { type RunningDashboard, serveDashboard } from '../../src/dashboard/serve
 import { Tidal, type WatchSnapshot } from '../../src/tidal.js';
 import { rows } from '../helpers/cycle.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
-import { migrationFromYaml, startCli } from '../helpers/tidal.js';
+import { migrationFromYaml, runCli, startCli } from '../helpers/tidal.js';
 import { sleep, until } from '../helpers/wait.js';
 
 const CHROMIUM = process.env.TIDAL_CHROMIUM ?? '/usr/bin/chromium';
@@ -222,6 +222,22 @@ describe('tidal dashboard, during a migration', () => {
     } finally {
       await watching.close();
       await given.close();
+    }
+  });
+
+  it('says so when its port is taken, and reads nothing', async () => {
+    const busy = await serveDashboard(watcher, { intervalMs: 250 });
+    try {
+      const refused = await runCli(['dashboard', '--url', db.url, '--port', String(busy.port)]);
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toContain(
+        `cannot serve the dashboard at 127.0.0.1 port ${busy.port}: the port is in use (--port 0 takes any free one)`,
+      );
+      await expect(serveDashboard(watcher, { port: busy.port })).rejects.toThrow(
+        'the port is in use',
+      );
+    } finally {
+      await busy.close();
     }
   });
 
