@@ -5,6 +5,7 @@
 export type { BackfillPass } from './backfill/checkpoint.js';
 export { CriticalLoadError } from './backfill/gate.js';
 export type { BackfillProgress } from './backfill/run.js';
+export type { SignalStatus } from './backfill/throttle.js';
 export type { BackfillWorkers } from './backfill/workers.js';
 export type { Blocker, OpenTransaction } from './catalog/activity.js';
 export type {
