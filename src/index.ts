@@ -36,7 +36,7 @@ export type {
   SessionsByVersion,
   VersionSessions,
 } from './lifecycle/sessions.js';
-export type { BackfillStatus, LatestMigration } from './lifecycle/status.js';
+export type { BackfillStanding, BackfillStatus, LatestMigration } from './lifecycle/status.js';
 export type { DatabaseValidation } from './lifecycle/validate.js';
 export type { LiveVersion } from './lifecycle/versions.js';
 export { type LoadedMigration, listMigrationFiles, loadMigrationFile } from './migration/load.js';

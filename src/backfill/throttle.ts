@@ -2,8 +2,8 @@ import pg from 'pg';
 import { activeSessionCount } from '../catalog/activity.js';
 import { databaseCounters, sessionsWaitingOnOwn } from '../catalog/health.js';
 import {
+  primaryReplayLag,
   replayLag,
-  streamingStandbys,
   walSinceCheckpoint,
   walWritten,
 } from '../catalog/replication.js';
@@ -158,12 +158,8 @@ export function primaryReplicaLag(db: Queryable, limits: SignalLimits): Throttle
     name: 'replica lag',
     limits,
     async read() {
-      const standbys = await streamingStandbys(db);
-      // Without pg_monitor (or pg_read_all_stats) the columns of other users' sessions are NULL.
-      if (standbys.some((s) => s.state === null)) {
-        return { unreadable: 'pg_stat_replication is hidden from this role; grant pg_monitor' };
-      }
-      return { value: Math.max(0, ...standbys.map((s) => s.lagMs)), unit: 'ms' };
+      const lag = await primaryReplayLag(db);
+      return 'unreadable' in lag ? lag : { value: lag.lagMs ?? 0, unit: 'ms' };
     },
   };
 }

@@ -19,6 +19,18 @@ export async function streamingStandbys(db: Queryable): Promise<StreamingStandby
   return rows.map((r) => ({ state: r.state, lagMs: Number(r.lag_ms ?? 0) }));
 }
 
+/** The largest replay lag of the standbys streaming from the primary `db` is connected to
+ *  (null when none streams), or why it cannot be read. */
+export async function primaryReplayLag(
+  db: Queryable,
+): Promise<{ lagMs: number | null } | { unreadable: string }> {
+  const standbys = await streamingStandbys(db);
+  // Without pg_monitor (or pg_read_all_stats) the columns of other users' sessions are NULL.
+  if (standbys.some((s) => s.state === null))
+    return { unreadable: 'pg_stat_replication is hidden from this role; grant pg_monitor' };
+  return { lagMs: standbys.length > 0 ? Math.max(...standbys.map((s) => s.lagMs)) : null };
+}
+
 /** Whether `db` is connected to a standby, and how far its replay is behind what it received
  *  (null when it has replayed nothing yet). */
 export async function replayLag(

@@ -1,7 +1,6 @@
 import type { BackfillProgress } from '../backfill/run.js';
 import { describeSession } from '../lifecycle/drain.js';
 import { type SessionGroup, type SessionsByVersion, UNTAGGED_NOTE } from '../lifecycle/sessions.js';
-import { backfillStanding } from '../lifecycle/status.js';
 import type { Obligation } from '../planner/obligations.js';
 import { lockName, type PlanPhase, type PlanReport } from '../planner/plan-report.js';
 import type { MigrationStatus, TidalEvent } from '../tidal.js';
@@ -184,7 +183,7 @@ export function renderStatus(status: MigrationStatus): string {
     if (a.asOneWith.length > 0) lines.push(`  started as one with: ${a.asOneWith.join(', ')}`);
     for (const b of a.backfills) {
       // After the fill, the line follows the verification pass over the same rows.
-      const { running, rows: done, total } = backfillStanding(b, a.phase);
+      const { running, rows: done, total } = b.standing;
       const verifying = running === 'verify';
       const percent = total > 0 ? Math.min(100, (100 * done) / total).toFixed(1) : '100.0';
       const workers = (b.workers ?? 1) > 1 ? ` (${b.workers} workers)` : '';

@@ -55,11 +55,11 @@ export class WatchHistory {
     const sample: Sample = {
       at,
       rowsPerSecond: Object.fromEntries(
-        (snapshot.status.active?.backfills ?? []).map((b) => {
+        (snapshot.status.active?.backfills ?? []).map(({ table, standing }) => {
           // The verification pass counts its rows from 0 again: a series of its own.
-          const pass = b.done ? 'verify' : 'fill';
-          const rows = b.done ? b.rowsVerified : b.rowsDone;
-          return [b.table, perSecond(`${snapshot.status.active?.name}:${b.table}:${pass}`, rows)];
+          const pass = standing.running ?? 'done';
+          const series = `${snapshot.status.active?.name}:${table}:${pass}`;
+          return [table, perSecond(series, standing.rows)];
         }),
       ),
       rollbacksPerSecond: perSecond('rollbacks', health.counters.rollbacks),

@@ -31,8 +31,10 @@ export interface MigrationStatus {
   sessions: SessionsByVersion;
 }
 
-/** A table's backfill as status reports it: its record, and how long the running pass has left. */
+/** A table's backfill as status reports it: its record, where it stands, and how long the
+ *  running pass has left. */
 export interface BackfillStatus extends BackfillRecord {
+  standing: BackfillStanding;
   /** Seconds the running pass (the fill, or the verification after it) has left at its last
    *  rows/s, as of `updatedAt`; null once it is done, or before its rate is known. */
   etaSeconds: number | null;
@@ -46,7 +48,7 @@ export interface BackfillStanding {
   total: number;
 }
 
-export function backfillStanding(
+function backfillStanding(
   backfill: BackfillRecord,
   phase: MigrationRecord['phase'],
 ): BackfillStanding {
@@ -70,10 +72,12 @@ export function backfillStatus(
   backfill: BackfillRecord,
   phase: MigrationRecord['phase'],
 ): BackfillStatus {
-  const { running, rows, total } = backfillStanding(backfill, phase);
+  const standing = backfillStanding(backfill, phase);
+  const { running, rows, total } = standing;
   const rate = backfill.rowsPerSecond ?? 0;
   return {
     ...backfill,
+    standing,
     etaSeconds: running && rate > 0 ? Math.ceil((total - rows) / rate) : null,
   };
 }

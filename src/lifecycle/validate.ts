@@ -39,8 +39,9 @@ export async function validateAgainstDatabase(
   const completed = layout > 0 ? await store.completed() : [];
   const active = layout > 0 ? await store.active() : undefined;
   const baseline = layout > 0 ? await store.baseline() : undefined;
-  const pending = notApplied(files, appliedFiles(completed), baseline);
-  const recorded = new Set(appliedFiles(completed).map((r) => r.name));
+  const appliedBefore = appliedFiles(completed);
+  const pending = notApplied(files, appliedBefore, baseline);
+  const recorded = new Set(appliedBefore.map((r) => r.name));
   const done = files.filter((f) => !pending.includes(f));
   const applied = done.filter((f) => recorded.has(f.migration.name)).map((f) => f.file);
   const baselined = done.filter((f) => !recorded.has(f.migration.name)).map((f) => f.file);

@@ -11,7 +11,7 @@ import {
   lockWaits,
   longestTransaction,
 } from '../catalog/health.js';
-import { streamingStandbys, walWritten } from '../catalog/replication.js';
+import { primaryReplayLag, walWritten } from '../catalog/replication.js';
 import { messageOf } from '../errors.js';
 import { TIDAL_APPLICATION_NAME } from '../pg/connect.js';
 import { stateExists } from '../state/layout.js';
@@ -63,22 +63,15 @@ export async function watchSnapshot(session: Session): Promise<WatchSnapshot> {
 }
 
 async function databaseHealth({ client }: Session): Promise<DatabaseHealth> {
-  const standbys = await streamingStandbys(client).catch((error: unknown) => messageOf(error));
-  const hidden =
-    typeof standbys === 'string'
-      ? standbys
-      : standbys.some((s) => s.state === null)
-        ? 'pg_stat_replication is hidden from this role; grant pg_monitor'
-        : undefined;
+  const lag = await primaryReplayLag(client).catch((error: unknown) => ({
+    unreadable: messageOf(error),
+  }));
   return {
     counters: await databaseCounters(client),
     walBytes: (await walWritten(client, '0/0')).bytes,
     lockWaits: await lockWaits(client, TIDAL_APPLICATION_NAME),
     longestTransaction: await longestTransaction(client),
-    replicaLagMs:
-      typeof standbys === 'string' || standbys.length === 0 || hidden
-        ? null
-        : Math.max(...standbys.map((s) => s.lagMs)),
-    ...(hidden ? { replicaLagUnreadable: hidden } : {}),
+    replicaLagMs: 'lagMs' in lag ? lag.lagMs : null,
+    ...('unreadable' in lag ? { replicaLagUnreadable: lag.unreadable } : {}),
   };
 }

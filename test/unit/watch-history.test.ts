@@ -1,21 +1,25 @@
 import { describe, expect, it } from 'vitest';
 import { WatchHistory } from '../../src/dashboard/history.js';
-import type { BackfillStatus, WatchSnapshot } from '../../src/index.js';
+import type { BackfillRecord, WatchSnapshot } from '../../src/index.js';
+import { backfillStatus } from '../../src/lifecycle/status.js';
 
 /** A snapshot at second `t` of a migration whose one table has `rows` done. */
 function snapshot(
   t: number,
   { rows = 0, done = false, verified = 0, throttle = null as string | null, rollbacks = 0 } = {},
 ): WatchSnapshot {
-  const backfill = {
-    table: 'items',
-    rowsDone: rows,
-    rowsTotal: 10_000,
-    done,
-    rowsVerified: verified,
-    verified: false,
-    throttle,
-  } as BackfillStatus;
+  const backfill = backfillStatus(
+    {
+      table: 'items',
+      rowsDone: rows,
+      rowsTotal: 10_000,
+      done,
+      rowsVerified: verified,
+      verified: false,
+      throttle,
+    } as BackfillRecord,
+    'starting',
+  );
   return {
     at: new Date(t * 1000).toISOString(),
     status: { active: { name: 'm1', phase: 'starting', backfills: [backfill] } },

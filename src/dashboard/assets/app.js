@@ -51,15 +51,6 @@ function bytes(n) {
   return `${value.toFixed(value >= 10 || unit === 0 ? 0 : 1)} ${units[unit]}`;
 }
 
-/** Which pass of a table's backfill runs, and its rows of its total. */
-function standing(b, phase) {
-  const verifying = b.done && !b.verified && phase === 'starting';
-  const rows = verifying ? b.rowsVerified : b.rowsDone;
-  const running = !b.done || verifying;
-  const total = running ? Math.max(b.rowsTotal ?? 0, rows) : rows;
-  return { pass: verifying ? 'verify' : b.done ? 'done' : 'fill', rows, total, running };
-}
-
 function drawMigration(status) {
   const active = status?.active;
   $('migration').textContent = active
@@ -80,7 +71,9 @@ function drawTables(status) {
   }
   box.replaceChildren(
     ...backfills.map((b, i) => {
-      const s = standing(b, status.active.phase);
+      // Where it stands, as tidal status reckons it.
+      const { running, rows, total } = b.standing;
+      const s = { pass: running ?? 'done', rows, total, running: running !== null };
       const percent = s.total > 0 ? Math.min(100, (100 * s.rows) / s.total) : 100;
       const bar = el('div', { class: 'bar' }, el('div', { class: 'fill' }));
       bar.firstChild.style.width = `${percent.toFixed(1)}%`;
